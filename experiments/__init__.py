@@ -1,0 +1,1 @@
+"""cnn-report experiments: CIFAR-10 data, models, training, interpretability, pipeline, report."""
