@@ -1,0 +1,59 @@
+"""Problem 2 (b) "how we arrived": a recorded architecture search per family.
+
+Each candidate trains under one short budget (same data subset, epochs, lr, BN on, no dropout);
+the table of validation accuracy, parameters, FLOPs and time is the evidence, and the choice
+follows from it by a stated rule.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from experiments.data import stratified_subset
+from experiments.io import write_json
+from experiments.models import candidate
+from experiments.train import train_run
+
+RULE = ("the candidate with the fewest FLOPs whose validation accuracy is within {tol:.1f} points "
+        "of the best, among those whose projected final training ({epochs} epochs on {n} images) "
+        "fits {minutes} minutes at the measured speed")
+
+
+def subset(data, limit: int | None, seed: int = 0):
+    """The same stratified training subset for every run that asks for `limit` images."""
+    from dataclasses import replace
+    keep = stratified_subset(np.arange(len(data.train_y)), data.train_y, limit, seed)
+    return replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
+
+
+def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) -> dict:
+    search, train = params["search"], params["train"]
+    final = params.get("final", {"epochs": 1, "max_minutes": float("inf")})
+    data = subset(prepared, search["train_limit"])
+    rows = []
+    for name in search["candidates"][family]:
+        model_cfg = candidate(name, batchnorm=True, dropout=0.0)
+        cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
+        m = train_run(f"search-{name}", model_cfg, cfg, data, Path(out_dir) / name, device)
+        per_image = m["seconds"] / (m["epochs"] * len(data.train_y))
+        rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "params": m["params"],
+                     "flops": m["flops"], "seconds": m["seconds"],
+                     "projected_final_minutes": round(per_image * len(prepared.train_y) * final["epochs"] / 60, 1)})
+    chosen = choose(rows, search["tolerance"], final["max_minutes"])
+    record = {"family": family, "budget": {"epochs": search["epochs"], "n_train": len(data.train_y),
+                                           "lr": search["lr"]},
+              "candidates": rows, "chosen": chosen,
+              "rule": RULE.format(tol=100 * search["tolerance"], epochs=final["epochs"],
+                                  n=len(prepared.train_y), minutes=final["max_minutes"])}
+    write_json(Path(out_dir) / "search.json", record)
+    return record
+
+
+def choose(rows: list[dict], tolerance: float, max_minutes: float) -> str:
+    """Cheapest candidate within `tolerance` of the best accuracy among those that fit the budget."""
+    fits = [r for r in rows if r["projected_final_minutes"] <= max_minutes] or \
+        [min(rows, key=lambda r: r["projected_final_minutes"])]
+    best = max(r["val_acc"] for r in fits)
+    near = [r for r in fits if r["val_acc"] >= best - tolerance]
+    return min(near, key=lambda r: (r["flops"], -r["val_acc"]))["name"]

@@ -1,0 +1,41 @@
+"""Tiny generated CIFAR-like image folders for tests: learnable, 32x32 RGB PNGs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from experiments.data import CIFAR10_CLASSES
+
+
+def class_images(n_per_class: int, seed: int = 0, classes=CIFAR10_CLASSES) -> list[tuple[str, np.ndarray]]:
+    """Each class gets its own colour and stripe orientation plus noise, so a net can learn it."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32]
+    out = []
+    for c, name in enumerate(classes):
+        colour = np.array([(37 * c) % 256, (91 * c + 60) % 256, (151 * c + 120) % 256], dtype=np.float64)
+        angle = np.pi * c / len(classes)
+        stripes = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 0.8)[..., None]
+        for _ in range(n_per_class):
+            img = colour * (0.6 + 0.3 * stripes) + rng.normal(0, 20, (32, 32, 3))
+            out.append((name, np.clip(img, 0, 255).astype(np.uint8)))
+    return out
+
+
+def write_image_folder(root: Path, n_per_class: int, seed: int = 0, classes=CIFAR10_CLASSES) -> Path:
+    """Write root/<class>/<i>.png and return root."""
+    root = Path(root)
+    for i, (name, img) in enumerate(class_images(n_per_class, seed, classes)):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(root / name / f"{i:05d}.png")
+    return root
+
+
+def write_cifar_root(root: Path, n_train: int = 20, n_test: int = 0, seed: int = 0) -> Path:
+    """root/train/<class>/*.png (and root/test/ when n_test > 0)."""
+    write_image_folder(Path(root) / "train", n_train, seed)
+    if n_test:
+        write_image_folder(Path(root) / "test", n_test, seed + 1)
+    return Path(root)

@@ -1,0 +1,106 @@
+"""Training: every family x cell trains; resume is exact; divergence stops with a clear message."""
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from experiments.ablation import CELLS, paired_effects
+from experiments.data import load_prepared, prepare_data
+from experiments.errors import UserError
+from experiments.models import build_model, candidate, describe
+from experiments.train import Diverged, load_checkpoint, train_run
+from tests.imagegen import write_cifar_root
+
+TRAIN = {"epochs": 1, "lr": 0.05, "batch_size": 50, "label_smoothing": 0.2, "weight_decay": 5e-4,
+         "momentum": 0.9, "eval_batch_size": 100, "seed": 0, "warmup": 0.2}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    root = write_cifar_root(tmp / "cifar", n_train=20)
+    prepare_data(str(root), tmp / "data", tmp / "cache",
+                 {"val_size": 50, "seed": 0, "train_limit": None, "val_limit": None})
+    return load_prepared(tmp / "data")
+
+
+@pytest.mark.parametrize("family", ["dense", "gap"])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_one_short_epoch_of_every_family_and_cell(family, cell, data, tmp_path):
+    bn, drop = CELLS[cell]
+    m = train_run(f"{family}-{cell}", candidate(f"{family}-s", bn, 0.3 if drop else 0.0), TRAIN, data, tmp_path, "cpu")
+    assert m["epochs"] == 1 and 0.0 <= m["val_acc"] <= 1.0
+    assert all(math.isfinite(m["history"][0][k]) for k in ("train_loss", "val_loss", "lr", "seconds"))
+    assert (tmp_path / "model.pt").exists() and not (tmp_path / "checkpoint.pt").exists()
+
+
+def _weights(run_dir):
+    return torch.load(run_dir / "model.pt", weights_only=True)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path):
+    cfg = {**TRAIN, "epochs": 3}
+    model_cfg = candidate("gap-s", True, 0.3)  # dropout: the global RNG must be restored too
+    straight = train_run("r", model_cfg, cfg, data, tmp_path / "a", "cpu")
+
+    def interrupt(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train_run("r", model_cfg, cfg, data, tmp_path / "b", "cpu", on_epoch_end=interrupt)
+    assert (tmp_path / "b" / "checkpoint.pt").exists(), "an interrupted run keeps its last epoch"
+    resumed = train_run("r", model_cfg, cfg, data, tmp_path / "b", "cpu")
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights must equal the uninterrupted run's"
+    assert resumed["val_acc"] == straight["val_acc"]
+    assert [h["val_loss"] for h in resumed["history"]] == [h["val_loss"] for h in straight["history"]]
+
+
+def test_finished_run_is_not_trained_again(data, tmp_path, monkeypatch):
+    first = train_run("r", candidate("dense-s"), TRAIN, data, tmp_path, "cpu")
+    monkeypatch.setattr("experiments.train.train_one_epoch", lambda *a: pytest.fail("trained again"))
+    assert train_run("r", candidate("dense-s"), TRAIN, data, tmp_path, "cpu") == first
+
+
+def test_non_finite_loss_stops_the_run_naming_run_and_epoch(data, tmp_path):
+    broken = replace(data, std=[0.0, 0.0, 0.0])  # x / 0 -> inf -> NaN logits
+    with pytest.raises(Diverged, match=r"run gap-plain: loss became nan in epoch 1"):
+        train_run("gap-plain", candidate("gap-s", False), TRAIN, broken, tmp_path, "cpu")
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_damaged_checkpoint_is_one_clear_error(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"truncated")
+    with pytest.raises(UserError, match="checkpoint .* is damaged"):
+        load_checkpoint(tmp_path / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("family", ["dense", "gap"])
+def test_models_follow_the_interpretability_contract(family):
+    model = build_model(candidate(f"{family}-s", True, 0.5))
+    assert model.family == family and model.classifier is model.head[-1]
+    assert not any(isinstance(m, torch.nn.ReLU) and m.inplace for m in model.modules())
+    feats = model.features(torch.rand(2, 3, 32, 32))
+    assert feats.ndim == 4
+    if family == "gap":
+        assert isinstance(model.head[0], torch.nn.AdaptiveAvgPool2d)
+
+
+def test_describe_counts_every_parameter_and_conv_flops():
+    model = build_model(candidate("gap-s"))
+    info = describe(model)
+    assert info["params"] == sum(p.numel() for p in model.parameters())
+    stem = info["layers"][0]
+    assert stem["layer"] == "Conv2d" and stem["flops"] == 2 * 24 * 32 * 32 * 3 * 5 * 5
+
+
+def test_paired_effects_of_a_known_2x2_table():
+    acc = {"plain": np.array([0.5, 0.6]), "bn": np.array([0.7, 0.8]),
+           "dropout": np.array([0.55, 0.65]), "bn-dropout": np.array([0.7, 0.8])}
+    eff = paired_effects(acc)
+    assert eff["bn_effect"]["mean"] == pytest.approx(0.175)
+    assert eff["dropout_effect"]["mean"] == pytest.approx(0.025)
+    assert eff["interaction"]["mean"] == pytest.approx(-0.05)
+    assert eff["bn_effect"]["sd"] == pytest.approx(0.0, abs=1e-12)
