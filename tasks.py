@@ -55,3 +55,13 @@ def bench_conv(c, results=RESULTS, repeats=5):
     from pathlib import Path
     from mytorch.bench import run_benchmark
     run_benchmark(Path(results) / "conv", repeats=int(repeats))
+
+
+@task(help={"data": "an ImageFolder: a folder of class folders, or a root with test/",
+            "out": "where to write {run: {accuracy, n}} as JSON", "results": "results folder",
+            "device": "auto, cpu or cuda"})
+@user_errors
+def evaluate(c, data, out="results/evaluate.json", results=RESULTS, device="auto"):
+    """Accuracy of the final models and every ablation run on a held-out image folder."""
+    from experiments.evaluate import evaluate_folder
+    evaluate_folder(data, out, results, device)
