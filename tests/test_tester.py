@@ -1,0 +1,27 @@
+"""The homework's tester: every case passes, the JSON has its schema, and it can fail."""
+import json
+
+import numpy as np
+
+import mytorch.tester as tester
+
+
+def test_tester_passes_every_case_and_writes_its_table(tmp_path, capsys):
+    result = tester.run_tester(tmp_path)
+    assert result["all_passed"] and len(result["cases"]) == len(tester.CASES)
+    saved = json.loads((tmp_path / "tester.json").read_text())
+    assert saved == result
+    assert set(saved["cases"][0]) == {"name", "input_shape", "kernel_shape", "stride", "padding",
+                                      "err_Z", "err_dLdA", "err_dLdW", "passed"}
+    assert "basic 3x3" in capsys.readouterr().out
+
+
+def test_tester_reports_a_broken_backward(monkeypatch):
+    original = tester.Conv2D.backward
+
+    def off_by_a_bit(self, dLdZ):
+        return original(self, dLdZ) * (1 + 1e-6)
+    monkeypatch.setattr(tester.Conv2D, "backward", off_by_a_bit)
+    result = tester.run_tester(None)
+    assert not result["all_passed"]
+    assert all(not r["passed"] for r in result["cases"] if r["err_dLdA"] > 0)
