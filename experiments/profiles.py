@@ -15,7 +15,7 @@ SCHEMA = {
     "conv": {"bench_repeats", "bench_small"},
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr", "tolerance"},
-    "ablation": {"epochs", "train_limit", "seeds", "lr_grid", "sweep_epochs", "dropout"},
+    "ablation": {"epochs", "train_limit", "seeds", "lr_grid", "sweep_epochs", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup"},
@@ -32,7 +32,9 @@ _FULL = {
     # lr_grid: the learning rates each cell's one-seed sweep tries (BN and no-BN nets differ).
     "ablation": {"epochs": 3, "train_limit": 10000, "seeds": [0, 1, 2],
                  "lr_grid": [0.05, 0.15, 0.4], "sweep_epochs": 1,
-                 "dropout": {"dense": 0.5, "gap": 0.2}},
+                 "dropout": {"dense": 0.5, "gap": 0.2},
+                 # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
+                 "overrides": {}},
     "final": {"epochs": 12, "max_minutes": 15},
     "interpret": {"n_correct": 6, "n_incorrect": 6, "steps": 24, "random_baselines": 3},
     "train": {"batch_size": 500, "label_smoothing": 0.2, "weight_decay": 5e-4,

@@ -1,0 +1,201 @@
+"""The report: a context built only from results files, one Jinja2 template, HTML + PDF.
+
+`render(results, report_dir, settings)` reads the JSON/PNG files the stages wrote, renders
+`templates/report.html.j2` (StrictUndefined: a missing value fails the build instead of
+printing blank) and writes report.html and report.pdf atomically with WeasyPrint.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import platform
+import subprocess
+import tomllib
+from pathlib import Path
+
+from experiments.errors import UserError
+from experiments.io import atomic_write, read_json
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATES = REPO / "templates"
+CONFIG_FILE = "cnn-report.toml"
+FAMILIES = ("dense", "gap")
+DEFAULT_SETTINGS = {
+    "title": "Homework: Convolutional Neural Networks",
+    "course": "Deep Learning",
+    "instructor": "John Lipor",
+    "student": None,
+    "reflection": None,
+}
+STUDENT_PLACEHOLDER = "[Student name: set report.student in cnn-report.toml or pass --student]"
+
+
+# ---------------------------------------------------------------- settings
+
+def load_settings(config_file: str | Path = CONFIG_FILE, **overrides) -> dict:
+    """[report] table of cnn-report.toml (if present) with command-line overrides on top."""
+    settings = dict(DEFAULT_SETTINGS)
+    path = Path(config_file)
+    if path.exists():
+        try:
+            table = tomllib.loads(path.read_text()).get("report", {})
+        except tomllib.TOMLDecodeError as err:
+            raise UserError(f"{path}: not valid TOML ({err})") from None
+        unknown = set(table) - set(DEFAULT_SETTINGS)
+        if unknown:
+            raise UserError(f"{path}: unknown [report] key(s) {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
+        settings.update(table)
+    settings.update({k: v for k, v in overrides.items() if v})
+    if settings["reflection"] and not Path(settings["reflection"]).is_file():
+        raise UserError(f"reflection file not found: {settings['reflection']}")
+    return settings
+
+
+def settings_digest(settings: dict) -> dict:
+    """What of the settings the report depends on (a reflection file by its content)."""
+    out = {k: v for k, v in settings.items() if k != "reflection"}
+    if settings.get("reflection"):
+        out["reflection_sha"] = hashlib.sha256(Path(settings["reflection"]).read_bytes()).hexdigest()[:16]
+    return out
+
+
+# ---------------------------------------------------------------- reading results
+
+class Results:
+    """Typed access to the results folder; a missing file is a UserError naming it."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def json(self, rel: str):
+        path = self.root / rel
+        if not path.exists():
+            raise UserError(f"report needs {path}, which no stage has written (run `invoke all`)")
+        return read_json(path)
+
+    def figure(self, rel: str) -> str:
+        path = self.root / rel
+        if not path.exists():
+            raise UserError(f"report needs the figure {path}, which no stage has written (run `invoke all`)")
+        return path.resolve().as_uri()
+
+
+def family_context(res: Results, family: str) -> dict:
+    final_dir = f"final/{family}-final"
+    interp = f"interpret/{family}"
+    features = res.json(f"{interp}/features.json")
+    return {
+        "name": family,
+        "arch": res.json(f"{final_dir}/arch.json"),
+        "search": res.json(f"search/{family}/search.json"),
+        "ablation": res.json(f"ablation/{family}-summary/summary.json"),
+        "curves_png": res.figure(f"ablation/{family}-summary/curves.png"),
+        "final": res.json(f"{final_dir}/metrics.json"),
+        "loss_png": res.figure(f"{final_dir}/loss.png"),
+        "features": features,
+        "layers": [{**layer, "maps_png": res.figure(f"{interp}/{layer['feature_maps']}"),
+                    "filters_png": res.figure(f"{interp}/{layer['filters']}")} for layer in features["layers"]],
+        "gabor": res.json(f"{interp}/gabor.json"),
+        "gabor_png": res.figure(f"{interp}/gabor.png"),
+        "cam": res.json(f"{interp}/cam.json"),
+        "cam_png": {g: res.figure(f"{interp}/cam_{g}.png") for g in ("correct", "incorrect")},
+        "saliency": res.json(f"{interp}/saliency.json"),
+        "saliency_png": {g: res.figure(f"{interp}/saliency_{g}.png") for g in ("correct", "incorrect")},
+    }
+
+
+def run_facts(res: Results, stage_seconds: dict) -> dict:
+    build = res.json(".pipeline/build.json")
+    versions = {"python": platform.python_version()}
+    for pkg in ("torch", "torchvision", "numpy", "weasyprint", "jinja2", "matplotlib"):
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    final = res.json("final/gap-final/metrics.json")
+    return {"profile": build["profile"], "device": final.get("device", build["device"]),
+            "precision": final.get("precision", "float32"),
+            "date": datetime.date.today().isoformat(), "commit": git_commit(), "versions": versions,
+            "stage_seconds": stage_seconds, "total_minutes": sum(stage_seconds.values()) / 60}
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (sha or "unknown") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ---------------------------------------------------------------- Problem 6
+
+def read_reflection(path: str) -> list[dict]:
+    """A user's reflection: markdown with three `## ` headings, one per part."""
+    parts, current = [], None
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("## "):
+            current = {"heading": line[3:].strip(), "paragraphs": [""]}
+            parts.append(current)
+        elif current is not None:
+            if line.strip():
+                current["paragraphs"][-1] += (" " if current["paragraphs"][-1] else "") + line.strip()
+            elif current["paragraphs"][-1]:
+                current["paragraphs"].append("")
+    if len(parts) != 3:
+        raise UserError(f"{path}: expected three parts, each starting with a '## ' heading; found {len(parts)}")
+    for p in parts:
+        p["paragraphs"] = [x for x in p["paragraphs"] if x]
+    return parts
+
+
+# ---------------------------------------------------------------- rendering
+
+def build_context(results: Path, settings: dict, stage_seconds: dict) -> dict:
+    res = Results(results)
+    return {
+        "settings": {**settings, "student": settings.get("student") or STUDENT_PLACEHOLDER,
+                     "student_missing": not settings.get("student")},
+        "facts": run_facts(res, stage_seconds),
+        "tester": res.json("conv/tester.json"),
+        "bench": res.json("conv/bench.json"),
+        "split": {k: v for k, v in res.json("data/split.json").items() if not k.endswith("_idx")},
+        "families": [family_context(res, f) for f in FAMILIES],
+        "selection": res.json("interpret/selection.json"),
+        "audit": res.json("audit/audit.json"),
+        "duplicates_png": res.figure("audit/duplicates.png"),
+        "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
+    }
+
+
+def _environment():
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters["pct"] = lambda x, d=1: f"{100 * x:.{d}f}%"
+    env.filters["pts"] = lambda x, d=1: f"{100 * x:+.{d}f}"
+    env.filters["num"] = lambda x: f"{x:,}"
+    env.filters["sci"] = lambda x: f"{x:.1e}"
+    env.filters["mega"] = lambda x: f"{x / 1e6:.2f} M"
+    return env
+
+
+def render(results: Path, report_dir: Path, settings: dict, stage_seconds: dict | None = None) -> Path:
+    """Render report.html and report.pdf into report_dir; returns the PDF path."""
+    import jinja2
+    from weasyprint import CSS, HTML
+
+    context = build_context(Path(results), settings, stage_seconds or {})
+    try:
+        html = _environment().get_template("report.html.j2").render(**context)
+    except jinja2.UndefinedError as err:
+        raise UserError(f"report template uses a value the results do not have: {err}") from None
+    report_dir = Path(report_dir)
+    atomic_write(report_dir / "report.html", lambda tmp: Path(tmp).write_text(html))
+    css = CSS(filename=str(TEMPLATES / "report.css"))
+    pdf = report_dir / "report.pdf"
+    atomic_write(pdf, lambda tmp: HTML(string=html, base_url=str(TEMPLATES)).write_pdf(tmp, stylesheets=[css]))
+    return pdf

@@ -1,0 +1,149 @@
+"""THE table of stages: what each runs, which code and parameters it depends on, what it writes.
+
+Wrappers are thin: they pick the stage's slice of the profile and call the function that does
+the work (imported lazily, so deciding that nothing needs to run stays fast).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from experiments.pipeline import Context, Stage, build, plan, stage_times
+from experiments.profiles import load_profile
+
+FAMILIES = ("dense", "gap")
+CELLS = ("plain", "bn", "dropout", "bn-dropout")
+TRAINING_CODE = ("experiments/train.py", "experiments/models.py")
+INTERPRET_CODE = ("experiments/interpret/*.py", "experiments/runs.py", "experiments/models.py")
+
+
+def _conv(ctx: Context) -> None:
+    from mytorch.bench import run_benchmark
+    from mytorch.tester import run_tester
+    conv = ctx.profile["conv"]
+    run_tester(ctx.results / "conv")
+    run_benchmark(ctx.results / "conv", repeats=conv["bench_repeats"], small=conv["bench_small"])
+
+
+def _data(ctx: Context) -> None:
+    from experiments.data import prepare_data
+    prepare_data(ctx.data_dir, ctx.results / "data", ctx.results / "cache", ctx.profile["data"])
+
+
+def _data_params(ctx: Context) -> dict:
+    from experiments.data import data_fingerprint
+    return {**ctx.profile["data"], "data_dir": ctx.data_dir, "fingerprint": data_fingerprint(ctx.data_dir)}
+
+
+def _audit(ctx: Context) -> None:
+    from experiments.audit import run_audit
+    run_audit(ctx.prepared, ctx.results / "audit", ctx.profile["audit"])
+
+
+def cell_params(ctx: Context, family: str, cell: str) -> dict:
+    """The ablation section, with this cell's entry of `overrides` applied."""
+    ablation = {k: v for k, v in ctx.profile["ablation"].items() if k != "overrides"}
+    ablation.update(ctx.profile["ablation"].get("overrides", {}).get(f"{family}-{cell}", {}))
+    return {"ablation": ablation, "train": ctx.profile["train"]}
+
+
+def _search_stage(family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.search import run_search
+        run_search(family, ctx.prepared, ctx.results / "search" / family, _search_params(ctx), ctx.device)
+    return Stage(f"search-{family}", run, ("experiments/search.py", *TRAINING_CODE), _search_params,
+                 ("data",), (f"{{results}}/search/{family}/search.json",))
+
+
+def _search_params(ctx: Context) -> dict:
+    return {k: ctx.profile[k] for k in ("search", "train", "final")}
+
+
+def _cell_stage(family: str, cell: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.ablation import run_cell
+        run_cell(family, cell, ctx.results / "search" / family, ctx.prepared,
+                 ctx.results / "ablation" / f"{family}-{cell}", cell_params(ctx, family, cell), ctx.device)
+    return Stage(f"ablation-{family}-{cell}", run, ("experiments/ablation.py", "experiments/search.py", *TRAINING_CODE),
+                 lambda ctx: cell_params(ctx, family, cell), ("data", f"search-{family}"),
+                 (f"{{results}}/ablation/{family}-{cell}/cell.json",))
+
+
+def _summary_stage(family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.ablation import summarize
+        dirs = {cell: ctx.results / "ablation" / f"{family}-{cell}" for cell in CELLS}
+        summarize(family, dirs, ctx.results / "ablation" / f"{family}-summary")
+    return Stage(f"ablation-{family}-summary", run, ("experiments/ablation.py",), lambda ctx: {},
+                 tuple(f"ablation-{family}-{c}" for c in CELLS),
+                 (f"{{results}}/ablation/{family}-summary/summary.json",))
+
+
+def _final_stage(family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.final import run_final
+        run_final(family, ctx.results / "ablation" / f"{family}-summary", ctx.prepared,
+                  ctx.results / "final" / f"{family}-final", _final_params(ctx), ctx.device)
+    return Stage(f"final-{family}", run, ("experiments/final.py", *TRAINING_CODE), _final_params,
+                 ("data", f"ablation-{family}-summary"),
+                 tuple(f"{{results}}/final/{family}-final/{f}" for f in ("metrics.json", "model.pt", "loss.png", "arch.json")))
+
+
+def _final_params(ctx: Context) -> dict:
+    return {"final": ctx.profile["final"], "train": ctx.profile["train"]}
+
+
+def _select(ctx: Context) -> None:
+    from experiments.interpret.stage import run_selection
+    run_selection(ctx.results, ctx.prepared, ctx.profile["interpret"])
+
+
+def _interpret_stage(kind: str, family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.interpret import stage
+        getattr(stage, f"run_{kind}")(family, ctx.results, ctx.prepared, ctx.profile["interpret"])
+    outs = {"features": "features.json", "cam": "cam.json", "saliency": "saliency.json"}
+    return Stage(f"{kind}-{family}", run, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
+                 ("data", f"final-{family}", "select"), (f"{{results}}/interpret/{family}/{outs[kind]}",))
+
+
+def _report(ctx: Context) -> None:
+    from experiments.report import render
+    render(ctx.results, ctx.report_dir, ctx.settings, stage_seconds=stage_times(ctx, STAGES))
+
+
+def _report_params(ctx: Context) -> dict:
+    from experiments.report import settings_digest
+    return settings_digest(ctx.settings)
+
+
+STAGES: list[Stage] = [
+    Stage("conv", _conv, ("mytorch/*.py",), lambda ctx: ctx.profile["conv"], (),
+          ("{results}/conv/tester.json", "{results}/conv/bench.json")),
+    Stage("data", _data, ("experiments/data.py",), _data_params, (), ("{results}/data/split.json",)),
+    Stage("audit", _audit, ("experiments/audit.py",), lambda ctx: ctx.profile["audit"], ("data",),
+          ("{results}/audit/audit.json", "{results}/audit/duplicates.png")),
+    *[_search_stage(f) for f in FAMILIES],
+    *[_cell_stage(f, c) for f in FAMILIES for c in CELLS],
+    *[_summary_stage(f) for f in FAMILIES],
+    *[_final_stage(f) for f in FAMILIES],
+    Stage("select", _select, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
+          ("data", *[f"final-{f}" for f in FAMILIES]), ("{results}/interpret/selection.json",)),
+    *[_interpret_stage(kind, f) for f in FAMILIES for kind in ("features", "cam", "saliency")],
+]
+STAGES.append(Stage("report", _report, ("experiments/report.py", "templates/*"), _report_params,
+                    tuple(s.name for s in STAGES), ("{report}/report.pdf", "{report}/report.html")))
+
+
+def make_context(profile: str, data_dir: str | None, device: str, results: str, report_dir: str,
+                 settings: dict) -> Context:
+    return Context(profile, load_profile(profile), data_dir, device, Path(results), Path(report_dir), settings)
+
+
+def run_all(ctx: Context, only: set[str] | None = None) -> list[str]:
+    from experiments.train import resolve_device
+    resolve_device(ctx.device)  # a bad --device fails before any work
+    return build(STAGES, ctx, only)
+
+
+def status(ctx: Context) -> list[tuple[str, str | None]]:
+    return [(stage.name, reason) for stage, reason, _ in plan(STAGES, ctx)]
