@@ -39,6 +39,64 @@ def test(c, k="", fast=False):
     c.run(" ".join(args), pty=False)
 
 
+def _context(profile, data, device, results, report_dir, student=None, reflection=None, config="cnn-report.toml"):
+    from experiments.report import load_settings
+    from experiments.stages import make_context
+    settings = load_settings(config, student=student, reflection=reflection)
+    return make_context(profile, data, device, results, report_dir, settings)
+
+
+def _last_build(results):
+    """profile/data/device of the last build on this results folder."""
+    from pathlib import Path
+    from experiments.errors import UserError
+    from experiments.io import read_json
+    path = Path(results) / ".pipeline" / "build.json"
+    if not path.exists():
+        raise UserError(f"no build in {results}/ yet: run `invoke all` first")
+    return read_json(path)
+
+
+@task(help={"profile": "smoke, quick or full", "data": "CIFAR-10 folder (default: found or downloaded)",
+            "device": "auto, cpu or cuda", "results": "results folder", "report_dir": "where report.pdf goes",
+            "student": "your name for the title block", "reflection": "your Problem 6 text (three ## parts)",
+            "config": "settings file"})
+@user_errors
+def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
+        student=None, reflection=None, config="cnn-report.toml"):
+    """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
+    from experiments.stages import run_all
+    ctx = _context(profile, data, device, results, report_dir, student, reflection, config)
+    ran = run_all(ctx)
+    print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
+
+
+@task(help={"results": "results folder", "profile": "profile to compare against (default: last build's)"})
+@user_errors
+def status(c, results=RESULTS, profile=None, data=None, device=None, report_dir="report", config="cnn-report.toml"):
+    """Say which stages would run and why; runs nothing."""
+    from pathlib import Path
+    from experiments.stages import status as stage_status
+    last = _last_build(results) if (Path(results) / ".pipeline" / "build.json").exists() else {}
+    ctx = _context(profile or last.get("profile", "full"), data or last.get("data_dir"),
+                   device or last.get("device", "auto"), results, report_dir,
+                   reflection=last.get("settings", {}).get("reflection"), config=config)
+    for name, reason in stage_status(ctx):
+        print(f"{name:28s} {'would run: ' + reason if reason else 'up to date'}")
+
+
+@task(help={"results": "results folder", "report_dir": "where report.pdf goes", "student": "your name",
+            "reflection": "your Problem 6 text", "config": "settings file"})
+@user_errors
+def report(c, results=RESULTS, report_dir="report", student=None, reflection=None, config="cnn-report.toml"):
+    """Re-render the report from existing results (no training)."""
+    from experiments.stages import run_all
+    last = _last_build(results)
+    ctx = _context(last["profile"], last["data_dir"], last["device"], results, report_dir, student, reflection, config)
+    run_all(ctx, only={"report"}, force=True)
+    print(f"report: {ctx.report_dir / 'report.pdf'}")
+
+
 @task(help={"results": "results folder"})
 @user_errors
 def conv(c, results=RESULTS):

@@ -194,12 +194,14 @@ def run_stage(stage: Stage, ctx: Context, parts: dict) -> float:
     return seconds
 
 
-def build(stages: list[Stage], ctx: Context, only: set[str] | None = None) -> list[str]:
-    """Bring every stage up to date (or just `only` and what they need); returns those run."""
+def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force: bool = False) -> list[str]:
+    """Bring every stage up to date (or only the stages in `only`; `force` runs them even when
+    up to date); returns the names of the stages run."""
     ran = []
     with build_lock(ctx):
-        write_json(ctx.meta / "build.json", {"profile": ctx.profile_name, "data_dir": ctx.data_dir,
-                                             "device": ctx.device, "settings": ctx.settings})
+        if only is None:
+            write_json(ctx.meta / "build.json", {"profile": ctx.profile_name, "data_dir": ctx.data_dir,
+                                                 "device": ctx.device, "settings": ctx.settings})
         hashes = {}
         total = len(stages)
         for i, stage in enumerate(stages, 1):
@@ -207,7 +209,7 @@ def build(stages: list[Stage], ctx: Context, only: set[str] | None = None) -> li
                 continue
             record = read_record(ctx, stage.name)
             parts = stage_parts(stage, ctx, hashes)
-            reason = why_run(stage, ctx, parts, record, set())
+            reason = "forced" if force else why_run(stage, ctx, parts, record, set())
             if reason is None:
                 hashes[stage.name] = record["hash"]
                 print(f"[{i}/{total}] {stage.name}: up to date", flush=True)

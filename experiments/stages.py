@@ -139,10 +139,10 @@ def make_context(profile: str, data_dir: str | None, device: str, results: str, 
     return Context(profile, load_profile(profile), data_dir, device, Path(results), Path(report_dir), settings)
 
 
-def run_all(ctx: Context, only: set[str] | None = None) -> list[str]:
+def run_all(ctx: Context, only: set[str] | None = None, force: bool = False) -> list[str]:
     from experiments.train import resolve_device
     resolve_device(ctx.device)  # a bad --device fails before any work
-    return build(STAGES, ctx, only)
+    return build(STAGES, ctx, only, force)
 
 
 def status(ctx: Context) -> list[tuple[str, str | None]]:
