@@ -107,5 +107,5 @@ def plot_pairs(comp: dict, query, base, classes, qy, by, n: int, path: Path) -> 
         axes[0, c].set_title(f"val: {classes[qy[q]]}\nsim {comp['_sim'][q]:.3f}", fontsize=6.5)
         axes[1, c].imshow(base[b])
         axes[1, c].set_title(f"train: {classes[by[b]]}", fontsize=6.5)
-    fig.suptitle("Most similar validation / training pairs", fontsize=9)
+    fig.suptitle("Most similar validation / training pairs", fontsize=9, y=1.04)
     save_figure(fig, path)

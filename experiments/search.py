@@ -17,7 +17,7 @@ from experiments.train import train_run
 
 RULE = ("the candidate with the fewest FLOPs whose validation accuracy is within {tol:.1f} points "
         "of the best, among those whose projected final training ({epochs} epochs on {n} images) "
-        "fits {minutes} minutes at the measured speed")
+        "fits {minutes} minutes at the measured speed (CPU time per thread on a CPU)")
 
 
 def subset(data, limit: int | None, seed: int = 0):
@@ -36,7 +36,10 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
         model_cfg = candidate(name, batchnorm=True, dropout=0.0)
         cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
         m = train_run(f"search-{name}", model_cfg, cfg, data, Path(out_dir) / name, device)
-        per_image = m["seconds"] / (m["epochs"] * len(data.train_y))
+        # project from CPU time per thread (on a GPU, wall time): other load on a shared machine
+        # must not change which architecture is chosen
+        cost = m["cpu_seconds"] if m["device"] == "cpu" else m["seconds"]
+        per_image = cost / (m["epochs"] * len(data.train_y))
         rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "params": m["params"],
                      "flops": m["flops"], "seconds": m["seconds"],
                      "projected_final_minutes": round(per_image * len(prepared.train_y) * final["epochs"] / 60, 1)})

@@ -218,13 +218,15 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     train_x, train_y = to_tensor_images(data.train_x, dev), torch.as_tensor(data.train_y, device=dev)
     val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
     for epoch in range(start, train_cfg["epochs"]):
-        t0 = time.time()
+        t0, cpu0 = time.time(), time.process_time()
         train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
                                                 train_cfg, gen, dev, name, epoch)
         val = score(predict(model, val_x, dev, train_cfg["eval_batch_size"]), val_y)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "val_loss": val["loss"], "val_acc": val["acc"],
-                        "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)})
+                        "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
+                        # CPU seconds per thread: what the epoch costs without other load on the machine
+                        "cpu_seconds": round((time.process_time() - cpu0) / torch.get_num_threads(), 2)})
         save_checkpoint(ckpt, {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                "scheduler": sched.state_dict(), "rng": _rng_state(gen),
                                "history": history, "epoch": epoch + 1})
@@ -275,6 +277,7 @@ def _finish(name, model, config, history, val_x, val_y, dev, run_dir: Path, ckpt
                "train": config["train"], "history": history, "val_acc": final["acc"],
                "val_loss": final["loss"], "val_acc_no_tta": history[-1]["val_acc"] if history else None,
                "epochs": len(history), "seconds": round(sum(h["seconds"] for h in history), 2),
+               "cpu_seconds": round(sum(h.get("cpu_seconds", h["seconds"]) for h in history), 2),
                "params": info["params"], "flops": info["flops"], "device": str(dev),
                "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", "")}
     write_json(run_dir / "metrics.json", metrics)

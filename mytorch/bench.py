@@ -23,7 +23,11 @@ SMALL_CASES = {"N4 8->8 16x16 k3 p1": ((4, 8, 16, 16), 8, 3, 1, 1),
 
 
 def blas_threads() -> int:
-    """Threads NumPy's BLAS uses (torch is set to the same for a fair race)."""
+    """Threads NumPy's BLAS uses (torch is set to the same for a fair race).
+
+    threadpoolctl asks the library itself; without it, use the variables OpenBLAS reads at load
+    time, in its order, else the CPUs this process may run on (OpenBLAS's default).
+    """
     try:
         from threadpoolctl import threadpool_info
         counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
@@ -31,20 +35,31 @@ def blas_threads() -> int:
             return counts[0]
     except ImportError:
         pass
-    return os.cpu_count() or 1
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var, "").strip().isdigit() and int(os.environ[var]) > 0:
+            return int(os.environ[var])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up: first calls allocate and pick kernels
-    times = []
+def _interleaved_median_ms(fns: list, repeats: int) -> list[float]:
+    """Median wall time (ms) of each fn over `repeats` rounds, after one warm-up call each.
+
+    The fns take turns within every round, so load from other processes on a shared machine
+    slows all of them alike instead of whichever happened to run during a busy spell.
+    """
+    for fn in fns:
+        fn()  # warm-up: first calls allocate buffers and pick kernels
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times)
+        for fn, record in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            record.append(1000 * (time.perf_counter() - t0))
+    return [statistics.median(record) for record in times]
 
 
 def time_case(a_shape, c_out, kernel, stride, padding, repeats: int) -> tuple[float, float]:
+    """(mytorch ms, torch ms): median forward+backward time of one float32 case."""
     rng = np.random.default_rng(0)
     A = rng.standard_normal(a_shape, dtype=np.float32)
     layer = Conv2D(a_shape[1], c_out, kernel, stride, padding)
@@ -62,10 +77,17 @@ def time_case(a_shape, c_out, kernel, stride, padding, repeats: int) -> tuple[fl
     def theirs():
         torch.nn.functional.conv2d(At, Wt, stride=stride, padding=padding).backward(Gt)
 
-    return _median_ms(mine, repeats), _median_ms(theirs, repeats)
+    return tuple(_interleaved_median_ms([mine, theirs], repeats))
 
 
 def run_benchmark(out_dir: Path | None = None, repeats: int = 5, small: bool = False) -> dict:
+    """Time every case, print a table, write out_dir/bench.json when out_dir is given.
+
+    small=True runs tiny shapes (a smoke test of the pipeline, not a measurement).
+    Returns {"threads", "repeats", "dtype", "cases": [{"name", "shape", "mytorch_ms", "torch_ms", "ratio"}]}.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     threads = blas_threads()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -27,7 +27,10 @@ class Conv2DFunction(torch.autograd.Function):
 
 
 class NumpyConv2d(nn.Module):
-    """Drop-in for nn.Conv2d(bias=False) whose arithmetic is mytorch's."""
+    """Drop-in for nn.Conv2d(bias=False) whose arithmetic is mytorch's; weight (C_out, C_in, kh, kw).
+
+    Same state_dict key ("weight") and default init as nn.Conv2d, so weights load either way.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0):
         super().__init__()
@@ -36,4 +39,9 @@ class NumpyConv2d(nn.Module):
         self.weight = nn.Parameter(torch.from_numpy(init.W).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, C_in, H, W) -> (N, C_out, H_out, W_out), computed on the CPU in x's dtype."""
         return Conv2DFunction.apply(x, self.weight, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        c_out, c_in, kh, kw = self.weight.shape
+        return f"{c_in}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, padding={self.padding}, bias=False"

@@ -25,6 +25,7 @@ CASES = {
     "stride 3, pad 1, 5x5": ((2, 2, 11, 11), 3, 5, 3, 1),
     "rectangular kernel 2x5": ((2, 3, 7, 9), 4, (2, 5), 1, 1),
     "1x1 kernel": ((2, 5, 6, 6), 3, 1, 1, 0),
+    "1x1 kernel, padding 1": ((2, 3, 5, 5), 2, 1, 1, 1),
     "non-square input 5x12": ((2, 3, 5, 12), 2, 3, (1, 2), (0, 1)),
     "single input channel": ((3, 1, 8, 8), 4, 3, 1, 1),
     "single output channel": ((3, 4, 8, 8), 1, 3, 2, 1),

@@ -16,13 +16,14 @@ GRID = [  # (N, C_in, H, W), C_out, kernel, stride, padding
     ((2, 2, 7, 10), 3, (2, 5), 1, 2), ((2, 2, 10, 7), 3, (5, 2), (2, 3), (1, 0)),
     ((1, 3, 6, 6), 2, 1, 1, 0), ((1, 3, 6, 6), 2, 1, 2, 1), ((2, 1, 9, 6), 4, 4, 1, 1),
     ((2, 4, 6, 9), 1, 2, 2, 0), ((1, 1, 5, 5), 1, 5, 1, 2), ((3, 2, 12, 5), 2, 3, (3, 1), (0, 2)),
-    ((2, 3, 11, 11), 2, 5, 3, 1), ((1, 2, 4, 4), 3, 4, 1, 0),
+    ((2, 3, 11, 11), 2, 5, 3, 1), ((1, 2, 4, 4), 3, 4, 1, 0), ((2, 2, 5, 4), 3, 1, 1, 2),
 ]
 
 
 def _ids(case):
     a, c_out, k, s, p = case
-    return f"in{'x'.join(map(str, a))}-out{c_out}-k{k}-s{s}-p{p}"
+    pair = lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    return f"in{pair(a)}-out{c_out}-k{pair(k)}-s{pair(s)}-p{pair(p)}"
 
 
 def _run(a_shape, c_out, k, s, p, seed=0):
@@ -38,10 +39,11 @@ def _run(a_shape, c_out, k, s, p, seed=0):
 def test_forward_and_both_gradients_match_torch(case):
     layer, A, Z, G, dLdA = _run(*case)
     Zt, dAt, dWt = torch_reference(A, layer.W, G, layer.stride, layer.padding)
-    assert Z.shape == Zt.shape
-    assert np.abs(Z - Zt).max() <= TOL, f"forward differs from torch by more than {TOL} (float64 round-off)"
-    assert np.abs(dLdA - dAt).max() <= TOL, f"dLdA differs from autograd by more than {TOL}"
-    assert np.abs(layer.dLdW - dWt).max() <= TOL, f"dLdW differs from autograd by more than {TOL}"
+    why = f"more than {TOL}: float64 round-off here is ~1e-14, an indexing bug gives O(1)"
+    assert Z.shape == Zt.shape and dLdA.shape == A.shape and layer.dLdW.shape == layer.W.shape
+    assert np.abs(Z - Zt).max() <= TOL, f"forward differs from torch by {why}"
+    assert np.abs(dLdA - dAt).max() <= TOL, f"dLdA differs from autograd by {why}"
+    assert np.abs(layer.dLdW - dWt).max() <= TOL, f"dLdW differs from autograd by {why}"
 
 
 def test_gradients_match_central_differences():
@@ -61,8 +63,9 @@ def test_gradients_match_central_differences():
             arr[idx] = old - eps; down = loss()
             arr[idx] = old
             numeric[idx] = (up - down) / (2 * eps)
-        # central differences are exact for a bilinear loss up to round-off ~1e-16/eps = 1e-10
-        assert np.abs(numeric - grad).max() < 1e-7
+        # the loss is linear in each argument, so central differences have no truncation error;
+        # what is left is round-off ~1e-16 * |loss| / eps ~ 1e-9
+        assert np.abs(numeric - grad).max() < 1e-7, "analytic gradient differs from central differences"
 
 
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 5),
@@ -81,9 +84,10 @@ def test_adjoint_identities_of_a_bias_free_convolution(shape, seed):
     G = rng.standard_normal(Z.shape)
     dLdA = layer.backward(G)
     lhs = np.vdot(Z, G)
-    # conv is linear in A and in W: <conv(A), G> = <A, conv^T(G)> = <W, dLdW>
-    assert np.isclose(lhs, np.vdot(A, dLdA), rtol=1e-10, atol=1e-10)
-    assert np.isclose(lhs, np.vdot(layer.W, layer.dLdW), rtol=1e-10, atol=1e-10)
+    # conv is linear in A and in W: <conv(A), G> = <A, conv^T(G)> = <W, dLdW>, exactly up to
+    # float64 round-off (~1e-14 relative); 1e-10 leaves margin
+    assert np.isclose(lhs, np.vdot(A, dLdA), rtol=1e-10, atol=1e-10), "<Z, G> != <A, dLdA>"
+    assert np.isclose(lhs, np.vdot(layer.W, layer.dLdW), rtol=1e-10, atol=1e-10), "<Z, G> != <W, dLdW>"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -92,6 +96,29 @@ def test_dtype_is_kept(dtype):
     A = np.ones((1, 2, 4, 4), dtype=dtype)
     Z = layer.forward(A)
     assert Z.dtype == dtype and layer.backward(np.ones_like(Z)).dtype == dtype
+
+
+def test_float32_agrees_with_float64():
+    layer, A, Z, G, dLdA = _run((2, 3, 9, 7), 4, 3, 1, 1)
+    layer32 = Conv2D(3, 4, 3, 1, 1, weight_init_fn=lambda shape: layer.W.astype(np.float32))
+    Z32 = layer32.forward(A.astype(np.float32))
+    dLdA32 = layer32.backward(G.astype(np.float32))
+    # float32 keeps ~7 digits; sums of 27-36 terms of size ~1 lose at most a few ulps
+    for got, want in ((Z32, Z), (dLdA32, dLdA), (layer32.dLdW, layer.dLdW)):
+        assert got.dtype == np.float32
+        assert np.abs(got - want).max() < 1e-4, "float32 result is far from the float64 one"
+
+
+def test_a_new_forward_replaces_the_cached_input():
+    # forward reuses its column buffer when the shape repeats: the gradients must follow the new input
+    layer, A, Z, G, dLdA = _run((2, 3, 8, 8), 4, 3, 1, 1)
+    A2 = np.random.default_rng(5).standard_normal(A.shape)
+    layer.forward(A2)
+    layer.backward(G)
+    _, _, dWt = torch_reference(A2, layer.W, G, layer.stride, layer.padding)
+    assert np.abs(layer.dLdW - dWt).max() <= TOL, "dLdW was computed from a stale input"
+    layer.forward(A[:1])  # a different shape allocates afresh
+    assert layer.backward(G[:1]).shape == (1, 3, 8, 8)
 
 
 def test_default_init_matches_torch_kaiming_uniform_bound():
@@ -125,6 +152,9 @@ def test_gradient_of_the_wrong_shape_is_refused():
 @pytest.mark.parametrize("kwargs, message", [
     ({"stride": 0}, "stride must be positive"), ({"stride": (1, -1)}, "stride must be positive"),
     ({"padding": -1}, "padding must be non-negative"), ({"kernel_size": 0}, "kernel_size must be positive"),
+    ({"kernel_size": (3, 0)}, "kernel_size must be positive"), ({"kernel_size": 2.5}, "pair of ints"),
+    ({"kernel_size": (1, 2, 3)}, "pair of ints"), ({"in_channels": 0}, "channels must be positive"),
+    ({"out_channels": -2}, "channels must be positive"),
 ])
 def test_bad_hyperparameters_are_refused(kwargs, message):
     args = {"in_channels": 3, "out_channels": 4, "kernel_size": 3, **kwargs}

@@ -11,8 +11,12 @@ def test_tester_passes_every_case_and_writes_its_table(tmp_path, capsys):
     assert result["all_passed"] and len(result["cases"]) == len(tester.CASES)
     saved = json.loads((tmp_path / "tester.json").read_text())
     assert saved == result
-    assert set(saved["cases"][0]) == {"name", "input_shape", "kernel_shape", "stride", "padding",
-                                      "err_Z", "err_dLdA", "err_dLdW", "passed"}
+    assert saved["tolerance"] == 1e-10
+    for case in saved["cases"]:
+        assert set(case) == {"name", "input_shape", "kernel_shape", "stride", "padding",
+                             "err_Z", "err_dLdA", "err_dLdW", "passed"}
+        assert len(case["input_shape"]) == len(case["kernel_shape"]) == 4
+        assert len(case["stride"]) == len(case["padding"]) == 2
     assert "basic 3x3" in capsys.readouterr().out
 
 

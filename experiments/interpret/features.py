@@ -107,5 +107,5 @@ def plot_gabor_fits(kernels: np.ndarray, fitted: list, r2: list, best: list, wor
         axes[0, col].set_title(f"{tag} #{i}\nR²={r2[i]:.2f}", fontsize=7)
     axes[0, 0].set_ylabel("filter", fontsize=7)
     axes[1, 0].set_ylabel("Gabor fit", fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=9, y=1.08)
     return fig

@@ -34,14 +34,13 @@ def fit_gabor(kernel: np.ndarray) -> tuple[float, np.ndarray]:
     lower = [-4 * scale, -np.pi, 0.0, -np.pi, 0.3, 0.2, -w / 2, -h / 2, -scale]
     upper = [4 * scale, np.pi, 0.5, np.pi, max(h, w), 5.0, w / 2, h / 2, scale]
     best = (np.inf, None)
-    for theta in np.linspace(0, np.pi, 4, endpoint=False):
-        for freq in (0.15, 0.3):
-            for phase in (0.0, np.pi / 2):
-                start = [scale, theta, freq, phase, max(h, w) / 3, 1.0, 0.0, 0.0, 0.0]
-                res = least_squares(lambda p: (gabor(p, h, w) - kernel).ravel(), start,
-                                    bounds=(lower, upper), max_nfev=200)
-                if res.cost < best[0]:
-                    best = (res.cost, res.x)
+    for theta in np.linspace(0, np.pi, 4, endpoint=False):  # 8 starts: orientations x phases
+        for phase in (0.0, np.pi / 2):
+            start = [scale, theta, 0.2, phase, max(h, w) / 3, 1.0, 0.0, 0.0, 0.0]
+            res = least_squares(lambda p: (gabor(p, h, w) - kernel).ravel(), start,
+                                bounds=(lower, upper), max_nfev=60)
+            if res.cost < best[0]:
+                best = (res.cost, res.x)
     fitted = gabor(best[1], h, w)
     return float(1 - ((fitted - kernel) ** 2).sum() / sst), fitted
 
