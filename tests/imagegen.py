@@ -39,3 +39,17 @@ def write_cifar_root(root: Path, n_train: int = 20, n_test: int = 0, seed: int =
     if n_test:
         write_image_folder(Path(root) / "test", n_test, seed + 1)
     return Path(root)
+
+
+# A one-epoch training config small enough for tests.
+TINY_TRAIN = {"epochs": 1, "lr": 0.05, "batch_size": 50, "label_smoothing": 0.2, "weight_decay": 5e-4,
+              "momentum": 0.9, "eval_batch_size": 100, "seed": 0, "warmup": 0.2}
+
+
+def tiny_prepared(tmp: Path, n_train: int, val_size: int):
+    """A generated CIFAR-like folder, split and loaded as the experiments see it."""
+    from experiments.data import load_prepared, prepare_data
+    root = write_cifar_root(Path(tmp) / "cifar", n_train=n_train)
+    prepare_data(str(root), Path(tmp) / "data", Path(tmp) / "cache",
+                 {"val_size": val_size, "seed": 0, "train_limit": None, "val_limit": None})
+    return load_prepared(Path(tmp) / "data")

@@ -3,23 +3,18 @@ import json
 
 import pytest
 
-from experiments.data import load_prepared, prepare_data
 from experiments.errors import UserError
 from experiments.evaluate import evaluate_folder
 from experiments.models import candidate
 from experiments.train import train_run
-from tests.imagegen import write_cifar_root, write_image_folder
+from tests.imagegen import TINY_TRAIN as TRAIN, tiny_prepared, write_cifar_root, write_image_folder
 
-TRAIN = {"epochs": 1, "lr": 0.05, "batch_size": 50, "label_smoothing": 0.2, "weight_decay": 5e-4,
-         "momentum": 0.9, "eval_batch_size": 100, "seed": 0, "warmup": 0.2}
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("eval")
-    root = write_cifar_root(tmp / "cifar", n_train=10)
-    prepare_data(str(root), tmp / "data", tmp / "cache", {"val_size": 20, "seed": 0, "train_limit": None, "val_limit": None})
-    data = load_prepared(tmp / "data")
+    data = tiny_prepared(tmp, n_train=10, val_size=20)
     res = tmp / "results"
     train_run("gap-final", candidate("gap-s"), TRAIN, data, res / "final" / "gap-final", "cpu")
     train_run("dense-plain-s0", candidate("dense-s", False), TRAIN, data, res / "ablation" / "dense-plain" / "s0", "cpu")

@@ -7,23 +7,17 @@ import pytest
 import torch
 
 from experiments.ablation import CELLS, paired_effects
-from experiments.data import load_prepared, prepare_data
 from experiments.errors import UserError
 from experiments.models import build_model, candidate, describe
 from experiments.train import Diverged, load_checkpoint, train_run
-from tests.imagegen import write_cifar_root
+from tests.imagegen import TINY_TRAIN as TRAIN, tiny_prepared
 
-TRAIN = {"epochs": 1, "lr": 0.05, "batch_size": 50, "label_smoothing": 0.2, "weight_decay": 5e-4,
-         "momentum": 0.9, "eval_batch_size": 100, "seed": 0, "warmup": 0.2}
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
-    root = write_cifar_root(tmp / "cifar", n_train=20)
-    prepare_data(str(root), tmp / "data", tmp / "cache",
-                 {"val_size": 50, "seed": 0, "train_limit": None, "val_limit": None})
-    return load_prepared(tmp / "data")
+    return tiny_prepared(tmp, n_train=20, val_size=50)
 
 
 @pytest.mark.parametrize("family", ["dense", "gap"])
