@@ -55,8 +55,8 @@ PROFILES = {
         _FULL,
         search={"epochs": 1, "train_limit": 5000,
                 "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
-        ablation={"epochs": 2, "train_limit": 5000, "lr_grid": [0.05, 0.2]},
-        final={"epochs": 4},
+        ablation={"epochs": 2, "train_limit": 3000, "lr_grid": [0.05, 0.2]},
+        final={"epochs": 3},
         interpret={"steps": 16, "random_baselines": 2},
     ),
     "smoke": _with(
