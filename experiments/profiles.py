@@ -25,7 +25,7 @@ _FULL = {
     "data": {"val_size": 5000, "seed": 0, "train_limit": None, "val_limit": None},
     "conv": {"bench_repeats": 5, "bench_small": False},
     "audit": {"near_dup_threshold": 0.985, "n_examples": 8},
-    "search": {"epochs": 2, "train_limit": 10000,
+    "search": {"epochs": 4, "train_limit": 20000,
                "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
                               "gap": ["gap-s", "gap-m", "gap-l"]},
                "lr": 0.2, "tolerance": 0.01},
