@@ -29,10 +29,10 @@ def load_eval_folder(data_dir: str | Path) -> tuple:
 
 
 def evaluate_folder(data_dir: str, out: str, results: str = "results", device: str = "auto") -> dict:
+    images, labels, folder = load_eval_folder(data_dir)
     runs = finished_runs(Path(results))
     if not runs:
         raise UserError(f"no trained runs under {results}/ (run `invoke all` first)")
-    images, labels, folder = load_eval_folder(data_dir)
     dev = resolve_device(device)
     x = to_tensor_images(images, torch.device("cpu"))
     table = {}

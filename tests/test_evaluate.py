@@ -44,5 +44,11 @@ def test_evaluate_refuses_a_folder_whose_classes_differ(results, tmp_path):
 
 
 def test_evaluate_without_trained_runs_says_so(tmp_path):
+    folder = write_image_folder(tmp_path / "imgs", 1)
     with pytest.raises(UserError, match="no trained runs"):
-        evaluate_folder(str(tmp_path), str(tmp_path / "o.json"), str(tmp_path / "empty"), "cpu")
+        evaluate_folder(str(folder), str(tmp_path / "o.json"), str(tmp_path / "empty"), "cpu")
+
+
+def test_evaluate_names_a_missing_folder(tmp_path):
+    with pytest.raises(UserError, match="evaluation folder not found"):
+        evaluate_folder(str(tmp_path / "nope"), str(tmp_path / "o.json"), str(tmp_path), "cpu")
