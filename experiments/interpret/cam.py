@@ -1,68 +1,83 @@
-"""Problem 4: class activation maps. One base owns the hook on the last conv feature map
-(`model.features`), upsampling and normalisation; each method only says how it weights the maps.
+"""Problem 4: class activation maps. One base owns the mechanism (capturing the last conv feature
+map, the output of `model.features`, batching, upsampling to the input size, normalising to
+[0, 1]); each method only says how it weights the feature maps.
 
-- `CAM` (Zhou et al. 2016): M_c = sum_k w_{c,k} f_k with w the final linear layer. Exact only
-  when the head is global average pooling -> linear (the `gap` family).
-- `GradCAM` (Selvaraju et al. 2017): weights = spatial mean of d y_c / d f_k, then ReLU; the
-  gradient generalisation that works for a dense head.
+- `CAM` (Zhou et al. 2016): M_c = sum_k w_{c,k} f_k with w the final linear layer's weights.
+  Exact, no gradients, but only defined when the head is global average pooling -> linear.
+- `GradCAM` (Selvaraju et al. 2017): M_c = ReLU(sum_k a_k f_k), a_k = spatial mean of d y_c / d f_k;
+  the gradient generalisation that works for any differentiable head (the `dense` family).
 """
 from __future__ import annotations
 
 import torch
 
+from experiments.interpret.maps import inspecting, normalize_maps, upsample
+
 
 class ActivationMap:
+    """Maps (N, H, W) in [0, 1] for one class per image; the model is left as it was."""
     name = "base"
+    needs_grad = False
+    caption = ""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, batch_size: int = 64):
         self.model = model
+        self.batch_size = batch_size
 
-    def raw(self, feats: torch.Tensor, grads: torch.Tensor | None, classes: torch.Tensor) -> torch.Tensor:
+    def weigh(self, feats: torch.Tensor, grads: torch.Tensor | None, classes: torch.Tensor) -> torch.Tensor:
+        """(N, K, h, w) feature maps [and d y_c / d feature maps] -> raw maps (N, h, w)."""
         raise NotImplementedError
 
-    needs_grad = False
-
     def __call__(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """Maps (N, 32, 32) in [0, 1] for `classes` (N,), upsampled to the input size."""
-        from experiments.interpret.maps import normalize_maps, upsample
-        captured = {}
+        classes = torch.as_tensor(classes, dtype=torch.long).view(-1)
+        if len(images) == 0:
+            return torch.zeros(0, *images.shape[-2:])
+        with inspecting(self.model):
+            raw = torch.cat([self._raw(images[i:i + self.batch_size], classes[i:i + self.batch_size])
+                             for i in range(0, len(images), self.batch_size)])
+        return normalize_maps(upsample(raw, images.shape[-1]))
 
-        def keep(module, inputs, output):
-            captured["feats"] = output
-            if self.needs_grad:
-                output.register_hook(lambda g: captured.__setitem__("grads", g))
-        handle = self.model.features.register_forward_hook(keep)
-        was_training = self.model.training
-        self.model.eval()
+    def _raw(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        captured = {}
+        handle = self.model.features.register_forward_hook(lambda m, i, out: captured.__setitem__("feats", out))
         try:
             with torch.set_grad_enabled(self.needs_grad):
-                logits = self.model(images)
+                x = images.detach().clone().requires_grad_(self.needs_grad)  # a graph even with frozen weights
+                logits = self.model(x)
+                feats = captured["feats"]
+                grads = None
                 if self.needs_grad:
-                    self.model.zero_grad(set_to_none=True)
-                    logits.gather(1, classes.view(-1, 1)).sum().backward()
-            raw = self.raw(captured["feats"].detach().float(),
-                           captured.get("grads", None) if self.needs_grad else None, classes)
+                    score = logits.gather(1, classes.view(-1, 1)).sum()
+                    grads = torch.autograd.grad(score, feats)[0].detach().float()
         finally:
             handle.remove()
-            self.model.train(was_training)
-            self.model.zero_grad(set_to_none=True)
-        return normalize_maps(upsample(raw.detach(), images.shape[-1]))
+        return self.weigh(feats.detach().float(), grads, classes).detach()
 
 
 class CAM(ActivationMap):
     name = "CAM"
+    caption = ("Class activation maps (Zhou et al. 2016): the final linear layer's weights for the class applied "
+               "to the last convolutional feature maps (exact, no gradients, because this head is global average "
+               "pooling into one linear layer), upsampled bilinearly to 32x32 and min-max scaled per image.")
 
-    def raw(self, feats, grads, classes):
+    def weigh(self, feats, grads, classes):
         weights = self.model.classifier.weight.detach().float()[classes]  # (N, K)
+        if weights.shape[1] != feats.shape[1]:
+            raise ValueError(f"CAM needs global average pooling into the last linear layer; this classifier takes "
+                             f"{weights.shape[1]} inputs, the feature map has {feats.shape[1]} channels (use Grad-CAM)")
         return torch.einsum("nk,nkhw->nhw", weights, feats)
 
 
 class GradCAM(ActivationMap):
     name = "Grad-CAM"
     needs_grad = True
+    caption = ("Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map: CAM as defined needs global "
+               "average pooling into one linear layer, which the dense head (flatten, hidden layer) does not have, so "
+               "each channel is weighted by the spatially averaged gradient of the class score, followed by a ReLU; "
+               "upsampled bilinearly to 32x32 and min-max scaled per image.")
 
-    def raw(self, feats, grads, classes):
-        alpha = grads.float().mean(dim=(2, 3))  # (N, K)
+    def weigh(self, feats, grads, classes):
+        alpha = grads.mean(dim=(2, 3))  # (N, K)
         return torch.relu(torch.einsum("nk,nkhw->nhw", alpha, feats))
 
 

@@ -1,5 +1,6 @@
 """Problem 3: feature maps of one image and the learned filters, for up to three conv layers
-(early, middle, late). Maps are taken after the ReLU that follows each convolution."""
+(early, middle, late). Maps are taken after the ReLU that follows each convolution; grids show at
+most MAX_CHANNELS channels (the title says so when capped)."""
 from __future__ import annotations
 
 import math
@@ -15,23 +16,32 @@ MAX_CHANNELS = 64  # larger layers show their first 64 channels (said in the tit
 
 
 def chosen_layers(model: nn.Module) -> list[tuple[int, nn.Conv2d, nn.Module]]:
-    """(position, conv, the ReLU after it) for the first, middle and last conv of model.features."""
-    layers = list(model.features)
-    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
-    picks = sorted({convs[0], convs[len(convs) // 2], convs[-1]})
+    """(1-based conv number, conv, module whose output is shown) for the first, middle and last conv
+    of model.features. The output shown is that of the first ReLU after the conv (after any
+    pooling/BN in between) and before the next conv; a model without ReLU modules shows the conv."""
+    leaves = [m for m in model.features.modules() if not list(m.children())]
+    convs = [i for i, m in enumerate(leaves) if isinstance(m, nn.Conv2d)]
+    picks = sorted({0, len(convs) // 2, len(convs) - 1})
     out = []
-    for i in picks:
-        relu = next((m for m in layers[i + 1:] if isinstance(m, nn.ReLU)), layers[i])
-        out.append((convs.index(i) + 1, layers[i], relu))
+    for p in picks:
+        start, stop = convs[p], convs[p + 1] if p + 1 < len(convs) else len(leaves)
+        shown = next((m for m in leaves[start + 1:stop] if isinstance(m, nn.ReLU)), leaves[start])
+        out.append((p + 1, leaves[start], shown))
     return out
 
 
 @torch.no_grad()
 def feature_maps(model: nn.Module, image: torch.Tensor) -> list[torch.Tensor]:
-    """Activations (C, h, w) after each chosen layer's ReLU, for one image (3, 32, 32)."""
-    captured, hooks = [], []
-    for _, _, relu in chosen_layers(model):
-        hooks.append(relu.register_forward_hook(lambda m, i, o: captured.append(o[0].float().clone())))
+    """Activations (C, h, w) shown for each chosen layer (see `chosen_layers`), for one image (3, 32, 32)."""
+    layers = chosen_layers(model)
+    captured, hooks = {}, []
+
+    def keep(number):
+        def hook(module, inputs, output):  # returns None: the forward pass is not altered
+            captured.setdefault(number, output[0].float().clone())
+        return hook
+    for number, _, shown in layers:
+        hooks.append(shown.register_forward_hook(keep(number)))
     was_training = model.training
     model.eval()
     try:
@@ -40,7 +50,7 @@ def feature_maps(model: nn.Module, image: torch.Tensor) -> list[torch.Tensor]:
         for h in hooks:
             h.remove()
         model.train(was_training)
-    return captured
+    return [captured[number] for number, _, _ in layers]
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -48,7 +58,8 @@ def _grid(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def plot_feature_maps(image: torch.Tensor, maps: torch.Tensor, title: str):
+def plot_feature_maps(image: torch.Tensor, maps: torch.Tensor, title: str, after: str = "after ReLU"):
+    """The image beside one panel per channel (each channel on its own colour scale)."""
     n = min(len(maps), MAX_CHANNELS)
     rows, cols = _grid(n)
     fig = plt.figure(figsize=(7.2, 0.45 * rows + 1.6))
@@ -63,7 +74,8 @@ def plot_feature_maps(image: torch.Tensor, maps: torch.Tensor, title: str):
         a.imshow(maps[k].numpy(), cmap="viridis")
         a.axis("off")
     shown = f"first {n} of {len(maps)} channels" if n < len(maps) else f"{n} channels"
-    fig.suptitle(f"{title} ({shown}, {maps.shape[1]}x{maps.shape[2]}, after ReLU)", fontsize=9)
+    fig.suptitle(f"{title} ({shown}, {maps.shape[1]}x{maps.shape[2]}, {after}; each channel min-max scaled)",
+                 fontsize=9)
     return fig
 
 
@@ -100,9 +112,10 @@ def plot_gabor_fits(kernels: np.ndarray, fitted: list, r2: list, best: list, wor
     picks = [(i, "best") for i in best] + [(i, "worst") for i in worst]
     fig, axes = plt.subplots(2, len(picks), figsize=(7.2, 2.2), squeeze=False)
     for col, (i, tag) in enumerate(picks):
-        for row, img in enumerate((kernels[i], fitted[i])):
+        lo, hi = float(kernels[i].min()), float(kernels[i].max())
+        for row, img in enumerate((kernels[i], fitted[i])):  # fit drawn on its filter's grey scale
             ax = axes[row, col]
-            ax.imshow(img, cmap="gray", interpolation="nearest")
+            ax.imshow(img, cmap="gray", interpolation="nearest", vmin=lo, vmax=hi)
             ax.set_xticks([]), ax.set_yticks([])
         axes[0, col].set_title(f"{tag} #{i}\nR²={r2[i]:.2f}", fontsize=7)
     axes[0, 0].set_ylabel("filter", fontsize=7)

@@ -4,24 +4,51 @@ Each filter (its colour channel with the most energy) is fitted by a 2-D Gabor,
   g(x, y) = A exp(-(x'^2 + g^2 y'^2) / (2 s^2)) cos(2 pi f x' + phi) + c,
   x' = (x - x0) cos t + (y - y0) sin t,  y' = -(x - x0) sin t + (y - y0) cos t,
 by least squares from several starts; goodness of fit is R^2. The same fit on random filters
-of the same shape is the null: a 9-parameter Gabor fits a 3x3 kernel (9 pixels) perfectly, and
-fits much of any 5x5 kernel, so only a fraction clearly above the null says "Gabor-like".
+of the same shape is the null: a 9-parameter Gabor fits a 3x3 kernel (9 pixels) almost perfectly
+and ~half of the variance of a random 5x5 kernel, so only R² significantly above the null's
+(one-sided Mann-Whitney U) with a fraction clearly above the null's says "Gabor-like".
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.stats import mannwhitneyu
 
-R2_THRESHOLD = 0.7
+R2_THRESHOLD = 0.7   # R^2 at or above this counts as a Gabor-like filter
+CLEAR_MARGIN = 0.2   # fraction above the random null needed to call the difference clear
+ALPHA = 0.01         # significance level for "trained filters fit better than random ones"
+NULL_PER_FILTER = 2  # random kernels fitted per trained filter
 
 
-def gabor(p: np.ndarray, size_h: int, size_w: int) -> np.ndarray:
+def _parts(p: np.ndarray, size_h: int, size_w: int):
     amp, theta, freq, phase, sigma, gamma, x0, y0, offset = p
     y, x = np.mgrid[0:size_h, 0:size_w].astype(float)
     x, y = x - (size_w - 1) / 2 - x0, y - (size_h - 1) / 2 - y0
     xr = x * np.cos(theta) + y * np.sin(theta)
     yr = -x * np.sin(theta) + y * np.cos(theta)
-    return amp * np.exp(-(xr ** 2 + gamma ** 2 * yr ** 2) / (2 * sigma ** 2)) * np.cos(2 * np.pi * freq * xr + phase) + offset
+    envelope = np.exp(-(xr ** 2 + gamma ** 2 * yr ** 2) / (2 * sigma ** 2))
+    arg = 2 * np.pi * freq * xr + phase
+    return xr, yr, envelope, np.cos(arg), np.sin(arg)
+
+
+def gabor(p: np.ndarray, size_h: int, size_w: int) -> np.ndarray:
+    """The Gabor of parameters p = (A, t, f, phi, s, g, x0, y0, c) on a size_h x size_w grid centred on the kernel."""
+    _, _, envelope, carrier, _ = _parts(p, size_h, size_w)
+    return p[0] * envelope * carrier + p[8]
+
+
+def gabor_jacobian(p: np.ndarray, size_h: int, size_w: int) -> np.ndarray:
+    """d gabor / d p, (size_h * size_w, 9): analytic, several times faster than finite differences."""
+    amp, theta, freq, phase, sigma, gamma = p[:6]
+    xr, yr, env, cos, sin = _parts(p, size_h, size_w)
+    d_xr = amp * env * (-xr / sigma ** 2 * cos - 2 * np.pi * freq * sin)  # d g / d x'
+    d_yr = amp * env * cos * (-gamma ** 2 * yr / sigma ** 2)             # d g / d y'
+    c, s = np.cos(theta), np.sin(theta)
+    columns = [env * cos, d_xr * yr - d_yr * xr, -amp * env * sin * 2 * np.pi * xr, -amp * env * sin,
+               amp * env * cos * (xr ** 2 + gamma ** 2 * yr ** 2) / sigma ** 3,
+               -amp * env * cos * gamma * yr ** 2 / sigma ** 2,
+               -c * d_xr + s * d_yr, -s * d_xr - c * d_yr, np.ones_like(xr)]
+    return np.stack([col.ravel() for col in columns], axis=1)
 
 
 def fit_gabor(kernel: np.ndarray) -> tuple[float, np.ndarray]:
@@ -38,7 +65,7 @@ def fit_gabor(kernel: np.ndarray) -> tuple[float, np.ndarray]:
         for phase in (0.0, np.pi / 2):
             start = [scale, theta, 0.2, phase, max(h, w) / 3, 1.0, 0.0, 0.0, 0.0]
             res = least_squares(lambda p: (gabor(p, h, w) - kernel).ravel(), start,
-                                bounds=(lower, upper), max_nfev=60)
+                                jac=lambda p: gabor_jacobian(p, h, w), bounds=(lower, upper), max_nfev=60)
             if res.cost < best[0]:
                 best = (res.cost, res.x)
     fitted = gabor(best[1], h, w)
@@ -51,40 +78,56 @@ def strongest_channel(filters: np.ndarray) -> np.ndarray:
     return filters[np.arange(len(filters)), energy.argmax(1)]
 
 
-def gabor_test(filters: np.ndarray, seed: int = 0) -> dict:
-    """R^2 of each first-layer filter and of norm-matched random filters, with the verdict."""
+def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, list[np.ndarray]]:
+    """R^2 of each first-layer filter (C_out, C_in, k, k) and of norm-matched random filters, with
+    the verdict; also the kernels fitted and their fits, for the figure."""
     kernels = strongest_channel(filters)
     fits = [fit_gabor(k) for k in kernels]
     r2 = np.array([f[0] for f in fits])
-    rng = np.random.default_rng(seed)
-    null = rng.standard_normal(kernels.shape)
-    null *= np.linalg.norm(kernels.reshape(len(kernels), -1), axis=1).reshape(-1, 1, 1) / \
-        np.linalg.norm(null.reshape(len(null), -1), axis=1).reshape(-1, 1, 1)
+    norms = np.tile(np.linalg.norm(kernels.reshape(len(kernels), -1), axis=1), NULL_PER_FILTER)
+    null = np.random.default_rng(seed).standard_normal((len(norms), *kernels.shape[1:]))
+    null *= (norms / np.linalg.norm(null.reshape(len(null), -1), axis=1)).reshape(-1, 1, 1)
     null_r2 = np.array([fit_gabor(k)[0] for k in null])
-    order = np.argsort(-r2)
-    result = {"kernel_size": list(kernels.shape[1:]), "n_filters": int(len(r2)), "threshold": R2_THRESHOLD,
+    # one-sided: are the trained filters' R² stochastically larger than the null's?
+    p_value = float(mannwhitneyu(r2, null_r2, alternative="greater").pvalue) if len(r2) else 1.0
+    order = np.argsort(-r2, kind="stable")
+    n_show = min(4, len(r2))
+    result = {"kernel_size": list(kernels.shape[1:]), "small_kernel": bool(min(kernels.shape[1:]) <= 3),
+              "n_filters": int(len(r2)), "threshold": R2_THRESHOLD,
               "channel_rule": "each filter's colour channel with the largest L2 norm",
+              "null_rule": f"{NULL_PER_FILTER} i.i.d. Gaussian kernels per filter, same shape, scaled to its L2 norm",
               "r2": r2.round(4).tolist(), "median_r2": float(np.median(r2)),
               "fraction": float((r2 >= R2_THRESHOLD).mean()),
-              "null_median_r2": float(np.median(null_r2)), "null_fraction": float((null_r2 >= R2_THRESHOLD).mean()),
-              "best": [int(i) for i in order[:4]], "worst": [int(i) for i in order[-4:][::-1]]}
+              "null_r2": null_r2.round(4).tolist(), "null_median_r2": float(np.median(null_r2)),
+              "null_fraction": float((null_r2 >= R2_THRESHOLD).mean()), "clear_margin": CLEAR_MARGIN,
+              "p_value": p_value, "alpha": ALPHA, "test": "one-sided Mann-Whitney U of trained vs null R²",
+              "best": [int(i) for i in order[:n_show]], "worst": [int(i) for i in order[::-1][:n_show]]}
     result["interpretation"] = describe_gabor(result)
     return result, kernels, [f[1] for f in fits]
 
 
 def describe_gabor(r: dict) -> str:
-    """The answer to "does the network learn Gabor-like filters?", in the measurement's terms."""
+    """The answer to "does the network learn Gabor-like filters?", in the measurement's terms: a claim
+    needs the trained R² to beat the null significantly (p < ALPHA; a summary without a p-value is
+    judged on the fractions alone) and the fraction above the threshold to beat the null's."""
     k = "x".join(map(str, r["kernel_size"]))
-    head = (f"{100 * r['fraction']:.0f}% of the {r['n_filters']} first-layer {k} filters reach R² ≥ {r['threshold']} "
-            f"(median R² {r['median_r2']:.2f}); norm-matched random filters reach it {100 * r['null_fraction']:.0f}% "
-            f"of the time (median {r['null_median_r2']:.2f}).")
-    if min(r["kernel_size"]) <= 3:
-        return head + (f" With {k} kernels a 9-parameter Gabor fits almost anything, so the test cannot tell: "
-                       "the honest answer for this layer is inconclusive.")
+    head = (f"{100 * r['fraction']:.0f}% of the {r['n_filters']} first-layer {k} filters reach "
+            f"R² ≥ {r['threshold']} (median R² {r['median_r2']:.2f}); norm-matched random filters reach it "
+            f"{100 * r['null_fraction']:.0f}% of the time (median {r['null_median_r2']:.2f})")
+    p = r.get("p_value")
+    head += f", one-sided p = {p:.3g}." if p is not None else "."
+    better = p is None or p < ALPHA
     margin = r["fraction"] - r["null_fraction"]
-    if margin >= 0.2 and r["fraction"] >= 0.5:
+    if min(r["kernel_size"]) <= 3:
+        small = (f" A {k} kernel has only {r['kernel_size'][0] * r['kernel_size'][1]} pixels, too few to show an "
+                 f"oriented envelope and a carrier: a 9-parameter Gabor fits almost any smooth {k} pattern.")
+        if better and margin >= CLEAR_MARGIN:
+            return head + small + (" The trained filters do fit better than random ones, but at this kernel size that "
+                                   "is weak evidence at best; the answer stays inconclusive at this kernel size.")
+        return head + small + " The trained filters fit no better than random ones: inconclusive at this kernel size."
+    if better and margin >= CLEAR_MARGIN and r["fraction"] >= 0.5:
         return head + " The trained filters fit Gabors clearly better than chance: yes, most are Gabor-like."
-    if margin >= 0.1:
+    if better and margin >= CLEAR_MARGIN / 2:
         return head + " Some trained filters fit Gabors better than chance: partly Gabor-like."
     return head + (" The trained filters fit Gabors no better than random ones: no evidence of Gabor-like "
                    "filters at this kernel size and training budget.")

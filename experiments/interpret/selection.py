@@ -6,6 +6,11 @@ import torch
 
 from experiments.interpret.maps import probabilities
 
+RULE = ("correct: classified correctly by every network, ranked by the smallest true-class confidence over the "
+        "networks, highest first; "
+        "incorrect: misclassified by at least one network, most confident wrong answer first; at most one image "
+        "per true class in each group; ties broken by the lower validation index")
+
 
 def select_images(models: dict, images: torch.Tensor, labels: torch.Tensor,
                   n_correct: int, n_incorrect: int) -> dict:
@@ -15,6 +20,7 @@ def select_images(models: dict, images: torch.Tensor, labels: torch.Tensor,
     class; incorrect: wrong for at least one model, ranked by the most confident wrong answer.
     At most one image per (true) class in each group; ties broken by index.
     """
+    labels = torch.as_tensor(labels, dtype=torch.long).view(-1)
     probs = {name: probabilities(model, images) for name, model in models.items()}
     preds = {name: p.argmax(1) for name, p in probs.items()}
     right = torch.stack([preds[n] == labels for n in models]).all(0)
@@ -27,7 +33,7 @@ def select_images(models: dict, images: torch.Tensor, labels: torch.Tensor,
               "pred": {n: int(preds[n][i]) for n in models},
               "conf": {n: round(float(probs[n][i].max()), 4) for n in models}}
              for group, indices in (("correct", correct), ("incorrect", incorrect)) for i in indices]
-    return {"items": items, "accuracy": {n: float((preds[n] == labels).float().mean()) for n in models}}
+    return {"items": items, "rule": RULE, "accuracy": {n: float((preds[n] == labels).float().mean()) for n in models}}
 
 
 def _one_per_class(mask: torch.Tensor, score: torch.Tensor, labels: torch.Tensor, n: int) -> list[int]:

@@ -1,34 +1,185 @@
-"""The pipeline's entry points for Problems 3-5: figures as PNG, numbers and text as JSON."""
+"""The stage functions of Problems 3-5: figures as PNG, numbers and the words they support as JSON.
+
+`run_features`, `run_cam` and `run_saliency` work on a model and tensors; `*_stage(family,
+results, prepared, params)` are the pipeline's adapters that load the final model and the
+selected validation images first.
+"""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from experiments.interpret.cam import method_for  # noqa: E402
-from experiments.interpret.features import (chosen_layers, feature_maps, plot_feature_maps,  # noqa: E402
+from experiments.interpret.faithfulness import FAITHFUL_MARGIN, deletion_insertion  # noqa: E402
+from experiments.interpret.features import (MAX_CHANNELS, chosen_layers, feature_maps, plot_feature_maps,  # noqa: E402
                                             plot_filters, plot_gabor_fits)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
-from experiments.interpret.maps import to_float_images  # noqa: E402
-from experiments.interpret.measures import deletion_insertion, randomized_copy, rank_correlation  # noqa: E402
+from experiments.interpret.interpretation import describe_cam, describe_guided, describe_method  # noqa: E402,F401
+from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
+from experiments.interpret.sanity import SANITY_THRESHOLD, randomized_copy, rank_correlations  # noqa: E402
 from experiments.interpret.selection import select_images  # noqa: E402
 from experiments.io import read_json, save_figure, write_json  # noqa: E402
-from experiments.runs import load_model  # noqa: E402
 
 FAMILIES = ("dense", "gap")
-SANITY_THRESHOLD = 0.5   # rank correlation below this: the map depends on the learned weights
-FAITHFUL_MARGIN = 0.02   # AUC difference from random maps needed to call a method faithful
+GUIDED = "guided backpropagation"
+GUIDED_CAPTION = ("Guided backpropagation (Springenberg et al. 2015): the input gradient of the class score where "
+                  "every ReLU passes gradient only where both its input and the incoming gradient are positive; shown "
+                  "as the gradient image (grey = 0) and as its per-pixel magnitude (largest |gradient| over colour, "
+                  "min-max scaled per image).")
 
 
-def _model(results: Path, family: str):
+# ---------------------------------------------------------------- Problem 3
+
+def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: dict, *,
+                 image_index: int | None = None) -> dict:
+    """Feature maps of `image` (3, 32, 32) in [0, 1] and filters for the first, middle and last conv,
+    plus the Gabor test of the first layer. Writes feature_maps_<i>.png, filters_<i>.png,
+    features.json, gabor.json and gabor.png into out_dir; returns the features.json record."""
+    out, family = Path(out_dir), getattr(model, "family", "model")
+    layers = []
+    for (number, conv, shown), maps in zip(chosen_layers(model), feature_maps(model, image)):
+        after = "after ReLU" if isinstance(shown, nn.ReLU) else "conv output"
+        save_figure(plot_feature_maps(image, maps, f"{family}: conv layer {number}", after),
+                    out / f"feature_maps_{number}.png")
+        fig, rule = plot_filters(conv, number == 1, f"{family}: conv layer {number}")
+        save_figure(fig, out / f"filters_{number}.png")
+        layers.append({"layer": number, "channels": conv.out_channels,
+                       "channels_shown": min(conv.out_channels, MAX_CHANNELS), "kernel": list(conv.kernel_size),
+                       "map_size": list(maps.shape[1:]), "maps_taken": after, "filter_rule": rule,
+                       "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
+    first = chosen_layers(model)[0][1].weight.detach().float().numpy()
+    gabor, kernels, fitted = gabor_test(first, seed=params.get("seed", 0))
+    title = f"{family}: best and worst Gabor fits of first-layer filters ({gabor['channel_rule']})"
+    save_figure(plot_gabor_fits(kernels, fitted, gabor["r2"], gabor["best"], gabor["worst"], title), out / "gabor.png")
+    write_json(out / "gabor.json", gabor)
+    record = {"family": family, "image_index": image_index, "layers": layers,
+              "n_conv_layers": len([m for m in model.features.modules() if isinstance(m, nn.Conv2d)])}
+    write_json(out / "features.json", record)
+    return record
+
+
+# ---------------------------------------------------------------- Problems 4 and 5
+
+def run_cam(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, selection: dict, classes: list[str],
+            out_dir: Path, params: dict) -> dict:
+    """CAM (gap family) or Grad-CAM (otherwise) for the selected images (N, 3, 32, 32) in [0, 1],
+    whose `selection["items"]` are in the same order. Writes cam_correct.png, cam_incorrect.png and
+    cam.json; returns the cam.json record."""
+    method = method_for(model)
+
+    def explain(m, x, c):
+        return method_for(m)(x, c)
+    return _run_maps("cam", model, images, labels, selection, classes, Path(out_dir), params,
+                     method.name, method.caption, explain, describe_cam)
+
+
+def run_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, selection: dict, classes: list[str],
+                 out_dir: Path, params: dict) -> dict:
+    """Guided backpropagation for the selected images; writes saliency_correct.png,
+    saliency_incorrect.png and saliency.json; returns the saliency.json record."""
+    def explain(m, x, c):
+        return saliency_maps(guided_backprop(m, x, c))
+    return _run_maps("saliency", model, images, labels, selection, classes, Path(out_dir), params,
+                     GUIDED, GUIDED_CAPTION, explain, describe_guided)
+
+
+def _run_maps(kind, model, images, labels, selection, classes, out, params, method, caption, explain, describe):
+    items = selection["items"]
+    if len(items) != len(images):
+        raise ValueError(f"{len(images)} images but {len(items)} selection items; they must correspond")
+    labels = torch.as_tensor(labels, dtype=torch.long).view(-1)
+    probs = probabilities(model, images) if len(images) else torch.zeros(0, len(classes))
+    preds = probs.argmax(1)
+    metrics = {"method": method, "n_images": len(images), "explained_class": "predicted"}
+    if len(images):
+        metrics.update(_measure(kind, model, images, preds, params, explain))
+    interpretation = describe(metrics)
+    for group in ("correct", "incorrect"):
+        rows = [i for i, it in enumerate(items) if it["group"] == group]
+        shown = [(i, classes[labels[i]], classes[preds[i]], float(probs[i, preds[i]])) for i in rows]
+        fig = plot_maps(kind, model, images[rows], shown, preds[rows], labels[rows], group, explain,
+                        f"{getattr(model, 'family', 'model')}, {method}")
+        save_figure(fig, out / f"{kind}_{group}.png")
+    record = {"family": getattr(model, "family", None), "method": method, "caption": caption, "metrics": metrics,
+              "interpretation": interpretation, "sanity_threshold": SANITY_THRESHOLD,
+              "faithful_margin": FAITHFUL_MARGIN, "images": [it.get("index") for it in items]}
+    write_json(out / f"{kind}.json", record)
+    return record
+
+
+def _measure(kind, model, images, classes, params: dict, explain) -> dict:
+    """Randomisation sanity check and deletion/insertion against random maps, for the predicted class."""
+    shuffled = randomized_copy(model)
+    maps, random_maps = explain(model, images, classes), explain(shuffled, images, classes)
+    per_image = rank_correlations(maps, random_maps)
+    metrics = deletion_insertion(model, images, maps, classes, params["steps"], params["random_baselines"],
+                                 params.get("seed", 0))
+    metrics["randomization_rank_correlation"] = sum(per_image) / len(per_image)
+    metrics["randomization_per_image"] = [round(r, 4) for r in per_image]
+    if kind == "saliency":  # Adebayo et al. also compare the signed gradients
+        signed = rank_correlations(guided_backprop(model, images, classes), guided_backprop(shuffled, images, classes))
+        metrics["randomization_rank_correlation_signed"] = sum(signed) / len(signed)
+    return metrics
+
+
+# ---------------------------------------------------------------- figures
+
+def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
+    """Columns = images; rows = the image (true / predicted class, confidence) and its map overlay for
+    the predicted class, plus the true class for misclassified images. Guided backpropagation
+    also shows the RGB gradient image."""
+    which = [("predicted", preds)] if group == "correct" else [("predicted", preds), ("true", labels)]
+    n_rows = 1 + len(which) * (2 if kind == "saliency" else 1)
+    cols = max(1, len(shown))
+    fig, axes = plt.subplots(n_rows, cols, figsize=(min(7.2, 1.1 * cols + 1.2), min(9.5, 1.3 * n_rows + 0.6)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    if not shown:
+        axes[0, 0].text(0.5, 0.5, f"no {group}ly classified images selected", ha="center", va="center", fontsize=8)
+        return fig
+    pictures = images.permute(0, 2, 3, 1).numpy()
+    for c, (_, true, pred, conf) in enumerate(shown):
+        axes[0, c].imshow(pictures[c])
+        axes[0, c].set_title(f"true {true}\npred {pred} ({100 * conf:.0f}%)", fontsize=6.5)
+    r = 1
+    for label, targets in which:
+        if kind == "saliency":
+            grads = guided_backprop(model, images, targets)
+            panels = [("gradient", gradient_images(grads).permute(0, 2, 3, 1).numpy()),
+                      ("|gradient|", saliency_maps(grads).numpy())]
+        else:
+            panels = [("map", explain(model, images, targets).numpy())]
+        for name, data in panels:
+            for c in range(len(shown)):
+                if data.ndim == 4:
+                    axes[r, c].imshow(data[c])
+                else:
+                    axes[r, c].imshow(pictures[c])
+                    axes[r, c].imshow(data[c], cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            axes[r, 0].text(-0.15, 0.5, f"{name}\n({label} class)", transform=axes[r, 0].transAxes,
+                            ha="right", va="center", fontsize=6.5)
+            r += 1
+    fig.suptitle(f"{title}: {'correctly' if group == 'correct' else 'incorrectly'} classified", fontsize=9)
+    return fig
+
+
+# ---------------------------------------------------------------- the pipeline's adapters
+
+def _model(results: Path, family: str) -> nn.Module:
+    from experiments.runs import load_model
     return load_model(Path(results) / "final" / f"{family}-final")
 
 
 def run_selection(results: Path, prepared, params: dict) -> dict:
+    """Choose the shown validation images with both final models; writes interpret/selection.json."""
     models = {f: _model(results, f) for f in FAMILIES}
     images = to_float_images(prepared.val_x)
     sel = select_images(models, images, torch.as_tensor(prepared.val_y), params["n_correct"], params["n_incorrect"])
@@ -37,169 +188,45 @@ def run_selection(results: Path, prepared, params: dict) -> dict:
     return sel
 
 
-def _selected(results: Path, prepared):
+def _selected(results: Path, prepared) -> tuple[dict, torch.Tensor, torch.Tensor]:
     sel = read_json(Path(results) / "interpret" / "selection.json")
     idx = [it["index"] for it in sel["items"]]
-    return sel, to_float_images(prepared.val_x[idx]) if idx else torch.empty(0, 3, 32, 32)
+    images = to_float_images(prepared.val_x[idx]) if idx else torch.empty(0, 3, 32, 32)
+    return sel, images, torch.tensor([it["label"] for it in sel["items"]], dtype=torch.long)
 
 
-# ---------------------------------------------------------------- Problem 3
-
-def run_features(family: str, results: Path, prepared, params: dict) -> dict:
-    out = Path(results) / "interpret" / family
-    model = _model(results, family)
-    sel, images = _selected(results, prepared)
+def features_stage(family: str, results: Path, prepared, params: dict) -> dict:
+    sel, images, _ = _selected(results, prepared)
+    index = sel["items"][0]["index"] if sel["items"] else 0
     image = images[0] if len(images) else to_float_images(prepared.val_x[:1])[0]
-    layers = []
-    for (number, conv, _), maps in zip(chosen_layers(model), feature_maps(model, image)):
-        save_figure(plot_feature_maps(image, maps, f"{family}: conv layer {number}"), out / f"feature_maps_{number}.png")
-        fig, rule = plot_filters(conv, number == 1, f"{family}: conv layer {number}")
-        save_figure(fig, out / f"filters_{number}.png")
-        layers.append({"layer": number, "channels": conv.out_channels, "kernel": list(conv.kernel_size),
-                       "map_size": list(maps.shape[1:]), "filter_rule": rule,
-                       "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
-    first = chosen_layers(model)[0][1].weight.detach().float().numpy()
-    gabor, kernels, fitted = gabor_test(first)
-    save_figure(plot_gabor_fits(kernels, fitted, gabor["r2"], gabor["best"], gabor["worst"],
-                                f"{family}: best and worst Gabor fits of first-layer filters"), out / "gabor.png")
-    write_json(out / "gabor.json", gabor)
-    image_index = sel["items"][0]["index"] if sel["items"] else 0
-    record = {"family": family, "image_index": image_index, "layers": layers}
-    write_json(out / "features.json", record)
-    return record
+    return run_features(_model(results, family), image, Path(results) / "interpret" / family, params,
+                        image_index=index)
 
 
-# ---------------------------------------------------------------- Problems 4 and 5
-
-def _targets(sel: dict, family: str, which: str) -> torch.Tensor:
-    """Class whose map is drawn: the prediction ("pred") or the true label ("true")."""
-    return torch.tensor([it["pred"][family] if which == "pred" else it["label"] for it in sel["items"]], dtype=torch.long)
-
-
-def _measure(explain, model, images, classes, params: dict) -> dict:
-    """Sanity (randomised weights) and faithfulness (deletion/insertion vs random maps)."""
-    maps = explain(model, images, classes)
-    random_maps = explain(randomized_copy(model), images, classes)
-    metrics = deletion_insertion(model, images, maps, classes, params["steps"], params["random_baselines"])
-    metrics["randomization_rank_correlation"] = rank_correlation(maps, random_maps)
-    metrics["n_images"] = int(len(images))
-    return metrics
+def cam_stage(family: str, results: Path, prepared, params: dict) -> dict:
+    sel, images, labels = _selected(results, prepared)
+    return run_cam(_model(results, family), images, labels, sel, sel["classes"],
+                   Path(results) / "interpret" / family, params)
 
 
-def _run_method(kind: str, family: str, results: Path, prepared, params: dict, explain, method: str, caption: str):
-    out = Path(results) / "interpret" / family
-    model = _model(results, family)
-    sel, images = _selected(results, prepared)
-    classes = list(sel["classes"])
-    if len(images) == 0:
-        metrics = {"n_images": 0}
-        interpretation = "No validation images were selected, so there is nothing to measure."
-    else:
-        metrics = _measure(explain, model, images, _targets(sel, family, "pred"), params)
-        interpretation = describe_method(method, metrics)
-    for group in ("correct", "incorrect"):
-        rows = [i for i, it in enumerate(sel["items"]) if it["group"] == group]
-        fig = plot_group(kind, model, family, images, sel, rows, classes, explain, group)
-        save_figure(fig, out / f"{kind}_{group}.png")
-    record = {"family": family, "method": method, "caption": caption, "metrics": metrics,
-              "interpretation": interpretation, "sanity_threshold": SANITY_THRESHOLD,
-              "faithful_margin": FAITHFUL_MARGIN}
-    write_json(out / f"{kind}.json", record)
-    return record
+def saliency_stage(family: str, results: Path, prepared, params: dict) -> dict:
+    sel, images, labels = _selected(results, prepared)
+    return run_saliency(_model(results, family), images, labels, sel, sel["classes"],
+                        Path(results) / "interpret" / family, params)
 
 
-def _cam_explain(model, images, classes):
-    return method_for(model)(images, classes)
+# ---------------------------------------------------------------- transitional
+# stages.py still calls run_<kind>(family, results, prepared, params). Until it calls the
+# *_stage adapters above, a call whose first argument is a family name is routed to them.
+# Delete this block then.
+
+def _or_pipeline_call(run, adapter):
+    @functools.wraps(run)
+    def call(*args, **kwargs):
+        return adapter(*args, **kwargs) if args and isinstance(args[0], str) else run(*args, **kwargs)
+    return call
 
 
-def run_cam(family: str, results: Path, prepared, params: dict) -> dict:
-    model_family_is_gap = family == "gap"
-    method = "CAM" if model_family_is_gap else "Grad-CAM"
-    caption = ("Class activation maps (Zhou et al. 2016): the final linear layer's weights for the class applied "
-               "to the last convolutional feature maps, upsampled to the image." if model_family_is_gap else
-               "Grad-CAM (Selvaraju et al. 2017) on the last convolutional layer: CAM as defined needs global "
-               "average pooling into one linear layer, which the dense head does not have, so the channel weights "
-               "are the spatially averaged gradients of the class score instead.")
-    return _run_method("cam", family, results, prepared, params, _cam_explain, method, caption)
-
-
-def _guided_explain(model, images, classes):
-    return saliency_maps(guided_backprop(model, images, classes))
-
-
-def run_saliency(family: str, results: Path, prepared, params: dict) -> dict:
-    caption = ("Guided backpropagation (Springenberg et al. 2015): the input gradient of the class score where "
-               "every ReLU passes gradient only if both its input and the incoming gradient are positive; shown as "
-               "the gradient image and as its per-pixel magnitude.")
-    return _run_method("saliency", family, results, prepared, params, _guided_explain, "guided backpropagation", caption)
-
-
-# ---------------------------------------------------------------- figures and words
-
-def plot_group(kind, model, family, images, sel, rows, classes, explain, group):
-    """Columns = images of one group; rows = image, map for the prediction (and for the true class
-    when misclassified). Guided backprop also shows the RGB gradient image."""
-    cols = max(1, len(rows))
-    which = ["pred"] if group == "correct" else ["pred", "true"]
-    n_rows = 1 + len(which) * (2 if kind == "saliency" else 1)
-    fig, axes = plt.subplots(n_rows, cols, figsize=(7.2, 1.35 * n_rows + 0.5), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    if not rows:
-        axes[0, 0].text(0.5, 0.5, f"no {group} images selected", ha="center", va="center")
-        return fig
-    sub = images[rows]
-    items = [sel["items"][r] for r in rows]
-    for c, it in enumerate(items):
-        axes[0, c].imshow(sub[c].permute(1, 2, 0).numpy())
-        axes[0, c].set_title(f"true {classes[it['label']]}\npred {classes[it['pred'][family]]} "
-                             f"({100 * it['conf'][family]:.0f}%)", fontsize=6.5)
-    r = 1
-    for w in which:
-        targets = torch.tensor([it["pred"][family] if w == "pred" else it["label"] for it in items])
-        if kind == "saliency":
-            grads = guided_backprop(model, sub, targets)
-            panels = [("gradient", gradient_images(grads).permute(0, 2, 3, 1)), ("|gradient|", saliency_maps(grads))]
-        else:
-            panels = [("map", explain(model, sub, targets))]
-        for label, data in panels:
-            for c in range(len(items)):
-                ax = axes[r, c]
-                if data.ndim == 4:
-                    ax.imshow(data[c].numpy())
-                else:
-                    ax.imshow(sub[c].permute(1, 2, 0).numpy())
-                    ax.imshow(data[c].numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-            axes[r, 0].text(-0.15, 0.5, f"{label}\n({'predicted' if w == 'pred' else 'true'} class)",
-                            transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=6.5)
-            r += 1
-    fig.suptitle(f"{family}: {'correctly' if group == 'correct' else 'incorrectly'} classified", fontsize=9)
-    return fig
-
-
-def describe_method(method: str, m: dict) -> str:
-    """Interpretation text that claims only what the numbers show."""
-    rho = m["randomization_rank_correlation"]
-    parts = []
-    if rho < SANITY_THRESHOLD:
-        parts.append(f"With the weights re-initialised the {method} maps change a lot (rank correlation "
-                     f"{rho:.2f} with the trained model's maps), so they depend on what the network learned: "
-                     "the method passes the randomisation sanity check.")
-    else:
-        parts.append(f"With the weights re-initialised the {method} maps stay similar (rank correlation {rho:.2f}), "
-                     "so much of what they show comes from the architecture and the image rather than the learned "
-                     "weights: the method fails the randomisation sanity check, and its pictures should not be read "
-                     "as the model's reasoning.")
-    d, di = m["deletion_auc"], m["random_deletion_auc"]
-    i, ii = m["insertion_auc"], m["random_insertion_auc"]
-    del_ok, ins_ok = d < di - FAITHFUL_MARGIN, i > ii + FAITHFUL_MARGIN
-    numbers = (f"deletion AUC {d:.3f} vs {di:.3f} for random maps (lower is better), insertion AUC {i:.3f} "
-               f"vs {ii:.3f} (higher is better)")
-    if del_ok and ins_ok:
-        parts.append(f"The highlighted pixels matter to the prediction more than random ones: {numbers}.")
-    elif del_ok or ins_ok:
-        parts.append(f"Faithfulness is mixed: {numbers}; only the {'deletion' if del_ok else 'insertion'} test "
-                     "beats random maps.")
-    else:
-        parts.append(f"The maps are not more faithful than random ones: {numbers}.")
-    return " ".join(parts)
+run_features = _or_pipeline_call(run_features, features_stage)
+run_cam = _or_pipeline_call(run_cam, cam_stage)
+run_saliency = _or_pipeline_call(run_saliency, saliency_stage)

@@ -1,0 +1,101 @@
+"""Problem 3: which layers are shown, what the filter tiles are, and the Gabor measurement."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from experiments.interpret.features import chosen_layers, feature_maps, filter_tiles
+from experiments.interpret.gabor import NULL_PER_FILTER, describe_gabor, fit_gabor, gabor, gabor_test
+from tests.test_interpret_toys import ToyNet, hook_count
+
+
+def test_first_middle_and_last_conv_are_shown_after_their_relu():
+    model = ToyNet("gap")
+    layers = chosen_layers(model)
+    assert [n for n, _, _ in layers] == [1, 2, 3]
+    assert all(isinstance(shown, nn.ReLU) for _, _, shown in layers)
+    maps = feature_maps(model, torch.rand(3, 32, 32))
+    assert [tuple(m.shape) for m in maps] == [(4, 32, 32), (8, 16, 16), (8, 16, 16)]
+    assert all((m >= 0).all() for m in maps), "after ReLU"
+    assert hook_count(model) == 0
+
+
+def test_without_relu_modules_the_conv_output_is_shown():
+    model = ToyNet("gap", style="functional")
+    assert all(shown is conv for _, conv, shown in chosen_layers(model))
+
+
+def test_first_layer_tiles_are_rgb_and_deeper_tiles_are_the_strongest_input_channel():
+    conv = nn.Conv2d(3, 2, 3)
+    tiles, rule = filter_tiles(conv, first=True)
+    assert tiles.shape == (2, 3, 3, 3) and tiles.min() >= 0 and tiles.max() <= 1 and "RGB" in rule
+    deep = nn.Conv2d(4, 2, 3)
+    with torch.no_grad():
+        deep.weight.mul_(0.01)
+        deep.weight[0, 2] = torch.arange(9.0).view(3, 3)  # filter 0: channel 2 has the largest norm
+        deep.weight[1, 0] = -torch.ones(3, 3)             # filter 1: channel 0
+    tiles, rule = filter_tiles(deep, first=False)
+    assert tiles.shape == (2, 3, 3) and "largest L2 norm" in rule
+    assert np.allclose(tiles[0], np.arange(9.0).reshape(3, 3) / 8), "min-max scaled channel 2"
+    assert np.allclose(tiles[1], 0.0), "a constant tile is drawn as zeros, not NaN"
+
+
+def test_gabor_fit_recovers_a_synthetic_gabor_on_a_7x7_kernel():
+    kernel = gabor(np.array([1.0, 0.6, 0.22, 0.4, 1.6, 1.0, 0.3, -0.2, 0.0]), 7, 7)
+    r2, fitted = fit_gabor(kernel + 0.01 * np.random.default_rng(0).standard_normal((7, 7)))
+    assert r2 > 0.95, "1% noise leaves R² near 1"
+    assert fitted.shape == (7, 7)
+
+
+def test_a_constant_kernel_has_r2_zero_not_nan():
+    assert fit_gabor(np.ones((3, 3)))[0] == 0.0
+
+
+def test_the_gabor_test_flags_small_kernels_and_reports_the_null():
+    filters = np.random.default_rng(1).standard_normal((3, 3, 3, 3))
+    result, kernels, fitted = gabor_test(filters)
+    assert result["small_kernel"] and result["kernel_size"] == [3, 3] and len(result["null_r2"]) == NULL_PER_FILTER * 3
+    assert "inconclusive at this kernel size" in result["interpretation"]
+    assert kernels.shape == (3, 3, 3) and len(fitted) == 3
+
+
+def test_gabor_test_says_yes_for_gabor_filters_and_no_for_random_ones():
+    rng = np.random.default_rng(2)
+    gabors = np.stack([[gabor(np.array([1.0, t, 0.25, 0.0, 1.3, 1.0, 0.0, 0.0, 0.0]), 5, 5)] * 3
+                       for t in np.linspace(0, np.pi, 6, endpoint=False)])
+    result = gabor_test(gabors + 0.02 * rng.standard_normal(gabors.shape))[0]
+    assert "yes, most are Gabor-like" in result["interpretation"] and result["p_value"] < 0.01
+    result = gabor_test(rng.standard_normal((6, 3, 5, 5)))[0]
+    assert "no evidence" in result["interpretation"], "random (untrained) filters are the null itself"
+
+
+def _summary(kernel, frac, null, p_value=None):
+    return {"kernel_size": kernel, "n_filters": 32, "threshold": 0.7, "fraction": frac, "median_r2": 0.5,
+            "null_fraction": null, "null_median_r2": 0.4, "p_value": p_value}
+
+
+@pytest.mark.parametrize("kernel, frac, null, says", [
+    ([3, 3], 1.0, 1.0, "fit no better than random ones: inconclusive at this kernel size"),
+    ([3, 3], 0.9, 0.3, "weak evidence at best"),
+    ([5, 5], 0.8, 0.1, "yes, most are Gabor-like"),
+    ([5, 5], 0.3, 0.15, "partly Gabor-like"),
+    ([5, 5], 0.1, 0.1, "no evidence")])
+def test_gabor_answer_follows_the_measurement(kernel, frac, null, says):
+    assert says in describe_gabor(_summary(kernel, frac, null))
+
+
+def test_a_large_margin_without_significance_is_no_evidence():
+    assert "no evidence" in describe_gabor(_summary([5, 5], 0.8, 0.1, p_value=0.2))
+    assert "yes" in describe_gabor(_summary([5, 5], 0.8, 0.1, p_value=0.001))
+
+
+def test_small_kernel_answer_never_says_yes():
+    assert "yes" not in describe_gabor(_summary([3, 3], 1.0, 0.0))
+
+
+def test_the_analytic_jacobian_matches_finite_differences():
+    from scipy.optimize._numdiff import approx_derivative
+    from experiments.interpret.gabor import gabor_jacobian
+    p = np.array([1.3, 0.7, 0.2, 0.3, 1.5, 0.8, 0.3, -0.2, 0.1])
+    numeric = approx_derivative(lambda q: gabor(q, 5, 7).ravel(), p, method="3-point")
+    assert np.allclose(gabor_jacobian(p, 5, 7), numeric, atol=1e-6), "central differences are accurate to ~1e-8"
