@@ -30,7 +30,7 @@ _FULL = {
                               "gap": ["gap-s", "gap-m", "gap-l"]},
                "lr": 0.2, "tolerance": 0.01},
     # lr_grid: the learning rates each cell's one-seed sweep tries (BN and no-BN nets differ).
-    "ablation": {"epochs": 3, "train_limit": 10000, "seeds": [0, 1, 2],
+    "ablation": {"epochs": 3, "train_limit": 8000, "seeds": [0, 1, 2],
                  "lr_grid": [0.05, 0.15, 0.4], "sweep_epochs": 1,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
