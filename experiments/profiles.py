@@ -14,7 +14,7 @@ SCHEMA = {
     "data": {"val_size", "seed", "train_limit", "val_limit"},
     "conv": {"bench_repeats", "bench_small"},
     "audit": {"near_dup_threshold", "n_examples"},
-    "search": {"epochs", "train_limit", "candidates", "lr", "tolerance"},
+    "search": {"epochs", "train_limit", "candidates", "lr"},
     "ablation": {"epochs", "train_limit", "seeds", "lr_grid", "sweep_epochs", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
@@ -28,7 +28,7 @@ _FULL = {
     "search": {"epochs": 4, "train_limit": 20000,
                "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
                               "gap": ["gap-s", "gap-m", "gap-l"]},
-               "lr": 0.2, "tolerance": 0.01},
+               "lr": 0.2},
     # lr_grid: the learning rates each cell's one-seed sweep tries (BN and no-BN nets differ).
     "ablation": {"epochs": 3, "train_limit": 8000, "seeds": [0, 1, 2],
                  "lr_grid": [0.05, 0.15, 0.4], "sweep_epochs": 1,

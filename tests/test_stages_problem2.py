@@ -36,9 +36,10 @@ def test_search_cells_summary_and_final_write_their_records(prepared, tmp_path):
     assert (tmp_path / "final" / "loss.png").exists() and (tmp_path / "final" / "arch.json").exists()
 
 
-def test_search_rule_prefers_the_cheaper_model_within_tolerance_that_fits_the_budget():
+def test_search_rule_takes_the_most_accurate_model_that_fits_the_budget():
     rows = [{"name": "s", "val_acc": 0.80, "flops": 1, "projected_final_minutes": 5},
             {"name": "m", "val_acc": 0.805, "flops": 2, "projected_final_minutes": 10},
             {"name": "l", "val_acc": 0.90, "flops": 3, "projected_final_minutes": 40}]
-    assert choose(rows, tolerance=0.01, max_minutes=15) == "s", "l does not fit; m is within 1 point of s"
-    assert choose(rows, tolerance=0.01, max_minutes=60) == "l"
+    assert choose(rows, max_minutes=15) == "m", "l does not fit the budget; m is the most accurate that does"
+    assert choose(rows, max_minutes=60) == "l"
+    assert choose(rows, max_minutes=1) == "s", "when nothing fits, the fastest"
