@@ -1,4 +1,9 @@
-"""Problem 2 (e)/(f): each family's final model, its best ablation cell at the full budget."""
+"""Problem 2 (e)/(f): each family's final model, its best ablation cell at the full budget.
+
+The learning rate is the search's, not the ablation sweep's: the sweep runs only a few dozen
+steps on a subset, where the smallest rate always wins, while the search (several times more
+steps, the same rate for every candidate) is the regime the architecture was chosen in.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +13,14 @@ from experiments.models import build_model, describe
 from experiments.train import train_run
 
 
-def run_final(family: str, summary_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
-    """Train `<family>-final` on the whole training split; write loss.png and arch.json beside it."""
+def run_final(family: str, summary_dir: Path, prepared, out_dir: Path, params: dict, device: str,
+              search_dir: Path | None = None) -> dict:
+    """Train `<family>-final` on the whole training split; write loss.png and arch.json beside it.
+    `search_dir` defaults to the results layout's search/<family>/."""
     best = read_json(Path(summary_dir) / "summary.json")["best"]
-    cfg = {**params["train"], "epochs": params["final"]["epochs"], "lr": best["lr"], "seed": 0}
+    search_dir = Path(search_dir or Path(summary_dir).parent.parent / "search" / family)
+    search = read_json(search_dir / "search.json")
+    cfg = {**params["train"], "epochs": params["final"]["epochs"], "lr": search["budget"]["lr"], "seed": 0}
     metrics = train_run(f"{family}-final", best["model"], cfg, prepared, Path(out_dir), device)
     write_json(Path(out_dir) / "arch.json", {"family": family, "cell": best["cell"], "model": best["model"],
                                              **describe(build_model(best["model"]))})

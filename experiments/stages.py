@@ -82,9 +82,10 @@ def _final_stage(family: str) -> Stage:
     def run(ctx: Context) -> None:
         from experiments.final import run_final
         run_final(family, ctx.results / "ablation" / f"{family}-summary", ctx.prepared,
-                  ctx.results / "final" / f"{family}-final", _final_params(ctx), ctx.device)
+                  ctx.results / "final" / f"{family}-final", _final_params(ctx), ctx.device,
+                  search_dir=ctx.results / "search" / family)
     return Stage(f"final-{family}", run, ("experiments/final.py", *TRAINING_CODE), _final_params,
-                 ("data", f"ablation-{family}-summary"),
+                 ("data", f"ablation-{family}-summary"),  # search-<family> is upstream of the summary
                  tuple(f"{{results}}/final/{family}-final/{f}" for f in ("metrics.json", "model.pt", "loss.png", "arch.json")))
 
 

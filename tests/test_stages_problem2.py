@@ -31,8 +31,9 @@ def test_search_cells_summary_and_final_write_their_records(prepared, tmp_path):
     summary = summarize("gap", cell_dirs, tmp_path / "summary")
     assert set(summary["effects"]) == {"bn_effect", "dropout_effect", "interaction"}
     assert (tmp_path / "summary" / "curves.png").exists()
-    final = run_final("gap", tmp_path / "summary", prepared, tmp_path / "final", params, "cpu")
-    assert final["run"] == "gap-final"
+    final = run_final("gap", tmp_path / "summary", prepared, tmp_path / "final", params, "cpu",
+                      search_dir=tmp_path / "search")
+    assert final["run"] == "gap-final" and final["train"]["lr"] == prof["search"]["lr"]
     assert (tmp_path / "final" / "loss.png").exists() and (tmp_path / "final" / "arch.json").exists()
 
 
