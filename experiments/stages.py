@@ -101,7 +101,7 @@ def _select(ctx: Context) -> None:
 def _interpret_stage(kind: str, family: str) -> Stage:
     def run(ctx: Context) -> None:
         from experiments.interpret import stage
-        getattr(stage, f"run_{kind}")(family, ctx.results, ctx.prepared, ctx.profile["interpret"])
+        getattr(stage, f"{kind}_stage")(family, ctx.results, ctx.prepared, ctx.profile["interpret"])
     outs = {"features": "features.json", "cam": "cam.json", "saliency": "saliency.json"}
     return Stage(f"{kind}-{family}", run, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
                  ("data", f"final-{family}", "select"), (f"{{results}}/interpret/{family}/{outs[kind]}",))
