@@ -46,15 +46,19 @@ def _context(profile, data, device, results, report_dir, student=None, reflectio
     return make_context(profile, data, device, results, report_dir, settings)
 
 
-def _last_build(results):
-    """profile/data/device of the last build on this results folder."""
+def _last_build(results, required=True):
+    """profile/data/device of the last build on this results folder, and the settings given on its
+    command line (`given`), so that status and report need no options."""
     from pathlib import Path
     from experiments.errors import UserError
     from experiments.io import read_json
     path = Path(results) / ".pipeline" / "build.json"
     if not path.exists():
-        raise UserError(f"no build in {results}/ yet: run `invoke all` first")
-    return read_json(path)
+        if required:
+            raise UserError(f"no build in {results}/ yet: run `invoke all` first")
+        return {"given": {}}
+    last = read_json(path)
+    return {**last, "given": last.get("settings", {}).get("command_line", {})}
 
 
 @task(help={"profile": "smoke, quick or full", "data": "CIFAR-10 folder (default: found or downloaded)",
@@ -75,12 +79,11 @@ def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir
 @user_errors
 def status(c, results=RESULTS, profile=None, data=None, device=None, report_dir="report", config="cnn-report.toml"):
     """Say which stages would run and why; runs nothing."""
-    from pathlib import Path
     from experiments.stages import status as stage_status
-    last = _last_build(results) if (Path(results) / ".pipeline" / "build.json").exists() else {}
+    last = _last_build(results, required=False)
     ctx = _context(profile or last.get("profile", "full"), data or last.get("data_dir"),
                    device or last.get("device", "auto"), results, report_dir,
-                   reflection=last.get("settings", {}).get("reflection"), config=config)
+                   last["given"].get("student"), last["given"].get("reflection"), config)
     for name, reason in stage_status(ctx):
         print(f"{name:28s} {'would run: ' + reason if reason else 'up to date'}")
 
@@ -92,7 +95,8 @@ def report(c, results=RESULTS, report_dir="report", student=None, reflection=Non
     """Re-render the report from existing results (no training)."""
     from experiments.stages import run_all
     last = _last_build(results)
-    ctx = _context(last["profile"], last["data_dir"], last["device"], results, report_dir, student, reflection, config)
+    ctx = _context(last["profile"], last["data_dir"], last["device"], results, report_dir,
+                   student or last["given"].get("student"), reflection or last["given"].get("reflection"), config)
     run_all(ctx, only={"report"}, force=True)
     print(f"report: {ctx.report_dir / 'report.pdf'}")
 

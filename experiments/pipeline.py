@@ -99,20 +99,42 @@ def why_run(stage: Stage, ctx: Context, parts: dict, record: dict | None, pendin
         return "never built"
     rerun_up = [u for u in stage.upstream if u in pending]
     if rerun_up:
-        return f"upstream {', '.join(rerun_up)} will rerun"
+        return f"upstream {_listing(rerun_up)} will rerun"
     old = record.get("parts", {})
-    if old.get("code") != parts["code"]:
-        changed = sorted(f for f in set(parts["code"]) | set(old.get("code", {}))
-                         if parts["code"].get(f) != old.get("code", {}).get(f))
-        return f"code changed: {', '.join(changed)}"
-    if old.get("params") != json.loads(json.dumps(parts["params"], default=str)):
-        return "parameters changed"
-    if old.get("upstream") != parts["upstream"]:
-        return "upstream results changed"
+    changed = _changed_keys(old.get("code", {}), parts["code"])
+    if changed:
+        return f"code changed: {_listing(changed)}"
+    changed = _changed_keys(_flat(old.get("params", {})), _flat(json.loads(json.dumps(parts["params"], default=str))))
+    if changed:
+        return f"params changed: {_listing(changed)}"
+    changed = _changed_keys(old.get("upstream", {}), parts["upstream"])
+    if changed:
+        return f"upstream {_listing(changed)} changed"
     missing = [o for o in stage.outs if not ctx.out(o).exists()]
     if missing:
         return f"output missing: {missing[0]}"
     return None
+
+
+def _listing(names: list[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" (+{len(names) - most} more)" if len(names) > most else "")
+
+
+def _flat(tree, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}, so a reason can name the parameter that changed."""
+    if not isinstance(tree, dict) or not tree:
+        return {prefix: tree} if prefix else {}
+    out = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+_MISSING = object()
+
+
+def _changed_keys(old: dict, new: dict) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k, _MISSING) != new.get(k, _MISSING))
 
 
 # ---------------------------------------------------------------- running
@@ -179,12 +201,16 @@ def run_stage(stage: Stage, ctx: Context, parts: dict) -> float:
         try:
             with contextlib.redirect_stdout(_Tee(sys.stdout, log)):
                 stage.run(ctx)
+        except KeyboardInterrupt:  # no record: the next build reruns (and resumes) this stage
+            log.write("interrupted\n")
+            raise
         except UserError as err:
             traceback.print_exc(file=log)
-            raise UserError(f"stage {stage.name}: {err} (log: {log_path})") from None
+            raise UserError(f"stage {stage.name}: {_one_line(err)} (log: {log_path})") from None
         except Exception as err:  # any other failure: one line here, the traceback in the log
             traceback.print_exc(file=log)
-            raise UserError(f"stage {stage.name} failed: {type(err).__name__}: {err} (log: {log_path})") from None
+            raise UserError(f"stage {stage.name} failed: {type(err).__name__}: {_one_line(err)} "
+                            f"(log: {log_path})") from None
     missing = [o for o in stage.outs if not ctx.out(o).exists()]
     if missing:
         raise UserError(f"stage {stage.name} finished without writing {missing[0]} (log: {log_path})")
@@ -194,20 +220,27 @@ def run_stage(stage: Stage, ctx: Context, parts: dict) -> float:
     return seconds
 
 
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force: bool = False) -> list[str]:
     """Bring every stage up to date (or only the stages in `only`; `force` runs them even when
     up to date); returns the names of the stages run."""
     ran = []
     with build_lock(ctx):
-        if only is None:
-            write_json(ctx.meta / "build.json", {"profile": ctx.profile_name, "data_dir": ctx.data_dir,
-                                                 "device": ctx.device, "settings": ctx.settings})
+        # remembered so that `invoke status` and `invoke report` need no options
+        write_json(ctx.meta / "build.json", {"profile": ctx.profile_name, "data_dir": ctx.data_dir,
+                                             "device": ctx.device, "settings": ctx.settings})
         hashes = {}
         total = len(stages)
         for i, stage in enumerate(stages, 1):
-            if only is not None and stage.name not in only:
-                continue
             record = read_record(ctx, stage.name)
+            if only is not None and stage.name not in only:
+                # not built now: a stage in `only` builds on what this one last recorded
+                hashes[stage.name] = record["hash"] if record else None
+                continue
             parts = stage_parts(stage, ctx, hashes)
             reason = "forced" if force else why_run(stage, ctx, parts, record, set())
             if reason is None:

@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import importlib.metadata
 import platform
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -28,13 +29,22 @@ DEFAULT_SETTINGS = {
     "student": None,
     "reflection": None,
 }
-STUDENT_PLACEHOLDER = "[Student name: set report.student in cnn-report.toml or pass --student]"
+STUDENT_PLACEHOLDER = "[Student name — set report.student in cnn-report.toml or pass --student]"
+# Published numbers the reflection compares ours with (not measured here, so not in a results file).
+LITERATURE = {
+    "cifair_rate": 0.033,
+    "cifair": "Barz & Denzler (2020), “Do we train on test data? Purging CIFAR of near-duplicates”",
+    "cifar101_drop": "roughly 4 to 10 percentage points",
+    "cifar101": "Recht et al. (2019), CIFAR-10.1",
+}
 
 
 # ---------------------------------------------------------------- settings
 
 def load_settings(config_file: str | Path = CONFIG_FILE, **overrides) -> dict:
-    """[report] table of cnn-report.toml (if present) with command-line overrides on top."""
+    """[report] table of cnn-report.toml (if present) with command-line overrides on top.
+    The overrides actually given are kept under "command_line" (the build remembers them, so
+    `invoke status` and `invoke report` need not repeat them)."""
     settings = dict(DEFAULT_SETTINGS)
     path = Path(config_file)
     if path.exists():
@@ -46,7 +56,9 @@ def load_settings(config_file: str | Path = CONFIG_FILE, **overrides) -> dict:
         if unknown:
             raise UserError(f"{path}: unknown [report] key(s) {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
         settings.update(table)
-    settings.update({k: v for k, v in overrides.items() if v})
+    given = {k: v for k, v in overrides.items() if v}
+    settings.update(given)
+    settings["command_line"] = given
     if settings["reflection"] and not Path(settings["reflection"]).is_file():
         raise UserError(f"reflection file not found: {settings['reflection']}")
     return settings
@@ -54,7 +66,7 @@ def load_settings(config_file: str | Path = CONFIG_FILE, **overrides) -> dict:
 
 def settings_digest(settings: dict) -> dict:
     """What of the settings the report depends on (a reflection file by its content)."""
-    out = {k: v for k, v in settings.items() if k != "reflection"}
+    out = {k: v for k, v in settings.items() if k not in ("reflection", "command_line")}
     if settings.get("reflection"):
         out["reflection_sha"] = hashlib.sha256(Path(settings["reflection"]).read_bytes()).hexdigest()[:16]
     return out
@@ -105,7 +117,7 @@ def family_context(res: Results, family: str) -> dict:
     }
 
 
-def run_facts(res: Results, stage_seconds: dict) -> dict:
+def run_facts(res: Results, stage_seconds: dict | None) -> dict:
     build = res.json(".pipeline/build.json")
     versions = {"python": platform.python_version()}
     for pkg in ("torch", "torchvision", "numpy", "weasyprint", "jinja2", "matplotlib"):
@@ -114,10 +126,21 @@ def run_facts(res: Results, stage_seconds: dict) -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
     final = res.json("final/gap-final/metrics.json")
+    seconds = recorded_seconds(res.root) if stage_seconds is None else stage_seconds
     return {"profile": build["profile"], "device": final.get("device", build["device"]),
             "precision": final.get("precision", "float32"),
             "date": datetime.date.today().isoformat(), "commit": git_commit(), "versions": versions,
-            "stage_seconds": stage_seconds, "total_minutes": sum(stage_seconds.values()) / 60}
+            "stage_seconds": seconds, "total_minutes": sum(seconds.values()) / 60}
+
+
+def recorded_seconds(results: Path) -> dict[str, float]:
+    """Wall seconds of each stage's last successful run, from the pipeline's records, in run order."""
+    records = []
+    for path in (Path(results) / ".pipeline").glob("*.json"):
+        rec = read_json(path)
+        if "seconds" in rec:
+            records.append((rec.get("finished", ""), path.stem, rec["seconds"]))
+    return {name: sec for _, name, sec in sorted(records)}
 
 
 def git_commit() -> str:
@@ -133,29 +156,58 @@ def git_commit() -> str:
 
 # ---------------------------------------------------------------- Problem 6
 
+DEFAULT_PARTS = ("Something technical about datasets", "A harm associated with data, and a remedy", "A question")
+
+
 def read_reflection(path: str) -> list[dict]:
-    """A user's reflection: markdown with three `## ` headings, one per part."""
-    parts, current = [], None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("## "):
-            current = {"heading": line[3:].strip(), "paragraphs": [""]}
-            parts.append(current)
-        elif current is not None:
-            if line.strip():
-                current["paragraphs"][-1] += (" " if current["paragraphs"][-1] else "") + line.strip()
-            elif current["paragraphs"][-1]:
-                current["paragraphs"].append("")
-    if len(parts) != 3:
-        raise UserError(f"{path}: expected three parts, each starting with a '## ' heading; found {len(parts)}")
-    for p in parts:
-        p["paragraphs"] = [x for x in p["paragraphs"] if x]
+    """A user's Problem 6 text: plain text or markdown in three parts, either each starting with a
+    `## ` heading (paragraphs under it separated by blank lines), or, without headings, exactly
+    three paragraphs separated by blank lines. A leading `# ` title line is ignored."""
+    lines = Path(path).read_text().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    preamble, *sections = re.split(r"^## ", "\n".join(lines), flags=re.M)
+    if sections:
+        if preamble.strip():
+            raise UserError(f"{path}: text before the first '## ' heading; start each of the three parts with one")
+        parts = [{"heading": heading.strip(), "paragraphs": _paragraphs(body)}
+                 for heading, _, body in (section.partition("\n") for section in sections)]
+        found = len(parts)
+    else:
+        paragraphs = _paragraphs(preamble)
+        parts = [{"heading": h, "paragraphs": [p]} for h, p in zip(DEFAULT_PARTS, paragraphs)]
+        found = len(paragraphs)
+    if found != 3:
+        raise UserError(f"{path}: expected three parts, each starting with a '## ' heading "
+                        f"(or three paragraphs separated by blank lines); found {found}")
     return parts
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
+
+
+def reflection_facts(audit: dict, families: list[dict]) -> dict:
+    """The audit's numbers the draft reflection argues from: near-duplicate rates, and how far
+    each final validation accuracy could fall if every near-duplicated validation image had been
+    answered right only because its twin was in the training set."""
+    pairs = {d["pair"]: d for d in audit["duplicates"]}
+    val = pairs["validation vs train"]
+    rate = val["near_rate"]
+    accs = {f["name"]: f["final"]["val_acc"] for f in families}
+    worst = {name: max(0.0, acc - rate) / (1 - rate) if rate < 1 else 0.0 for name, acc in accs.items()}
+    return {"val": val, "test": pairs.get("test vs train"), "within": pairs.get("within train"),
+            "rate": rate, "worst_acc": worst, "max_drop": {name: accs[name] - worst[name] for name in accs},
+            "vs_cifair": rate / LITERATURE["cifair_rate"], "literature": LITERATURE}
 
 
 # ---------------------------------------------------------------- rendering
 
-def build_context(results: Path, settings: dict, stage_seconds: dict) -> dict:
+def build_context(results: Path, settings: dict, stage_seconds: dict | None = None) -> dict:
     res = Results(results)
+    families = [family_context(res, f) for f in FAMILIES]
+    audit = res.json("audit/audit.json")
+    selection = res.json("interpret/selection.json")
     return {
         "settings": {**settings, "student": settings.get("student") or STUDENT_PLACEHOLDER,
                      "student_missing": not settings.get("student")},
@@ -163,10 +215,12 @@ def build_context(results: Path, settings: dict, stage_seconds: dict) -> dict:
         "tester": res.json("conv/tester.json"),
         "bench": res.json("conv/bench.json"),
         "split": {k: v for k, v in res.json("data/split.json").items() if not k.endswith("_idx")},
-        "families": [family_context(res, f) for f in FAMILIES],
-        "selection": res.json("interpret/selection.json"),
-        "audit": res.json("audit/audit.json"),
+        "families": families,
+        "n_shown": {group: sum(item["group"] == group for item in selection["items"])
+                    for group in ("correct", "incorrect")},
+        "audit": audit,
         "duplicates_png": res.figure("audit/duplicates.png"),
+        "reflection": reflection_facts(audit, families),
         "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
     }
 
@@ -183,16 +237,23 @@ def _environment():
     return env
 
 
-def render(results: Path, report_dir: Path, settings: dict, stage_seconds: dict | None = None) -> Path:
-    """Render report.html and report.pdf into report_dir; returns the PDF path."""
+def render_html(results: Path, settings: dict, stage_seconds: dict | None = None) -> str:
+    """The report as HTML (figures referenced by file:// URIs)."""
     import jinja2
-    from weasyprint import CSS, HTML
 
-    context = build_context(Path(results), settings, stage_seconds or {})
+    context = build_context(Path(results), settings, stage_seconds)
     try:
-        html = _environment().get_template("report.html.j2").render(**context)
+        return _environment().get_template("report.html.j2").render(**context)
     except jinja2.UndefinedError as err:
         raise UserError(f"report template uses a value the results do not have: {err}") from None
+
+
+def render(results: Path, report_dir: Path, settings: dict, stage_seconds: dict | None = None) -> Path:
+    """Render report.html and report.pdf into report_dir from the files under `results`; returns the
+    PDF path. `stage_seconds` defaults to the wall times the pipeline recorded."""
+    from weasyprint import CSS, HTML
+
+    html = render_html(results, settings, stage_seconds)
     report_dir = Path(report_dir)
     atomic_write(report_dir / "report.html", lambda tmp: Path(tmp).write_text(html))
     css = CSS(filename=str(TEMPLATES / "report.css"))

@@ -30,3 +30,20 @@ def test_audit_counts_planted_duplicates(tmp_path):
     assert pair["pair"] == "validation vs train" and pair["exact"] == 1 and pair["near"] == 2
     assert rec["counts"]["train"] == [20] * 10 and rec["balance"]["val"]["ratio"] == 1.0
     assert (tmp_path / "duplicates.png").exists() and (tmp_path / "audit.json").exists()
+
+
+def test_audit_finds_duplicates_within_train_and_against_test(tmp_path):
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)
+    train[7] = train[3]                                                  # a pair inside train
+    test = rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8)
+    test[4] = train[50]
+    val = rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8)
+    data = Split(train, np.arange(100) % 10, val, np.arange(10) % 10, test_x=test, test_y=np.arange(10) % 10)
+    rec = run_audit(data, tmp_path, {"near_dup_threshold": 0.985, "n_examples": 2})
+    pairs = {d["pair"]: d for d in rec["duplicates"]}
+    assert pairs["within train"]["exact"] == 1, "the second copy of a pair counts once as an exact duplicate"
+    assert pairs["within train"]["near"] == 2, "each member of the pair has a near-duplicate elsewhere in train"
+    assert pairs["test vs train"]["exact"] == 1 and pairs["test vs train"]["near"] == 1
+    assert pairs["validation vs train"]["near"] == 0, "independent noise images are not near-duplicates"
+    assert rec["counts"]["test"] == [1] * 10 and rec["threshold"] == 0.985

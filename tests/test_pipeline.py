@@ -51,7 +51,7 @@ def test_changed_parameter_reruns_that_stage_and_its_dependents_only(tmp_path, c
     build(stages, _ctx(tmp_path))
     changed = _ctx(tmp_path, ablation={"epochs": 7})
     reasons = {s.name: r for s, r, _ in plan(stages, changed)}
-    assert reasons == {"a": None, "b": "parameters changed", "c": "upstream b will rerun", "d": None}
+    assert reasons == {"a": None, "b": "params changed: epochs", "c": "upstream b will rerun", "d": None}
     assert build(stages, changed) == ["b", "c"]
 
 
@@ -72,15 +72,22 @@ def test_missing_output_is_rebuilt(tmp_path, code_file):
 
 def test_failing_stage_is_one_line_naming_stage_and_log_and_is_not_recorded(tmp_path, code_file):
     def boom(ctx):
-        raise RuntimeError("disk on fire")
+        raise RuntimeError("disk on fire\nsecond line of the message")
     stages = [Stage("bad", boom, (), lambda c: {}, (), ())]
     with pytest.raises(UserError) as err:
         build(stages, _ctx(tmp_path))
     message = str(err.value)
-    assert "stage bad failed: RuntimeError: disk on fire" in message and "\n" not in message
+    assert "stage bad failed: RuntimeError: disk on fire second line" in message and "\n" not in message
     log = tmp_path / "results" / ".pipeline" / "logs" / "bad.log"
     assert str(log) in message and "Traceback" in log.read_text()
     assert not (tmp_path / "results" / ".pipeline" / "bad.json").exists()
+
+
+def test_user_error_from_a_stage_keeps_its_message_and_names_the_stage(tmp_path, code_file):
+    def bad_input(ctx):
+        raise UserError("data folder not found: /nowhere")
+    with pytest.raises(UserError, match=r"^stage bad: data folder not found: /nowhere \(log: .*bad.log\)$"):
+        build([Stage("bad", bad_input, (), lambda c: {}, (), ())], _ctx(tmp_path))
 
 
 def test_interrupted_stage_leaves_no_record_and_resumes_next_time(tmp_path, code_file):
@@ -105,3 +112,40 @@ def test_second_build_on_the_same_results_is_refused(tmp_path, code_file):
         fcntl.flock(held, fcntl.LOCK_EX)
         with pytest.raises(UserError, match=r"another build \(pid 4242\) is running"):
             build(_table([], code_file), ctx)
+
+
+def test_rebuilding_only_the_last_stage_keeps_the_others_up_to_date(tmp_path, code_file):
+    stages = _table([], code_file)
+    build(stages, _ctx(tmp_path))
+    assert build(stages, _ctx(tmp_path), only={"c"}, force=True) == ["c"]
+    assert build(stages, _ctx(tmp_path)) == [], "c recorded the hashes its upstream stages really have"
+
+
+def test_status_names_what_changed_and_runs_nothing(tmp_path, code_file):
+    calls = []
+    stages = _table(calls, code_file)
+    build(stages, _ctx(tmp_path))
+    calls.clear()
+    (tmp_path / code_file).write_text("x = 3\n")
+    reasons = {s.name: r for s, r, _ in plan(stages, _ctx(tmp_path, final={"epochs": 99}))}
+    assert reasons == {"a": "code changed: stage_a.py", "b": "upstream a will rerun", "c": "upstream b will rerun",
+                       "d": "params changed: epochs"}
+    assert calls == []
+
+
+def test_stage_table_declares_every_stage_once_after_its_upstream():
+    from experiments.stages import STAGES
+    names = [s.name for s in STAGES]
+    assert len(names) == len(set(names)) == 25
+    for i, stage in enumerate(STAGES):
+        assert set(stage.upstream) <= set(names[:i]), f"{stage.name} depends on a later or unknown stage"
+    assert set(STAGES[-1].upstream) == set(names[:-1]), "the report depends on every other stage"
+
+
+def test_one_cells_override_changes_only_that_cells_params(tmp_path):
+    from experiments.stages import cell_params
+    base = _ctx(tmp_path)
+    changed = _ctx(tmp_path, ablation={"overrides": {"gap-bn": {"lr_grid": [0.01]}}})
+    assert cell_params(changed, "gap", "bn")["ablation"]["lr_grid"] == [0.01]
+    for family, cell in [("gap", "plain"), ("gap", "bn-dropout"), ("dense", "bn")]:
+        assert cell_params(changed, family, cell) == cell_params(base, family, cell)

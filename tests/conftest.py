@@ -1,0 +1,21 @@
+"""Fixtures shared by every test module (written once per test session, treat them as read-only).
+
+- `cifar_root`: a tiny generated CIFAR-like ImageFolder, `root/train/<cifar class>/*.png` (32x32 RGB,
+  50 per class: enough for the smoke profile's 400 + 100 split) and `root/test/` (5 per class).
+- `fake_results`: a complete results folder written by hand (tests/fake_results.py), for the report.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory):
+    from tests.imagegen import write_cifar_root
+    return write_cifar_root(tmp_path_factory.mktemp("cifar") / "cifar10", n_train=50, n_test=5)
+
+
+@pytest.fixture(scope="session")
+def fake_results(tmp_path_factory):
+    from tests.fake_results import write_fake_results
+    return write_fake_results(tmp_path_factory.mktemp("fake") / "results")

@@ -1,0 +1,170 @@
+"""A complete, realistic results folder written by hand (docs/CONTRACT.md's schemas), so the report
+can be rendered and checked without training anything. Numbers are plausible, figures are plain
+PNGs of realistic sizes with a label on them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from experiments.io import write_json
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CELLS = {"plain": (False, 0.0), "bn": (True, 0.0), "dropout": (False, 1.0), "bn-dropout": (True, 1.0)}
+TRAIN = {"epochs": 11, "lr": 0.2, "seed": 0, "batch_size": 500, "label_smoothing": 0.2, "weight_decay": 5e-4,
+         "momentum": 0.9, "eval_batch_size": 1000, "warmup": 0.2}
+
+
+def png(path: Path, width: int, height: int, label: str, seed: int = 0) -> None:
+    """A smooth coloured picture with its label written on it (stands in for a matplotlib figure)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
+    base = np.stack([np.sin(6 * xx + rng.uniform(0, 6)), np.cos(5 * yy + rng.uniform(0, 6)), xx * yy], -1)
+    img = Image.fromarray((127 + 100 * base).clip(0, 255).astype(np.uint8))
+    ImageDraw.Draw(img).text((10, 10), label, fill=(0, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def model_cfg(family: str, bn: bool = True, dropout: float = 0.0) -> dict:
+    cfg = {"family": family, "widths": [64, 128, 256], "stem_width": 32, "stem_kernel": 5 if family == "gap" else 3,
+           "batchnorm": bn, "dropout": dropout}
+    return cfg | ({"hidden": 512} if family == "dense" else {})
+
+
+def arch(family: str) -> dict:
+    layers = [("Conv2d", "3->32, 3x3, pad 1", [32, 32, 32], 864, 1769472), ("BatchNorm2d", "32", [32, 32, 32], 64, 0),
+              ("ReLU", "", [32, 32, 32], 0, 0), ("Conv2d", "32->64, 3x3, pad 1", [64, 32, 32], 18432, 37748736),
+              ("MaxPool2d", "2", [64, 16, 16], 0, 0), ("BatchNorm2d", "64", [64, 16, 16], 128, 0),
+              ("ReLU", "", [64, 16, 16], 0, 0), ("Conv2d", "64->128, 3x3, pad 1", [128, 16, 16], 73728, 37748736),
+              ("MaxPool2d", "2", [128, 8, 8], 0, 0), ("ReLU", "", [128, 8, 8], 0, 0),
+              ("Conv2d", "128->256, 3x3, pad 1", [256, 8, 8], 294912, 37748736), ("MaxPool2d", "2", [256, 4, 4], 0, 0)]
+    if family == "dense":
+        layers += [("Flatten", "", [4096], 0, 0), ("Linear", "4096->512", [512], 2097664, 4194304),
+                   ("ReLU", "", [512], 0, 0), ("Dropout", "p=0.5", [512], 0, 0), ("Linear", "512->10", [10], 5130, 10240)]
+    else:
+        layers += [("AdaptiveAvgPool2d", "1", [256, 1, 1], 0, 0), ("Flatten", "", [256], 0, 0),
+                   ("Linear", "256->10", [10], 2570, 5120)]
+    rows = [{"layer": n, "detail": d, "output": o, "params": p, "flops": f} for n, d, o, p, f in layers]
+    return {"family": family, "cell": "bn-dropout" if family == "dense" else "bn", "model": model_cfg(family),
+            "layers": rows, "params": sum(r["params"] for r in rows), "flops": sum(r["flops"] for r in rows)}
+
+
+def metrics(family: str, acc: float) -> dict:
+    hist = [{"epoch": e, "train_loss": 2.0 - 0.1 * e, "train_acc": 0.4 + 0.04 * e, "val_loss": 1.9 - 0.09 * e,
+             "val_acc": acc - 0.3 + 0.03 * e, "lr": 0.2, "seconds": 60.0 + e} for e in range(1, 12)]
+    return {"run": f"{family}-final", "family": family, "model": model_cfg(family), "train": TRAIN, "history": hist,
+            "val_acc": acc, "val_loss": 0.61, "val_acc_no_tta": acc - 0.008, "epochs": 11, "seconds": 720.5,
+            "cpu_seconds": 1400.0, "params": 1168042, "flops": 174789632, "device": "cpu", "precision": "bfloat16"}
+
+
+def search(family: str) -> dict:
+    rows = [{"name": f"{family}-{s}", "model": model_cfg(family) | {"widths": w}, "val_acc": a, "params": p,
+             "flops": f, "seconds": t, "projected_final_minutes": m}
+            for s, w, a, p, f, t, m in [("s", [32, 64, 128], 0.6736, 296642, 50874880, 56.5, 5.7),
+                                        ("m", [64, 128, 256], 0.7332, 1168042, 174789632, 139.0, 14.0),
+                                        ("l", [96, 192, 384], 0.7554, 2622970, 389586432, 293.1, 29.6)]]
+    return {"family": family, "budget": {"epochs": 4, "n_train": 20000, "lr": 0.2}, "candidates": rows,
+            "chosen": f"{family}-m", "rule": "the most accurate candidate whose projected final training "
+            "(11 epochs on 45000 images) fits 15 minutes at the measured speed"}
+
+
+def summary(family: str) -> dict:
+    rng = np.random.default_rng(len(family))
+    cells = []
+    for name, (bn, drop) in CELLS.items():
+        acc = (0.52 + 0.05 * bn - 0.01 * drop + rng.normal(0, 0.008, 3)).round(4).tolist()
+        cells.append({"cell": name, "batchnorm": bn, "dropout": 0.5 * drop, "lr": 0.05 if bn else 0.15,
+                      "mean": float(np.mean(acc)), "sd": float(np.std(acc, ddof=1)), "val_acc": acc,
+                      "lr_halvings": [0, 1 if name == "plain" else 0, 0]})
+    effect = lambda m, s: {"mean": m, "sd": s, "per_seed": [m - s, m, m + s]}
+    return {"family": family, "cells": cells,
+            "effects": {"bn_effect": effect(0.05, 0.006), "dropout_effect": effect(-0.01, 0.009),
+                        "interaction": effect(0.002, 0.011)},
+            "seeds": [0, 1, 2], "epochs": 3, "n_train": 8000,
+            "best": {"cell": "bn", "model": model_cfg(family), "lr": 0.05}}
+
+
+def maps_record(kind: str, family: str) -> dict:
+    method = {"cam": "CAM" if family == "gap" else "Grad-CAM", "saliency": "guided backpropagation"}[kind]
+    m = {"method": method, "n_images": 12, "explained_class": "predicted", "deletion_auc": 0.213,
+         "insertion_auc": 0.612, "random_deletion_auc": 0.301, "random_insertion_auc": 0.455, "steps": 24,
+         "random_baselines": 3, "removal": "pixels set to the image's per-channel mean", "faithful_margin": 0.02,
+         "randomization_rank_correlation": 0.12 if kind == "cam" else 0.71,
+         "randomization_per_image": [0.1] * 12}
+    return {"family": family, "method": method, "caption": f"{method} maps over the image.", "metrics": m,
+            "interpretation": f"With the weights re-initialised the {method} maps change (mean rank correlation "
+                              f"{m['randomization_rank_correlation']:.2f}).",
+            "sanity_threshold": 0.5, "faithful_margin": 0.02, "images": list(range(12))}
+
+
+def write_interpret(root: Path, family: str) -> None:
+    out = root / "interpret" / family
+    layers = []
+    for n, ch, size in [(1, 32, [32, 32]), (4, 128, [16, 16]), (7, 256, [8, 8])]:
+        layers.append({"layer": n, "channels": ch, "channels_shown": min(ch, 32), "kernel": [3, 3],
+                       "map_size": size, "maps_taken": "after ReLU", "filter_rule": "RGB" if n == 1 else "channel 0",
+                       "feature_maps": f"feature_maps_{n}.png", "filters": f"filters_{n}.png"})
+        png(out / f"feature_maps_{n}.png", 1050, 700, f"{family} feature maps {n}", n)
+        png(out / f"filters_{n}.png", 1050, 700, f"{family} filters {n}", n + 10)
+    write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})
+    write_json(out / "gabor.json", {"kernel_size": [3, 3], "small_kernel": True, "n_filters": 32, "threshold": 0.7,
+                                    "channel_rule": "each filter's colour channel with the largest L2 norm",
+                                    "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
+                                    "p_value": 0.04, "interpretation": "70% of the 32 first-layer 3x3 filters "
+                                    "reach R² ≥ 0.7: inconclusive at this kernel size."})
+    png(out / "gabor.png", 1050, 450, f"{family} gabor")
+    for kind in ("cam", "saliency"):
+        write_json(out / f"{kind}.json", maps_record(kind, family))
+        png(out / f"{kind}_correct.png", 1080, 420 if kind == "cam" else 600, f"{family} {kind} correct")
+        png(out / f"{kind}_incorrect.png", 1080, 560 if kind == "cam" else 900, f"{family} {kind} incorrect")
+
+
+def audit() -> dict:
+    dup = [{"pair": "validation vs train", "n_query": 5000, "n_base": 45000, "exact": 0, "near": 28, "near_rate": 0.0056},
+           {"pair": "within train", "n_query": 45000, "n_base": 45000, "exact": 0, "near": 343,
+            "near_rate": 0.0076}]
+    return {"classes": CLASSES, "counts": {"train": [4500] * 10, "val": [500] * 10},
+            "balance": {"train": {"min": 4500, "max": 4500, "ratio": 1.0}, "val": {"min": 500, "max": 500, "ratio": 1.0}},
+            "threshold": 0.985, "method": "cosine similarity of mean-centred 8x8 grey thumbnails", "duplicates": dup,
+            "pixel_mean": [0.4915, 0.4824, 0.4468], "pixel_std": [0.2471, 0.2435, 0.2616],
+            "provenance": {"source": "../shared/data/cifar10", "n_train": 45000, "n_val": 5000, "n_test": 0,
+                           "origin": "CIFAR-10 (Krizhevsky 2009), a labelled subset of the 80 Million Tiny Images "
+                                     "collection, which its creators withdrew in 2020"}}
+
+
+def write_fake_results(root: Path) -> Path:
+    """Write every file the report reads into `root` (a results folder); returns root."""
+    root = Path(root)
+    write_json(root / ".pipeline" / "build.json", {"profile": "full", "data_dir": None, "device": "cpu", "settings": {}})
+    for i, stage in enumerate(["conv", "data", "audit", "search-dense", "final-gap"]):
+        write_json(root / ".pipeline" / f"{stage}.json", {"hash": "0" * 20, "parts": {}, "seconds": 10.0 * (i + 1),
+                                                          "finished": f"2026-01-01 10:0{i}:00"})
+    write_json(root / "conv" / "tester.json", {"tolerance": 1e-10, "all_passed": True, "cases": [
+        {"name": f"case {i}", "input_shape": [2, 3, 8, 8], "kernel_shape": [4, 3, 3, 3], "stride": [1, i],
+         "padding": [i, i], "err_Z": 3.5e-15, "err_dLdA": 2.6e-15, "err_dLdW": 7.1e-15, "passed": True}
+        for i in range(1, 6)]})
+    write_json(root / "conv" / "bench.json", {"threads": 2, "repeats": 5, "dtype": "float32", "cases": [
+        {"name": "N64 64->64 32x32 k3 p1", "shape": [64, 64, 32, 32], "mytorch_ms": 200.2, "torch_ms": 140.7,
+         "ratio": 1.423}]})
+    write_json(root / "data" / "split.json", {"classes": CLASSES, "source": "../shared/data/cifar10", "seed": 0,
+                                              "n_train": 45000, "n_val": 5000, "n_test": 0, "train_idx": [0, 1],
+                                              "val_idx": [2], "mean": [0.49, 0.48, 0.45], "std": [0.25, 0.24, 0.26]})
+    write_json(root / "audit" / "audit.json", audit())
+    png(root / "audit" / "duplicates.png", 1080, 400, "duplicates")
+    for family, acc in (("dense", 0.862), ("gap", 0.905)):
+        write_json(root / "search" / family / "search.json", search(family))
+        write_json(root / "ablation" / f"{family}-summary" / "summary.json", summary(family))
+        png(root / "ablation" / f"{family}-summary" / "curves.png", 1500, 450, f"{family} curves")
+        final = root / "final" / f"{family}-final"
+        write_json(final / "metrics.json", metrics(family, acc))
+        write_json(final / "arch.json", arch(family))
+        png(final / "loss.png", 900, 480, f"{family} loss")
+        write_interpret(root, family)
+    items = [{"index": 10 + i, "group": "correct" if i < 6 else "incorrect", "label": i % 10,
+              "pred": {"dense": i % 10, "gap": i % 10 if i < 6 else (i + 1) % 10}, "conf": {"dense": 0.9, "gap": 0.8}}
+             for i in range(12)]
+    write_json(root / "interpret" / "selection.json", {"items": items, "rule": "correct: ...; incorrect: ...",
+                                                       "accuracy": {"dense": 0.86, "gap": 0.9}, "classes": CLASSES})
+    return root
