@@ -58,7 +58,8 @@ def run_seed(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device)
 
 
 def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
-    ablation, train = params["ablation"], params["train"]
+    ablation = params["ablation"]
+    train = {**params["train"], "batch_size": ablation["batch_size"]}
     out_dir = Path(out_dir)
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
     data = subset(prepared, ablation["train_limit"])

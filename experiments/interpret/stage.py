@@ -6,7 +6,6 @@ selected validation images first.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import matplotlib
@@ -213,20 +212,3 @@ def saliency_stage(family: str, results: Path, prepared, params: dict) -> dict:
     sel, images, labels = _selected(results, prepared)
     return run_saliency(_model(results, family), images, labels, sel, sel["classes"],
                         Path(results) / "interpret" / family, params)
-
-
-# ---------------------------------------------------------------- transitional
-# stages.py still calls run_<kind>(family, results, prepared, params). Until it calls the
-# *_stage adapters above, a call whose first argument is a family name is routed to them.
-# Delete this block then.
-
-def _or_pipeline_call(run, adapter):
-    @functools.wraps(run)
-    def call(*args, **kwargs):
-        return adapter(*args, **kwargs) if args and isinstance(args[0], str) else run(*args, **kwargs)
-    return call
-
-
-run_features = _or_pipeline_call(run_features, features_stage)
-run_cam = _or_pipeline_call(run_cam, cam_stage)
-run_saliency = _or_pipeline_call(run_saliency, saliency_stage)
