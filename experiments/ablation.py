@@ -74,6 +74,7 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
               "model": model_cfg, "lr": sweep["lr"], "seeds": list(ablation["seeds"]), "val_acc": acc,
               "lr_halvings": [r["lr_halvings"] for r in runs], "epochs": ablation["epochs"],
+              "batch_size": train["batch_size"],
               "n_train": len(data.train_y), "mean": float(np.mean(acc)), "sd": _sd(acc),
               "history": [r["history"] for r in runs], "seconds": sum(r["seconds"] for r in runs)}
     write_json(out_dir / "cell.json", record)
@@ -106,6 +107,7 @@ def summarize(family: str, cell_dirs: dict[str, Path], out_dir: Path) -> dict:
              for c in cells.values()]
     record = {"family": family, "cells": table, "effects": paired_effects(acc),
               "seeds": cells["plain"]["seeds"], "epochs": cells["plain"]["epochs"],
+              "batch_size": cells["plain"]["batch_size"],
               "n_train": cells["plain"]["n_train"],
               "best": {"cell": best["cell"], "model": best["model"], "lr": best["lr"]}}
     plot_curves(cells, Path(out_dir) / "curves.png", family)

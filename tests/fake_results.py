@@ -82,7 +82,7 @@ def summary(family: str) -> dict:
     return {"family": family, "cells": cells,
             "effects": {"bn_effect": effect(0.05, 0.006), "dropout_effect": effect(-0.01, 0.009),
                         "interaction": effect(0.002, 0.011)},
-            "seeds": [0, 1, 2], "epochs": 3, "n_train": 8000,
+            "seeds": [0, 1, 2], "epochs": 3, "batch_size": 128, "n_train": 8000,
             "best": {"cell": "bn", "model": model_cfg(family), "lr": 0.05}}
 
 
