@@ -35,9 +35,9 @@ def sweep_lr(name: str, model_cfg: dict, train: dict, ablation: dict, data, out_
         cfg = {**train, "epochs": ablation["sweep_epochs"], "lr": lr, "seed": 0}
         try:
             m = train_run(f"{name}-sweep-lr{lr}", model_cfg, cfg, data, out_dir / f"lr{lr}", device)
-            rows.append({"lr": lr, "val_acc": m["val_acc"], "diverged": False})
+            rows.append({"lr": lr, "val_acc": m["val_acc"], "diverged": False, "seconds": m["seconds"]})
         except Diverged:
-            rows.append({"lr": lr, "val_acc": None, "diverged": True})
+            rows.append({"lr": lr, "val_acc": None, "diverged": True, "seconds": None})
     ok = [r for r in rows if not r["diverged"]]
     if not ok:
         raise Diverged(f"{name}: every learning rate in {ablation['lr_grid']} diverged; add smaller ones to lr_grid")
@@ -76,7 +76,8 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
               "lr_halvings": [r["lr_halvings"] for r in runs], "epochs": ablation["epochs"],
               "batch_size": train["batch_size"],
               "n_train": len(data.train_y), "mean": float(np.mean(acc)), "sd": _sd(acc),
-              "history": [r["history"] for r in runs], "seconds": sum(r["seconds"] for r in runs)}
+              "history": [r["history"] for r in runs], "seconds": sum(r["seconds"] for r in runs),
+              "sweep_seconds": sum(r["seconds"] or 0 for r in sweep["grid"])}
     write_json(out_dir / "cell.json", record)
     return record
 

@@ -16,7 +16,7 @@ from experiments.models import candidate
 from experiments.train import train_run
 
 RULE = ("the most accurate candidate whose projected final training ({epochs} epochs on {n} images) "
-        "fits {minutes} minutes at the measured speed (CPU time per thread on a CPU); the final budget is "
+        "fits {minutes} minutes at the measured speed (median epoch, CPU time per thread on a CPU); the final budget is "
         "the binding constraint, and a larger net gains more from the longer final training than this "
         "short search can show")
 
@@ -37,10 +37,10 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
         model_cfg = candidate(name, batchnorm=True, dropout=0.0)
         cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
         m = train_run(f"search-{name}", model_cfg, cfg, data, Path(out_dir) / name, device)
-        # project from CPU time per thread (on a GPU, wall time): other load on a shared machine
-        # must not change which architecture is chosen
-        cost = m["cpu_seconds"] if m["device"] == "cpu" else m["seconds"]
-        per_image = cost / (m["epochs"] * len(data.train_y))
+        # project from the median epoch's CPU time per thread (on a GPU, wall time): other load on
+        # a shared machine, or one slow first epoch, must not change which architecture is chosen
+        key = "cpu_seconds" if m["device"] == "cpu" else "seconds"
+        per_image = float(np.median([h[key] for h in m["history"]])) / len(data.train_y)
         rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "params": m["params"],
                      "flops": m["flops"], "seconds": m["seconds"],
                      "projected_final_minutes": round(per_image * len(prepared.train_y) * final["epochs"] / 60, 1)})

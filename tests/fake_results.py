@@ -156,6 +156,8 @@ def write_fake_results(root: Path) -> Path:
     for family, acc in (("dense", 0.862), ("gap", 0.905)):
         write_json(root / "search" / family / "search.json", search(family))
         write_json(root / "ablation" / f"{family}-summary" / "summary.json", summary(family))
+        for cell in CELLS:  # the report reads only the training time from a cell's own record
+            write_json(root / "ablation" / f"{family}-{cell}" / "cell.json", {"seconds": 95.0, "sweep_seconds": 40.0})
         png(root / "ablation" / f"{family}-summary" / "curves.png", 1500, 450, f"{family} curves")
         final = root / "final" / f"{family}-final"
         write_json(final / "metrics.json", metrics(family, acc))

@@ -134,3 +134,12 @@ def test_an_empty_group_of_images_is_said_in_words_not_drawn(results_copy, tmp_p
     html = render_html(results_copy, _settings(tmp_path))
     assert "cam_correct.png" not in html and "cam_incorrect.png" in html
     assert "No validation image is classified correctly by both networks" in html
+
+
+def test_a_rebuild_that_reused_training_runs_still_reports_what_the_training_took(fake_results):
+    from experiments.report import Results, run_facts
+    facts = run_facts(Results(fake_results), {"search-dense": 1.0, "final-gap": 2.0, "report": 3.0})
+    assert facts["training_seconds"]["ablation-gap-bn"] == 95.0 + 40.0
+    searched = sum(c["seconds"] for c in json.loads((fake_results / "search/dense/search.json").read_text())["candidates"])
+    final = json.loads((fake_results / "final/gap-final/metrics.json").read_text())["seconds"]
+    assert facts["total_minutes"] * 60 == pytest.approx(searched + final + 3.0)
