@@ -87,7 +87,7 @@ def summary(family: str) -> dict:
 
 
 def maps_record(kind: str, family: str) -> dict:
-    method = {"cam": "CAM" if family == "gap" else "Grad-CAM", "saliency": "guided backpropagation"}[kind]
+    method = {"cam": "CAM" if family == "gap" else "HiResCAM", "saliency": "guided backpropagation"}[kind]
     m = {"method": method, "n_images": 12, "explained_class": "predicted", "deletion_auc": 0.213,
          "insertion_auc": 0.612, "random_deletion_auc": 0.301, "random_insertion_auc": 0.455, "steps": 24,
          "random_baselines": 3, "removal": "pixels set to the image's per-channel mean", "faithful_margin": 0.02,

@@ -1,9 +1,9 @@
-"""Problem 4: CAM and Grad-CAM share one mechanism and differ only in the channel weights."""
+"""Problem 4: CAM, Grad-CAM and HiResCAM share one mechanism and differ only in how they weigh the feature maps."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from experiments.interpret.cam import CAM, GradCAM, method_for
+from experiments.interpret.cam import CAM, GradCAM, HiResCAM, method_for
 from experiments.interpret.maps import normalize_maps
 from tests.test_interpret_toys import ToyNet, hook_count
 
@@ -37,8 +37,22 @@ def test_gradcam_on_a_gap_model_is_cam_after_relu():
     assert torch.allclose(GradCAM(model)(x, classes), expected, atol=1e-5), "float32 rounding only"
 
 
+def test_hirescam_on_a_flatten_linear_head_is_the_class_weights_times_the_features():
+    # flatten -> linear: d y_c / d f_khw = W_c,khw, so HiResCAM = ReLU(sum_k W_c,k,h,w f_khw), exactly
+    model = ToyNet("dense").eval()
+    model.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8 * 16 * 16, 10))
+    model.classifier = model.head[-1]
+    x, classes = torch.rand(3, 3, 32, 32), torch.tensor([4, 0, 9])
+    with torch.no_grad():
+        feats = model.features((x - model.mean) / model.std)
+        weights = model.classifier.weight.view(10, 8, 16, 16)[classes]
+        raw = torch.relu((weights * feats).sum(1))
+    expected = normalize_maps(F.interpolate(raw[:, None], size=(32, 32), mode="bilinear")[:, 0])
+    assert torch.allclose(HiResCAM(model)(x, classes), expected, atol=1e-5), "float32 rounding only"
+
+
 def test_maps_have_the_input_size_and_lie_in_unit_range_for_both_families():
-    for family, method in (("gap", CAM), ("dense", GradCAM)):
+    for family, method in (("gap", CAM), ("dense", HiResCAM)):
         model = ToyNet(family)
         assert isinstance(method_for(model), method)
         maps = method_for(model)(torch.rand(5, 3, 32, 32), torch.arange(5))
@@ -74,6 +88,7 @@ def test_the_model_is_unchanged_and_no_hook_is_left(family):
     x, classes = torch.rand(2, 3, 32, 32), torch.tensor([1, 2])
     method_for(model)(x, classes)
     GradCAM(model)(x, classes)
+    HiResCAM(model)(x, classes)
     assert model.training and hook_count(model) == 0
     assert [p.requires_grad for p in model.parameters()] == flags
     assert all(p.grad is None for p in model.parameters()), "only the feature map gets a gradient"

@@ -91,3 +91,16 @@ def test_faithfulness_sentence_needs_both_aucs_to_beat_random_by_the_margin(dele
 def test_no_images_means_no_claims():
     text = describe_guided({"n_images": 0})
     assert "nothing to measure" in text and "passes" not in text
+
+
+def test_mostly_blank_maps_are_called_a_failure_not_a_passed_sanity_check():
+    text = describe_cam({**_metrics(0.0, 0.45, 0.5, n=12), "method": "Grad-CAM", "blank_maps": 11})
+    assert "fails on these images" in text and "11 of 12 maps are blank" in text and "passes" not in text
+    few = describe_cam({**_metrics(0.1, 0.3, 0.6, n=12), "blank_maps": 2})
+    assert "2 of 12 maps are blank" in few and "passes the randomisation" in few
+
+
+def test_a_correlation_just_below_the_threshold_is_a_narrow_pass_not_a_big_change():
+    text = describe_guided(_metrics(SANITY_THRESHOLD - 0.05, 0.4, 0.5))
+    assert "passes the randomisation sanity check, narrowly" in text and "change a lot" not in text
+    assert "change a lot" in describe_guided(_metrics(SANITY_THRESHOLD - 0.3, 0.4, 0.5))

@@ -36,7 +36,7 @@ def test_stage_functions_write_every_file_the_report_reads(family, selected, tmp
     gabor = json.loads((tmp_path / "gabor.json").read_text())
     assert gabor["kernel_size"] == [3, 3] and "inconclusive" in gabor["interpretation"]
     assert json.loads((tmp_path / "features.json").read_text()) == features
-    assert cam["method"] == ("CAM" if family == "gap" else "Grad-CAM") and cam["caption"]
+    assert cam["method"] == ("CAM" if family == "gap" else "HiResCAM") and cam["caption"]
     assert saliency["method"] == "guided backpropagation"
     for record in (cam, saliency):
         m = record["metrics"]

@@ -1,2 +1,2 @@
-"""Problems 3-5: feature maps, filters (Gabor test), CAM / Grad-CAM, guided backprop, and the
+"""Problems 3-5: feature maps, filters (Gabor test), CAM / HiResCAM, guided backprop, and the
 measurements (randomisation sanity check, deletion/insertion) that back their interpretation."""

@@ -5,7 +5,11 @@ map, the output of `model.features`, batching, upsampling to the input size, nor
 - `CAM` (Zhou et al. 2016): M_c = sum_k w_{c,k} f_k with w the final linear layer's weights.
   Exact, no gradients, but only defined when the head is global average pooling -> linear.
 - `GradCAM` (Selvaraju et al. 2017): M_c = ReLU(sum_k a_k f_k), a_k = spatial mean of d y_c / d f_k;
-  the gradient generalisation that works for any differentiable head (the `dense` family).
+  the gradient generalisation that works for any differentiable head.
+- `HiResCAM` (Draelos & Carin 2020): M_c = ReLU(sum_k (d y_c / d f_k) * f_k), the gradient kept per
+  position. Used for the `dense` family: its flatten head weighs each position separately, and
+  Grad-CAM's spatial average of the gradient throws that away (on our dense-final it made the
+  weighted sum negative everywhere, so every map was blank). For a GAP head the two coincide.
 """
 from __future__ import annotations
 
@@ -64,7 +68,7 @@ class CAM(ActivationMap):
         weights = self.model.classifier.weight.detach().float()[classes]  # (N, K)
         if weights.shape[1] != feats.shape[1]:
             raise ValueError(f"CAM needs global average pooling into the last linear layer; this classifier takes "
-                             f"{weights.shape[1]} inputs, the feature map has {feats.shape[1]} channels (use Grad-CAM)")
+                             f"{weights.shape[1]} inputs, the feature map has {feats.shape[1]} channels (use HiResCAM)")
         return torch.einsum("nk,nkhw->nhw", weights, feats)
 
 
@@ -81,6 +85,20 @@ class GradCAM(ActivationMap):
         return torch.relu(torch.einsum("nk,nkhw->nhw", alpha, feats))
 
 
+class HiResCAM(ActivationMap):
+    name = "HiResCAM"
+    needs_grad = True
+    caption = ("HiResCAM (Draelos & Carin 2020), the gradient generalisation of CAM, on the last convolutional "
+               "feature map: CAM as defined needs global average pooling into one linear layer, which the dense head "
+               "(flatten, hidden layer) does not have, so each feature value is weighted by the gradient of the class "
+               "score at its own position (Grad-CAM would average that gradient over positions, which a flatten head "
+               "makes meaningless), summed over channels, followed by a ReLU; upsampled bilinearly to 32x32 and "
+               "min-max scaled per image.")
+
+    def weigh(self, feats, grads, classes):
+        return torch.relu((grads * feats).sum(1))
+
+
 def method_for(model: torch.nn.Module) -> ActivationMap:
-    """CAM where it is defined (GAP -> linear head), Grad-CAM otherwise."""
-    return CAM(model) if getattr(model, "family", None) == "gap" else GradCAM(model)
+    """CAM where it is defined (GAP -> linear head), HiResCAM otherwise."""
+    return CAM(model) if getattr(model, "family", None) == "gap" else HiResCAM(model)

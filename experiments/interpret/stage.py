@@ -68,7 +68,7 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
 
 def run_cam(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, selection: dict, classes: list[str],
             out_dir: Path, params: dict) -> dict:
-    """CAM (gap family) or Grad-CAM (otherwise) for the selected images (N, 3, 32, 32) in [0, 1],
+    """CAM (gap family) or HiResCAM (otherwise) for the selected images (N, 3, 32, 32) in [0, 1],
     whose `selection["items"]` are in the same order. Writes cam_correct.png, cam_incorrect.png and
     cam.json; returns the cam.json record."""
     method = method_for(model)
@@ -120,6 +120,9 @@ def _measure(kind, model, images, classes, params: dict, explain) -> dict:
     per_image = rank_correlations(maps, random_maps)
     metrics = deletion_insertion(model, images, maps, classes, params["steps"], params["random_baselines"],
                                  params.get("seed", 0))
+    # a map with no positive evidence anywhere is blank (all zero after normalising): say so, since
+    # its rank correlation (0) would otherwise read as "changed a lot"
+    metrics["blank_maps"] = int((maps.flatten(1).amax(1) <= 0).sum())
     metrics["randomization_rank_correlation"] = sum(per_image) / len(per_image)
     metrics["randomization_per_image"] = [round(r, 4) for r in per_image]
     if kind == "saliency":  # Adebayo et al. also compare the signed gradients
