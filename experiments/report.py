@@ -12,7 +12,10 @@ import importlib.metadata
 import platform
 import re
 import subprocess
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 from experiments.errors import UserError
