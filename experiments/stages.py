@@ -31,7 +31,9 @@ def _data(ctx: Context) -> None:
 
 def _data_params(ctx: Context) -> dict:
     from experiments.data import data_fingerprint
-    return {**ctx.profile["data"], "data_dir": ctx.data_dir, "fingerprint": data_fingerprint(ctx.data_dir)}
+    # the fingerprint covers the resolved folder and its files, so `--data DIR` and the same folder
+    # found by default are the same input
+    return {**ctx.profile["data"], "fingerprint": data_fingerprint(ctx.data_dir)}
 
 
 def _audit(ctx: Context) -> None:

@@ -149,3 +149,17 @@ def test_one_cells_override_changes_only_that_cells_params(tmp_path):
     assert cell_params(changed, "gap", "bn")["ablation"]["lr_grid"] == [0.01]
     for family, cell in [("gap", "plain"), ("gap", "bn-dropout"), ("dense", "bn")]:
         assert cell_params(changed, family, cell) == cell_params(base, family, cell)
+
+
+def test_the_same_data_folder_given_or_found_by_default_is_the_same_input(tmp_path, monkeypatch):
+    from experiments.stages import _data_params
+    data = tmp_path / "cifar"
+    (data / "train" / "cat").mkdir(parents=True)
+    (data / "train" / "cat" / "0.png").write_bytes(b"png")
+    monkeypatch.setenv("CIFAR10_DIR", str(data))
+    given, found = _ctx(tmp_path), _ctx(tmp_path)
+    given.data_dir, found.data_dir = str(data), None
+    before = _data_params(given)
+    assert before == _data_params(found)
+    (data / "train" / "cat" / "1.png").write_bytes(b"more")  # an edit to the data is a change for both
+    assert _data_params(given) == _data_params(found) != before
