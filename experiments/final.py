@@ -1,8 +1,9 @@
 """Problem 2 (e)/(f): each family's final model, its best ablation cell at the full budget.
 
-The learning rate is the search's, not the ablation sweep's: the sweep runs only a few dozen
-steps on a subset, where the smallest rate always wins, while the search (several times more
-steps, the same rate for every candidate) is the regime the architecture was chosen in.
+The learning rate is the search's, not the ablation sweep's: the sweep runs one short epoch on a
+subset at a smaller batch, a regime whose best rate need not carry over to a 16-epoch run at batch
+500, while the search (the final batch size, the same rate for every candidate) is the regime the
+architecture was chosen in.
 """
 from __future__ import annotations
 
