@@ -254,7 +254,3 @@ def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force
             print(f"[{i}/{total}] {stage.name}: done in {seconds:.0f} s", flush=True)
     return ran
 
-
-def stage_times(ctx: Context, stages: list[Stage]) -> dict[str, float]:
-    """Wall seconds of each stage's last successful run (for the report's run facts)."""
-    return {s.name: rec["seconds"] for s in stages if (rec := read_record(ctx, s.name))}

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from experiments.errors import UserError
 from experiments.io import atomic_write, read_json
+from experiments.stages import CELLS, FAMILIES, STAGES
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "templates"
 CONFIG_FILE = "cnn-report.toml"
-FAMILIES = ("dense", "gap")
 DEFAULT_SETTINGS = {
     "title": "Homework: Convolutional Neural Networks",
     "course": "Deep Learning",
@@ -120,7 +120,7 @@ def family_context(res: Results, family: str) -> dict:
     }
 
 
-def run_facts(res: Results, stage_seconds: dict | None) -> dict:
+def run_facts(res: Results, families: list[dict]) -> dict:
     build = res.json(".pipeline/build.json")
     versions = {"python": platform.python_version()}
     for pkg in ("torch", "torchvision", "numpy", "weasyprint", "jinja2", "matplotlib"):
@@ -128,9 +128,9 @@ def run_facts(res: Results, stage_seconds: dict | None) -> dict:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
-    final = res.json("final/gap-final/metrics.json")
-    seconds = recorded_seconds(res.root) if stage_seconds is None else stage_seconds
-    trained = training_seconds(res)
+    final = families[-1]["final"]
+    seconds = recorded_seconds(res.root)
+    trained = training_seconds(res, families)
     # a rebuild reuses finished training runs, so its wall time can be far below what the
     # results cost: the build's total counts each stage at the larger of the two
     total = sum(max(sec, trained.get(name, 0.0)) for name, sec in seconds.items())
@@ -140,27 +140,22 @@ def run_facts(res: Results, stage_seconds: dict | None) -> dict:
             "stage_seconds": seconds, "training_seconds": trained, "total_minutes": total / 60}
 
 
-def training_seconds(res: Results) -> dict[str, float]:
+def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
     """Training wall time behind each training stage's results, as its runs recorded it."""
     out = {}
-    for family in ("dense", "gap"):
-        search = res.json(f"search/{family}/search.json")
-        out[f"search-{family}"] = sum(c["seconds"] for c in search["candidates"])
-        for cell in ("plain", "bn", "dropout", "bn-dropout"):
-            rec = res.json(f"ablation/{family}-{cell}/cell.json")
-            out[f"ablation-{family}-{cell}"] = rec["seconds"] + rec.get("sweep_seconds", 0.0)
-        out[f"final-{family}"] = res.json(f"final/{family}-final/metrics.json")["seconds"]
+    for f in families:
+        out[f"search-{f['name']}"] = sum(c["seconds"] for c in f["search"]["candidates"])
+        for cell in CELLS:
+            rec = res.json(f"ablation/{f['name']}-{cell}/cell.json")
+            out[f"ablation-{f['name']}-{cell}"] = rec["seconds"] + rec.get("sweep_seconds", 0.0)
+        out[f"final-{f['name']}"] = f["final"]["seconds"]
     return out
 
 
 def recorded_seconds(results: Path) -> dict[str, float]:
-    """Wall seconds of each stage's last successful run, from the pipeline's records, in run order."""
-    records = []
-    for path in (Path(results) / ".pipeline").glob("*.json"):
-        rec = read_json(path)
-        if "seconds" in rec:
-            records.append((rec.get("finished", ""), path.stem, rec["seconds"]))
-    return {name: sec for _, name, sec in sorted(records)}
+    """Wall seconds of each stage's last successful run, from the pipeline's records, in table order."""
+    records = {s.name: Path(results) / ".pipeline" / f"{s.name}.json" for s in STAGES}
+    return {name: read_json(path)["seconds"] for name, path in records.items() if path.exists()}
 
 
 def git_commit() -> str:
@@ -223,7 +218,7 @@ def reflection_facts(audit: dict, families: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- rendering
 
-def build_context(results: Path, settings: dict, stage_seconds: dict | None = None) -> dict:
+def build_context(results: Path, settings: dict) -> dict:
     res = Results(results)
     families = [family_context(res, f) for f in FAMILIES]
     audit = res.json("audit/audit.json")
@@ -231,7 +226,7 @@ def build_context(results: Path, settings: dict, stage_seconds: dict | None = No
     return {
         "settings": {**settings, "student": settings.get("student") or STUDENT_PLACEHOLDER,
                      "student_missing": not settings.get("student")},
-        "facts": run_facts(res, stage_seconds),
+        "facts": run_facts(res, families),
         "tester": res.json("conv/tester.json"),
         "bench": res.json("conv/bench.json"),
         "split": {k: v for k, v in res.json("data/split.json").items() if not k.endswith("_idx")},
@@ -257,23 +252,23 @@ def _environment():
     return env
 
 
-def render_html(results: Path, settings: dict, stage_seconds: dict | None = None) -> str:
+def render_html(results: Path, settings: dict) -> str:
     """The report as HTML (figures referenced by file:// URIs)."""
     import jinja2
 
-    context = build_context(Path(results), settings, stage_seconds)
+    context = build_context(Path(results), settings)
     try:
         return _environment().get_template("report.html.j2").render(**context)
     except jinja2.UndefinedError as err:
         raise UserError(f"report template uses a value the results do not have: {err}") from None
 
 
-def render(results: Path, report_dir: Path, settings: dict, stage_seconds: dict | None = None) -> Path:
+def render(results: Path, report_dir: Path, settings: dict) -> Path:
     """Render report.html and report.pdf into report_dir from the files under `results`; returns the
-    PDF path. `stage_seconds` defaults to the wall times the pipeline recorded."""
+    PDF path."""
     from weasyprint import CSS, HTML
 
-    html = render_html(results, settings, stage_seconds)
+    html = render_html(results, settings)
     report_dir = Path(report_dir)
     atomic_write(report_dir / "report.html", lambda tmp: Path(tmp).write_text(html))
     css = CSS(filename=str(TEMPLATES / "report.css"))

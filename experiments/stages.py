@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.pipeline import Context, Stage, build, plan, stage_times
+from experiments.pipeline import Context, Stage, build, plan
 from experiments.profiles import load_profile
 
 FAMILIES = ("dense", "gap")
@@ -111,7 +111,7 @@ def _interpret_stage(kind: str, family: str) -> Stage:
 
 def _report(ctx: Context) -> None:
     from experiments.report import render
-    render(ctx.results, ctx.report_dir, ctx.settings, stage_seconds=stage_times(ctx, STAGES))
+    render(ctx.results, ctx.report_dir, ctx.settings)
 
 
 def _report_params(ctx: Context) -> dict:

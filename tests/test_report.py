@@ -136,10 +136,13 @@ def test_an_empty_group_of_images_is_said_in_words_not_drawn(results_copy, tmp_p
     assert "No validation image is classified correctly by both networks" in html
 
 
-def test_a_rebuild_that_reused_training_runs_still_reports_what_the_training_took(fake_results):
-    from experiments.report import Results, run_facts
-    facts = run_facts(Results(fake_results), {"search-dense": 1.0, "final-gap": 2.0, "report": 3.0})
+def test_a_rebuild_that_reused_training_runs_still_reports_what_the_training_took(results_copy):
+    from experiments.report import build_context
+    for stage, seconds in {"search-dense": 1.0, "final-gap": 2.0, "report": 3.0}.items():  # reused runs: ~0 s
+        (results_copy / ".pipeline" / f"{stage}.json").write_text(json.dumps({"hash": "0", "seconds": seconds}))
+    facts = build_context(results_copy, load_settings(results_copy / "absent.toml"))["facts"]
     assert facts["training_seconds"]["ablation-gap-bn"] == 95.0 + 40.0
-    searched = sum(c["seconds"] for c in json.loads((fake_results / "search/dense/search.json").read_text())["candidates"])
-    final = json.loads((fake_results / "final/gap-final/metrics.json").read_text())["seconds"]
-    assert facts["total_minutes"] * 60 == pytest.approx(searched + final + 3.0)
+    searched = sum(c["seconds"] for c in json.loads((results_copy / "search/dense/search.json").read_text())["candidates"])
+    final = json.loads((results_copy / "final/gap-final/metrics.json").read_text())["seconds"]
+    rest = sum(facts["stage_seconds"][s] for s in ("conv", "data", "audit"))
+    assert facts["total_minutes"] * 60 == pytest.approx(rest + searched + final + 3.0)
