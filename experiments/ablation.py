@@ -14,7 +14,7 @@ import numpy as np
 
 from experiments.io import read_json, write_json
 from experiments.search import subset
-from experiments.train import Diverged, train_run
+from experiments.train import Diverged, train_run, train_with_retries
 
 CELLS = {"plain": (False, False), "bn": (True, False), "dropout": (False, True), "bn-dropout": (True, True)}
 MAX_HALVINGS = 2  # a seed that diverges at the chosen lr retries at lr/2, then lr/4 (recorded)
@@ -47,14 +47,9 @@ def sweep_lr(name: str, model_cfg: dict, train: dict, ablation: dict, data, out_
 
 
 def run_seed(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device) -> dict:
-    """One seed's run; on divergence retry at half the lr (at most MAX_HALVINGS times)."""
-    for halving in range(MAX_HALVINGS + 1):
-        try:
-            m = train_run(name, model_cfg, {**cfg, "lr": cfg["lr"] / 2 ** halving}, data, run_dir, device)
-            return {**m, "lr_halvings": halving}
-        except Diverged:
-            if halving == MAX_HALVINGS:
-                raise
+    """One seed's run; on divergence retried at half the lr (at most MAX_HALVINGS times); a seed
+    that diverges every time is recorded as diverged (val_acc None) and the cell goes on."""
+    return train_with_retries(name, model_cfg, cfg, data, run_dir, device, MAX_HALVINGS)
 
 
 def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
@@ -70,13 +65,15 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     for seed in ablation["seeds"]:
         cfg = {**train, "epochs": ablation["epochs"], "lr": sweep["lr"], "seed": seed}
         runs.append(run_seed(f"{name}-s{seed}", model_cfg, cfg, data, out_dir / f"s{seed}", device))
-    acc = [r["val_acc"] for r in runs]
+    acc = [r["val_acc"] for r in runs]  # None for a seed that diverged at every retry
+    finite = [a for a in acc if a is not None]
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
               "model": model_cfg, "lr": sweep["lr"], "seeds": list(ablation["seeds"]), "val_acc": acc,
-              "lr_halvings": [r["lr_halvings"] for r in runs], "epochs": ablation["epochs"],
-              "batch_size": train["batch_size"],
-              "n_train": len(data.train_y), "mean": float(np.mean(acc)), "sd": _sd(acc),
-              "history": [r["history"] for r in runs], "seconds": sum(r["seconds"] for r in runs),
+              "lr_halvings": [r["lr_halvings"] for r in runs], "diverged": [r["diverged"] for r in runs],
+              "epochs": ablation["epochs"], "batch_size": train["batch_size"],
+              "n_train": len(data.train_y), "mean": float(np.mean(finite)) if finite else None,
+              "sd": _sd(finite) if finite else None,
+              "history": [r["history"] for r in runs if r["history"]], "seconds": sum(r["seconds"] for r in runs),
               "sweep_seconds": sum(r["seconds"] or 0 for r in sweep["grid"])}
     write_json(out_dir / "cell.json", record)
     return record

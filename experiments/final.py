@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from experiments.ablation import MAX_HALVINGS
+from experiments.errors import UserError
 from experiments.io import read_json, save_figure, write_json
 from experiments.models import build_model, describe
-from experiments.train import train_run
+from experiments.train import train_with_retries
 
 
 def run_final(family: str, summary_dir: Path, prepared, out_dir: Path, params: dict, device: str,
@@ -22,7 +24,11 @@ def run_final(family: str, summary_dir: Path, prepared, out_dir: Path, params: d
     search_dir = Path(search_dir or Path(summary_dir).parent.parent / "search" / family)
     search = read_json(search_dir / "search.json")
     cfg = {**params["train"], "epochs": params["final"]["epochs"], "lr": search["budget"]["lr"], "seed": 0}
-    metrics = train_run(f"{family}-final", best["model"], cfg, prepared, Path(out_dir), device)
+    metrics = train_with_retries(f"{family}-final", best["model"], cfg, prepared, Path(out_dir), device,
+                                 MAX_HALVINGS)
+    if metrics["diverged"]:  # nothing downstream can use a model that is not there
+        raise UserError(f"{family}-final diverged at every learning rate tried ({metrics['diverged_lrs']}); "
+                        f"lower the learning rate (profile search.lr)")
     write_json(Path(out_dir) / "arch.json", {"family": family, "cell": best["cell"], "model": best["model"],
                                              **describe(build_model(best["model"]))})
     plot_loss(metrics, Path(out_dir) / "loss.png")

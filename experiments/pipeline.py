@@ -49,14 +49,17 @@ class Context:
     results: Path
     report_dir: Path
     settings: dict = field(default_factory=dict)
-    _prepared: object = None
+    _prepared: tuple | None = None  # (split.json's stat, the data it describes)
 
     @property
     def prepared(self):
-        if self._prepared is None:
+        """The data stage's split, loaded once and again whenever the data stage rewrites it."""
+        split = self.results / "data" / "split.json"
+        stamp = (split.stat().st_mtime_ns, split.stat().st_size) if split.exists() else None
+        if self._prepared is None or self._prepared[0] != stamp:
             from experiments.data import load_prepared
-            self._prepared = load_prepared(self.results / "data")
-        return self._prepared
+            self._prepared = (stamp, load_prepared(self.results / "data"))
+        return self._prepared[1]
 
     def out(self, template: str) -> Path:
         return Path(template.format(results=self.results, report=self.report_dir))

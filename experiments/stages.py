@@ -10,10 +10,7 @@ from pathlib import Path
 from experiments.pipeline import Context, Stage, build, plan
 from experiments.profiles import load_profile
 
-FAMILIES = ("dense", "gap")
-CELLS = ("plain", "bn", "dropout", "bn-dropout")
-TRAINING_CODE = ("experiments/train.py", "experiments/models.py")
-INTERPRET_CODE = ("experiments/interpret/*.py", "experiments/runs.py", "experiments/models.py")
+from experiments.catalog import CELLS, FAMILIES, INTERPRET_CODE, TRAINING_CODE  # noqa: F401 (re-exported)
 
 
 def _conv(ctx: Context) -> None:

@@ -9,9 +9,15 @@ CUDA autocast on a GPU.
 A run folder holds config.json, checkpoint.pt (every epoch, atomic), then model.pt and
 metrics.json once finished. Rerunning resumes from the checkpoint: at most one epoch is lost,
 and the result equals an uninterrupted run's (all RNG states are in the checkpoint).
+
+A run's identity is what made it: its name, model and training config, a digest of the training
+code (`catalog.TRAINING_CODE`) and a digest of the very arrays it trained and validated on. A
+finished run or a checkpoint is reused only when all of them match, so editing the recipe or
+the data (even with equal image counts) retrains, while editing the report does not.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import sys
@@ -23,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from experiments.catalog import TRAINING_CODE
 from experiments.errors import UserError
 from experiments.io import atomic_write, read_json, write_json
 from experiments.models import build_model, describe
@@ -32,7 +39,13 @@ TRAIN_KEYS = {"epochs", "lr", "batch_size", "label_smoothing", "weight_decay", "
 
 
 class Diverged(UserError):
-    """The loss stopped being finite."""
+    """The run blew up: a loss or a weight stopped being finite, or the loss exploded."""
+
+
+# A mean training loss this many times a uniform guess's (ln 10 for ten classes) means the run
+# has left any regime it can recover from: 4.9e12 was seen at a learning rate far too high, while
+# a healthy net without BN can open near 30 (large logits at He init) and recover.
+EXPLODED_LOSS_FACTOR = 1000.0
 
 
 # ---------------------------------------------------------------- device and precision
@@ -172,6 +185,43 @@ def validate_train_config(cfg: dict) -> dict:
     return cfg
 
 
+def code_digest() -> str:
+    """sha256 over the training code's files (paths and contents)."""
+    from experiments.pipeline import code_digests, parts_hash
+    return parts_hash(code_digests(TRAINING_CODE))
+
+
+def data_digest(data) -> str:
+    """blake2b over the exact images, labels and normalisation a run sees: the data folder, the
+    split seed and any subset all change it."""
+    h = hashlib.blake2b(digest_size=12)
+    for arr in (data.train_x, data.train_y, data.val_x, data.val_y, np.asarray(data.mean), np.asarray(data.std)):
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype}{arr.shape}".encode())
+        h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()
+
+
+def run_identity(name: str, model_cfg: dict, train_cfg: dict, data) -> dict:
+    """Everything that determines a run's result; stored as its config.json."""
+    return {"run": name, "model": dict(model_cfg), "train": train_cfg, "n_train": int(len(data.train_y)),
+            "code": code_digest(), "data": data_digest(data)}
+
+
+def check_diverged(name: str, cfg: dict, epoch: int, train_loss: float, val_loss: float,
+                   model: torch.nn.Module) -> None:
+    """Raise Diverged when the epoch left the run unusable: a non-finite loss or weight, or a
+    training loss EXPLODED_LOSS_FACTOR times a uniform guess's."""
+    limit = EXPLODED_LOSS_FACTOR * math.log(10)
+    bad_weights = [n for n, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+    problem = (f"training loss {train_loss:.3g}" if not math.isfinite(train_loss) or train_loss > limit else
+               f"validation loss {val_loss}" if not math.isfinite(val_loss) else
+               f"non-finite weights in {bad_weights[0]}" if bad_weights else None)
+    if problem:
+        raise Diverged(f"run {name} diverged in epoch {epoch}: {problem} (limit {limit:.1f}); "
+                       f"the learning rate {cfg['lr']} is too high for this model")
+
+
 def finished_metrics(run_dir: Path, config: dict) -> dict | None:
     """The metrics of a finished run with exactly this config, else None."""
     try:
@@ -190,7 +240,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     """
     run_dir = Path(run_dir)
     train_cfg = validate_train_config(dict(train_cfg))
-    config = {"run": name, "model": dict(model_cfg), "train": train_cfg, "n_train": int(len(data.train_y))}
+    config = run_identity(name, model_cfg, train_cfg, data)
     done = finished_metrics(run_dir, config)
     if done is not None:
         return done
@@ -222,6 +272,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
         train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
                                                 train_cfg, gen, dev, name, epoch)
         val = score(predict(model, val_x, dev, train_cfg["eval_batch_size"]), val_y)
+        check_diverged(name, train_cfg, epoch + 1, train_loss, val["loss"], model)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "val_loss": val["loss"], "val_acc": val["acc"],
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
@@ -235,6 +286,24 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
         if on_epoch_end:
             on_epoch_end(epoch + 1)
     return _finish(name, model, config, history, val_x, val_y, dev, run_dir, ckpt)
+
+
+def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device,
+                       max_halvings: int) -> dict:
+    """`train_run`, retried at half the learning rate after each divergence (at most
+    `max_halvings` times). The metrics carry `lr_halvings` and `diverged_lrs`; when every try
+    diverges the result is {"diverged": True, "val_acc": None, ...}, a recorded outcome, not a crash."""
+    diverged = []
+    for halving in range(max_halvings + 1):
+        lr = cfg["lr"] / 2 ** halving
+        try:
+            m = train_run(name, model_cfg, {**cfg, "lr": lr}, data, run_dir, device)
+            return {**m, "diverged": False, "lr_halvings": halving, "diverged_lrs": diverged}
+        except Diverged as err:
+            print(f"{err}; retrying at lr {lr / 2}" if halving < max_halvings else str(err), flush=True)
+            diverged.append(lr)
+    return {"run": name, "diverged": True, "val_acc": None, "lr_halvings": max_halvings,
+            "diverged_lrs": diverged, "history": [], "seconds": 0.0}
 
 
 def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, dev, name, epoch):
@@ -254,8 +323,8 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
             logits = model(x)
         logits = logits.float()
         loss = F.cross_entropy(logits, y, label_smoothing=cfg["label_smoothing"])
-        if not torch.isfinite(loss):
-            raise Diverged(f"run {name}: loss became {loss.item()} in epoch {epoch + 1} (step {step + 1}); "
+        if not torch.isfinite(loss):  # no point finishing the epoch
+            raise Diverged(f"run {name} diverged in epoch {epoch + 1} (step {step + 1}): loss {loss.item()}; "
                            f"the learning rate {cfg['lr']} is too high for this model")
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -270,6 +339,8 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
 def _finish(name, model, config, history, val_x, val_y, dev, run_dir: Path, ckpt: Path) -> dict:
     """Final score with flip TTA; write model.pt and metrics.json; drop the checkpoint."""
     final = score(predict(model, val_x, dev, config["train"]["eval_batch_size"], tta=True), val_y)
+    check_diverged(name, config["train"], len(history), history[-1]["train_loss"] if history else 0.0,
+                   final["loss"], model)
     info = describe(model)
     state = {k: v.float().cpu() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
     atomic_write(run_dir / "model.pt", lambda tmp: torch.save(state, tmp))

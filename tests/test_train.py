@@ -60,7 +60,7 @@ def test_finished_run_is_not_trained_again(data, tmp_path, monkeypatch):
 
 def test_non_finite_loss_stops_the_run_naming_run_and_epoch(data, tmp_path):
     broken = replace(data, std=[0.0, 0.0, 0.0])  # x / 0 -> inf -> NaN logits
-    with pytest.raises(Diverged, match=r"run gap-plain: loss became nan in epoch 1"):
+    with pytest.raises(Diverged, match=r"run gap-plain diverged in epoch 1 \(step 1\): loss nan"):
         train_run("gap-plain", candidate("gap-s", False), TRAIN, broken, tmp_path, "cpu")
     assert not (tmp_path / "metrics.json").exists()
 

@@ -1,0 +1,80 @@
+"""A run's identity is what made it: on the real stage table, editing the training code or the data
+(with equal image counts) retrains, while editing code that does not make a run reuses it."""
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import experiments.pipeline as pipeline
+from experiments.io import read_json
+from experiments.report import load_settings
+from experiments.stages import make_context, run_all, status
+
+STAGES_UNDER_TEST = {"data", "search-gap"}
+
+
+@pytest.fixture
+def build(cifar_root, tmp_path, monkeypatch):
+    """A smoke build of the data and gap-search stages on a private copy of the images, and a
+    counter of training epochs run from then on."""
+    data = tmp_path / "cifar"
+    shutil.copytree(cifar_root, data)
+    ctx = make_context("smoke", str(data), "cpu", str(tmp_path / "results"), str(tmp_path / "report"),
+                       load_settings(tmp_path / "absent.toml"))
+    run_all(ctx, only=STAGES_UNDER_TEST)
+    epochs = []
+    import experiments.train as train
+    real = train.train_one_epoch
+    monkeypatch.setattr(train, "train_one_epoch", lambda *a: epochs.append(1) or real(*a))
+    return ctx, data, epochs
+
+
+def _run_config(ctx):
+    return read_json(ctx.results / "search" / "gap" / "gap-s" / "config.json")
+
+
+def _edit_code(monkeypatch, path):
+    """Pretend `path` was edited: its digest changes wherever the build reads code digests."""
+    real = pipeline.code_digests
+
+    def edited(patterns):
+        return {k: ("edited" if k == path else v) for k, v in real(patterns).items()}
+    monkeypatch.setattr(pipeline, "code_digests", edited)
+
+
+@pytest.mark.parametrize("path", ["experiments/train.py", "experiments/models.py", "experiments/data.py"])
+def test_editing_training_code_retrains_the_run(build, monkeypatch, path):
+    ctx, _, epochs = build
+    before = _run_config(ctx)["code"]
+    _edit_code(monkeypatch, path)
+    assert dict(status(ctx))["search-gap"] is not None
+    run_all(ctx, only=STAGES_UNDER_TEST)
+    assert epochs, f"an edit of {path} must retrain, not hand back the old model"
+    assert _run_config(ctx)["code"] != before
+
+
+def test_editing_code_that_does_not_make_a_run_reuses_it(build, monkeypatch):
+    ctx, _, epochs = build
+    _edit_code(monkeypatch, "experiments/search.py")  # the choice rule, not the training
+    assert dict(status(ctx))["search-gap"].startswith("code changed")
+    assert run_all(ctx, only=STAGES_UNDER_TEST) == ["search-gap"]
+    assert not epochs, "the stage reran, but its finished runs are reused"
+
+
+def test_changed_images_with_equal_counts_retrain_the_run(build):
+    ctx, data, epochs = build
+    before = _run_config(ctx)["data"]
+    for f in sorted((data / "train").rglob("*.png"))[:40]:  # same files, same count, new pixels
+        Image.fromarray(255 - np.asarray(Image.open(f))).save(f)
+    run_all(ctx, only=STAGES_UNDER_TEST)
+    assert epochs, "new pixels under the same names must retrain"
+    assert _run_config(ctx)["data"] != before
+
+
+def test_a_different_split_seed_retrains_the_run(build, monkeypatch):
+    ctx, _, epochs = build
+    before = _run_config(ctx)["data"]
+    ctx.profile["data"]["seed"] = 1
+    run_all(ctx, only=STAGES_UNDER_TEST)
+    assert epochs and _run_config(ctx)["data"] != before
