@@ -110,7 +110,7 @@ def conv(c, results=RESULTS):
     run_tester(Path(results) / "conv")
 
 
-@task(help={"results": "results folder", "repeats": "timed repetitions per case"})
+@task(help={"results": "results folder", "repeats": "timed calls per block (3 alternating blocks per implementation)"})
 @user_errors
 def bench_conv(c, results=RESULTS, repeats=5):
     """Benchmark Conv2D forward+backward against torch (prints and writes the ratios)."""
