@@ -15,6 +15,14 @@ import numpy as np
 from experiments.io import save_figure, write_json
 
 THUMB = 8  # thumbnails of 8x8 grey pixels: robust to noise and re-encoding, cheap to compare
+# CIFAR-10's training set as published (Krizhevsky 2009): 5,000 images per class, and the
+# per-channel pixel mean every CIFAR-10 recipe normalises with. Data that matches both is
+# called CIFAR-10 in the report; anything else is named only by its format and fingerprint.
+CIFAR10_TRAIN_PER_CLASS = 5000
+CIFAR10_TRAIN_MEAN = (0.4914, 0.4822, 0.4465)
+MEAN_TOLERANCE = 0.002
+CIFAR10_ORIGIN = ("CIFAR-10 (Krizhevsky 2009), a labelled subset of the 80 Million Tiny Images collection, "
+                  "which its creators withdrew in 2020")
 
 
 def thumbnails(images: np.ndarray) -> np.ndarray:
@@ -64,6 +72,18 @@ def compare(name: str, query: np.ndarray, base: np.ndarray, threshold: float, wi
             "_sim": sim, "_idx": idx}
 
 
+def identify(per_class: list[int], pixel_mean: list[float]) -> dict:
+    """Is this the published CIFAR-10 training set? Decided from the images per class (training
+    plus validation split) and their per-channel mean; returns the verdict and its evidence."""
+    mean_gap = float(np.max(np.abs(np.asarray(pixel_mean) - CIFAR10_TRAIN_MEAN)))
+    counts_match = list(per_class) == [CIFAR10_TRAIN_PER_CLASS] * 10
+    is_cifar10 = counts_match and mean_gap <= MEAN_TOLERANCE
+    evidence = (f"{sum(per_class):,} images, {min(per_class):,} to {max(per_class):,} per class "
+                f"(CIFAR-10: {CIFAR10_TRAIN_PER_CLASS:,} each); per-channel mean within {mean_gap:.4f} of "
+                f"CIFAR-10's (tolerance {MEAN_TOLERANCE})")
+    return {"is_cifar10": is_cifar10, "evidence": evidence, "origin": CIFAR10_ORIGIN if is_cifar10 else None}
+
+
 def run_audit(prepared, out_dir: Path, params: dict) -> dict:
     thr = params["near_dup_threshold"]
     counts = {"train": np.bincount(prepared.train_y, minlength=10).tolist(),
@@ -80,15 +100,22 @@ def run_audit(prepared, out_dir: Path, params: dict) -> dict:
         "threshold": thr, "method": f"cosine similarity of mean-centred {THUMB}x{THUMB} grey thumbnails",
         "duplicates": [{k: v for k, v in c.items() if not k.startswith("_")} for c in comparisons],
         "pixel_mean": pixels.mean(0).round(4).tolist(), "pixel_std": pixels.std(0).round(4).tolist(),
-        "provenance": {"source": prepared.source, "n_train": int(len(prepared.train_y)), "n_val": int(len(prepared.val_y)),
+        "provenance": {"source": prepared.source, "fingerprint": prepared.fingerprint,
+                       "n_train": int(len(prepared.train_y)), "n_val": int(len(prepared.val_y)),
                        "n_test": int(0 if prepared.test_y is None else len(prepared.test_y)),
-                       "origin": "CIFAR-10 (Krizhevsky 2009), a labelled subset of the 80 Million Tiny Images "
-                                 "collection, which its creators withdrew in 2020"},
+                       **identify(np.add(counts["train"], counts["val"]).tolist(), _pixel_mean(prepared))},
     }
     plot_pairs(comparisons[0], prepared.val_x, prepared.train_x, prepared.classes, prepared.val_y,
                prepared.train_y, params["n_examples"], Path(out_dir) / "duplicates.png")
     write_json(Path(out_dir) / "audit.json", record)
     return record
+
+
+def _pixel_mean(prepared) -> list[float]:
+    """Per-channel mean over the training and validation images, in [0, 1]."""
+    sums = sum(x.reshape(-1, 3).sum(0, dtype=np.float64) for x in (prepared.train_x, prepared.val_x))
+    n = (prepared.train_x.size + prepared.val_x.size) // 3
+    return (sums / n / 255.0).tolist()
 
 
 def plot_pairs(comp: dict, query, base, classes, qy, by, n: int, path: Path) -> None:

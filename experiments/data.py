@@ -21,6 +21,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # Where `--data` is looked for when not given, in order (then torchvision's download).
 DEFAULT_DATA_DIRS = ("data/cifar10", "../shared/data/cifar10")
 TORCHVISION_ROOT = "data/torchvision"
+IMAGE_FOLDER = "ImageFolder (image files in class folders)"
+TORCHVISION = "torchvision CIFAR10 (python batches)"
 
 
 @dataclass
@@ -31,7 +33,8 @@ class Dataset:
     test_x: np.ndarray | None
     test_y: np.ndarray | None
     classes: list[str]
-    source: str
+    source: str                    # what it is ("ImageFolder", "torchvision CIFAR10"), never a path
+    fingerprint: str               # digest of its content: names the data without naming the machine
     cache_file: str | None = None  # the decoded arrays on disk, when cached
 
 
@@ -48,6 +51,7 @@ class Prepared:
     mean: list[float]
     std: list[float]
     source: str
+    fingerprint: str
 
 
 # ---------------------------------------------------------------- locating and reading
@@ -141,7 +145,7 @@ def load_image_folder(root: str | Path, cache_dir: Path) -> Dataset:
     cache = Path(cache_dir) / f"cifar10-{key}.npz"
     if cache.exists():
         try:
-            return load_cache(cache, str(root))
+            return load_cache(cache, IMAGE_FOLDER, key)
         except UserError:
             pass  # a damaged cache is rebuilt, not trusted
     arrays = {"train_x": decode_images([f for f, _ in train_items]),
@@ -150,7 +154,7 @@ def load_image_folder(root: str | Path, cache_dir: Path) -> Dataset:
         arrays["test_x"] = decode_images([f for f, _ in test_items])
         arrays["test_y"] = np.array([y for _, y in test_items], dtype=np.int64)
     atomic_write(cache, lambda tmp: _savez(tmp, arrays))
-    return _dataset_from_arrays(arrays, str(root), cache)
+    return _dataset_from_arrays(arrays, IMAGE_FOLDER, key, cache)
 
 
 def _savez(path: str, arrays: dict) -> None:
@@ -158,12 +162,12 @@ def _savez(path: str, arrays: dict) -> None:
         np.savez(f, **arrays)
 
 
-def _dataset_from_arrays(arrays: dict, source: str, cache: Path | None = None) -> Dataset:
+def _dataset_from_arrays(arrays: dict, source: str, fingerprint: str, cache: Path | None = None) -> Dataset:
     return Dataset(arrays["train_x"], arrays["train_y"], arrays.get("test_x"), arrays.get("test_y"),
-                   list(CIFAR10_CLASSES), source, cache and str(Path(cache).resolve()))
+                   list(CIFAR10_CLASSES), source, fingerprint, cache and str(Path(cache).resolve()))
 
 
-def load_cache(cache_file: str | Path, source: str) -> Dataset:
+def load_cache(cache_file: str | Path, source: str, fingerprint: str) -> Dataset:
     """The arrays a previous decode cached; a missing or damaged cache is a clear error."""
     try:
         with np.load(cache_file) as z:
@@ -171,7 +175,7 @@ def load_cache(cache_file: str | Path, source: str) -> Dataset:
     except (OSError, ValueError, EOFError) as err:
         raise UserError(f"decoded-data cache {cache_file} is missing or damaged ({err}); "
                         "rerun the data stage") from None
-    return _dataset_from_arrays(arrays, source, Path(cache_file))
+    return _dataset_from_arrays(arrays, source, fingerprint, Path(cache_file))
 
 
 def load_torchvision(root: str | Path, download: bool = True) -> Dataset:
@@ -186,9 +190,12 @@ def load_torchvision(root: str | Path, download: bool = True) -> Dataset:
         raise UserError(f"could not load or download CIFAR-10 into {root}: {err}; "
                         "pass --data DIR with a local copy") from None
     check_classes(list(train.classes), root)
-    return Dataset(np.asarray(train.data), np.asarray(train.targets, dtype=np.int64),
-                   np.asarray(test.data), np.asarray(test.targets, dtype=np.int64),
-                   list(train.classes), f"torchvision CIFAR10 ({root})",
+    arrays = [np.asarray(train.data), np.asarray(train.targets, dtype=np.int64),
+              np.asarray(test.data), np.asarray(test.targets, dtype=np.int64)]
+    digest = hashlib.sha256()
+    for arr in arrays:
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return Dataset(*arrays, list(train.classes), TORCHVISION, digest.hexdigest()[:20],
                    str((root / "cifar-10-batches-py").resolve()))
 
 
@@ -234,7 +241,10 @@ def prepare_data(data_dir: str | None, out_dir: Path, cache_dir: Path, params: d
     val_idx = stratified_subset(val_idx, ds.train_y, params["val_limit"], params["seed"])
     pixels = ds.train_x[train_idx].reshape(-1, 3).astype(np.float64) / 255.0
     record = {
-        "classes": ds.classes, "source": ds.source, "data_dir": data_dir and str(Path(data_dir).resolve()),
+        "classes": ds.classes, "source": ds.source, "fingerprint": ds.fingerprint,
+        # where this machine found it: for reloading only, never printed (the report names the data
+        # by source and fingerprint)
+        "data_dir": data_dir and str(Path(data_dir).resolve()),
         "cache_file": ds.cache_file, "seed": params["seed"],
         "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
         "n_test": int(0 if ds.test_x is None else len(ds.test_x)),
@@ -250,10 +260,10 @@ def load_prepared(data_out_dir: Path) -> Prepared:
     rec = read_json(Path(data_out_dir) / "split.json")
     cache = rec["cache_file"]
     ds = load_torchvision(Path(cache).parent, download=False) if cache.endswith("cifar-10-batches-py") \
-        else load_cache(cache, rec["source"])
+        else load_cache(cache, rec["source"], rec["fingerprint"])
     tr, va = np.array(rec["train_idx"]), np.array(rec["val_idx"])
     return Prepared(ds.train_x[tr], ds.train_y[tr], ds.train_x[va], ds.train_y[va],
-                    ds.test_x, ds.test_y, rec["classes"], rec["mean"], rec["std"], rec["source"])
+                    ds.test_x, ds.test_y, rec["classes"], rec["mean"], rec["std"], rec["source"], rec["fingerprint"])
 
 
 def data_fingerprint(data_dir: str | None) -> str:

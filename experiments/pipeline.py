@@ -1,7 +1,7 @@
 """The incremental build: run each stage whose dependencies changed, like DVC.
 
 A stage's hash covers the content of its code files, its parameters and the recorded hashes of
-its upstream stages. After a stage succeeds its record (hash, parts, wall time) is written
+its upstream stages. After a stage succeeds its record (hash, parts, wall time, provenance) is written
 atomically to `results/.pipeline/<stage>.json`; a stage runs again when that record is missing,
 holds another hash, or an output it declares is missing. Stages write their own files
 atomically and training resumes from checkpoints, so a killed build just reruns the stage that
@@ -195,7 +195,7 @@ def plan(stages: list[Stage], ctx: Context) -> list[tuple[Stage, str | None, dic
     return out
 
 
-def run_stage(stage: Stage, ctx: Context, parts: dict) -> float:
+def run_stage(stage: Stage, ctx: Context, parts: dict, provenance: dict | None = None) -> float:
     """Run one stage, log it, record it on success; a failure becomes one UserError line."""
     log_path = ctx.meta / "logs" / f"{stage.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,8 +218,9 @@ def run_stage(stage: Stage, ctx: Context, parts: dict) -> float:
     if missing:
         raise UserError(f"stage {stage.name} finished without writing {missing[0]} (log: {log_path})")
     seconds = round(time.time() - t0, 2)
-    write_json(ctx.meta / f"{stage.name}.json", {"hash": parts_hash(parts), "parts": parts,
-                                                 "seconds": seconds, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+    write_json(ctx.meta / f"{stage.name}.json", {"hash": parts_hash(parts), "parts": parts, "seconds": seconds,
+                                                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                 "provenance": provenance})
     return seconds
 
 
@@ -236,7 +237,7 @@ def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force
         # remembered so that `invoke status` and `invoke report` need no options
         write_json(ctx.meta / "build.json", {"profile": ctx.profile_name, "data_dir": ctx.data_dir,
                                              "device": ctx.device, "settings": ctx.settings})
-        hashes = {}
+        hashes, provenance = {}, None
         total = len(stages)
         for i, stage in enumerate(stages, 1):
             record = read_record(ctx, stage.name)
@@ -251,7 +252,10 @@ def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force
                 print(f"[{i}/{total}] {stage.name}: up to date", flush=True)
                 continue
             print(f"[{i}/{total}] {stage.name}: running ({reason})", flush=True)
-            seconds = run_stage(stage, ctx, parts)
+            if provenance is None:  # once per build, and only when something runs
+                from experiments.provenance import collect
+                provenance = collect(ctx.device)
+            seconds = run_stage(stage, ctx, parts, provenance)
             hashes[stage.name] = parts_hash(parts)
             ran.append(stage.name)
             print(f"[{i}/{total}] {stage.name}: done in {seconds:.0f} s", flush=True)

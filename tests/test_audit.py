@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.audit import run_audit
+from experiments.audit import CIFAR10_TRAIN_MEAN, identify, run_audit
 
 
 @dataclass
@@ -16,6 +16,7 @@ class Split:
     test_y: None = None
     classes: tuple = tuple("abcdefghij")
     source: str = "generated"
+    fingerprint: str = "0123456789abcdef"
 
 
 def test_audit_counts_planted_duplicates(tmp_path):
@@ -47,3 +48,18 @@ def test_audit_finds_duplicates_within_train_and_against_test(tmp_path):
     assert pairs["test vs train"]["exact"] == 1 and pairs["test vs train"]["near"] == 1
     assert pairs["validation vs train"]["near"] == 0, "independent noise images are not near-duplicates"
     assert rec["counts"]["test"] == [1] * 10 and rec["threshold"] == 0.985
+
+
+def test_data_matching_cifar10_counts_and_mean_is_named_cifar10():
+    found = identify([5000] * 10, [m + 0.001 for m in CIFAR10_TRAIN_MEAN])
+    assert found["is_cifar10"] and found["origin"].startswith("CIFAR-10")
+
+
+def test_other_data_is_not_called_cifar10_whatever_its_class_names(tmp_path):
+    assert not identify([5000] * 10, [0.5, 0.5, 0.5])["is_cifar10"], "the right counts but another mean"
+    assert not identify([60] * 10, list(CIFAR10_TRAIN_MEAN))["is_cifar10"], "the right mean but a subset"
+    rng = np.random.default_rng(0)
+    data = Split(rng.integers(0, 256, (100, 32, 32, 3), dtype=np.uint8), np.arange(100) % 10,
+                 rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8), np.arange(10) % 10)
+    prov = run_audit(data, tmp_path, {"near_dup_threshold": 0.985, "n_examples": 2})["provenance"]
+    assert prov["origin"] is None and "110 images" in prov["evidence"]
