@@ -15,10 +15,11 @@ from experiments.io import write_json
 from experiments.models import candidate
 from experiments.train import train_run
 
-RULE = ("the most accurate candidate whose projected final training ({epochs} epochs on {n} images) "
-        "fits {minutes} minutes at the measured speed (median epoch, CPU time per thread on a CPU); the final budget is "
-        "the binding constraint, and a larger net gains more from the longer final training than this "
-        "short search can show")
+# What the rule is, not what it found: experiments.verdicts.search_verdict checks the recorded
+# choice against it and says whether the budget was binding or nothing fitted.
+RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} epochs "
+        "on {n} images) fits {minutes} at the measured speed (median epoch, CPU time per thread on a CPU); "
+        "if none fits, the fastest")
 
 
 def subset(data, limit: int | None, seed: int = 0):
@@ -45,10 +46,13 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
                      "flops": m["flops"], "seconds": m["seconds"],
                      "projected_final_minutes": round(per_image * len(prepared.train_y) * final["epochs"] / 60, 1)})
     chosen = choose(rows, final["max_minutes"])
+    limit = final["max_minutes"] if np.isfinite(final["max_minutes"]) else None  # None: no limit
     record = {"family": family, "budget": {"epochs": search["epochs"], "n_train": len(data.train_y),
                                            "lr": search["lr"]},
+              "final_budget": {"epochs": final["epochs"], "n_train": len(prepared.train_y), "max_minutes": limit},
               "candidates": rows, "chosen": chosen,
-              "rule": RULE.format(epochs=final["epochs"], n=len(prepared.train_y), minutes=final["max_minutes"])}
+              "rule": RULE.format(epochs=final["epochs"], n=len(prepared.train_y),
+                                  minutes=f"{limit:g} minutes" if limit is not None else "unlimited time")}
     write_json(Path(out_dir) / "search.json", record)
     return record
 

@@ -130,7 +130,8 @@ STAGES: list[Stage] = [
           ("data", *[f"final-{f}" for f in FAMILIES]), ("{results}/interpret/selection.json",)),
     *[_interpret_stage(kind, f) for f in FAMILIES for kind in ("features", "cam", "saliency")],
 ]
-STAGES.append(Stage("report", _report, ("experiments/report.py", "templates/*"), _report_params,
+STAGES.append(Stage("report", _report, ("experiments/report.py", "experiments/verdicts.py", "experiments/wording.py",
+                                        "templates/*"), _report_params,
                     tuple(s.name for s in STAGES), ("{report}/report.pdf", "{report}/report.html")))
 
 

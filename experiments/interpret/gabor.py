@@ -6,7 +6,8 @@ Each filter (its colour channel with the most energy) is fitted by a 2-D Gabor,
 by least squares from several starts; goodness of fit is R^2. The same fit on random filters
 of the same shape is the null: a 9-parameter Gabor fits a 3x3 kernel (9 pixels) almost perfectly
 and ~half of the variance of a random 5x5 kernel, so only R² significantly above the null's
-(one-sided Mann-Whitney U) with a fraction clearly above the null's says "Gabor-like".
+(one-sided Mann-Whitney U) with a fraction clearly above the null's says "Gabor-like"
+(experiments.verdicts.gabor_verdict decides from the numbers recorded here).
 """
 from __future__ import annotations
 
@@ -79,8 +80,9 @@ def strongest_channel(filters: np.ndarray) -> np.ndarray:
 
 
 def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, list[np.ndarray]]:
-    """R^2 of each first-layer filter (C_out, C_in, k, k) and of norm-matched random filters, with
-    the verdict; also the kernels fitted and their fits, for the figure."""
+    """R^2 of each first-layer filter (C_out, C_in, k, k) and of norm-matched random filters, and the
+    test between them (the verdict is experiments.verdicts.gabor_verdict's); also the kernels fitted
+    and their fits, for the figure."""
     kernels = strongest_channel(filters)
     fits = [fit_gabor(k) for k in kernels]
     r2 = np.array([f[0] for f in fits])
@@ -102,32 +104,5 @@ def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, li
               "null_fraction": float((null_r2 >= R2_THRESHOLD).mean()), "clear_margin": CLEAR_MARGIN,
               "p_value": p_value, "alpha": ALPHA, "test": "one-sided Mann-Whitney U of trained vs null R²",
               "best": [int(i) for i in order[:n_show]], "worst": [int(i) for i in order[::-1][:n_show]]}
-    result["interpretation"] = describe_gabor(result)
     return result, kernels, [f[1] for f in fits]
 
-
-def describe_gabor(r: dict) -> str:
-    """The answer to "does the network learn Gabor-like filters?", in the measurement's terms: a claim
-    needs the trained R² to beat the null significantly (p < ALPHA; a summary without a p-value is
-    judged on the fractions alone) and the fraction above the threshold to beat the null's."""
-    k = "x".join(map(str, r["kernel_size"]))
-    head = (f"{100 * r['fraction']:.0f}% of the {r['n_filters']} first-layer {k} filters reach "
-            f"R² ≥ {r['threshold']} (median R² {r['median_r2']:.2f}); norm-matched random filters reach it "
-            f"{100 * r['null_fraction']:.0f}% of the time (median {r['null_median_r2']:.2f})")
-    p = r.get("p_value")
-    head += f", one-sided p = {p:.3g}." if p is not None else "."
-    better = p is None or p < ALPHA
-    margin = r["fraction"] - r["null_fraction"]
-    if min(r["kernel_size"]) <= 3:
-        small = (f" A {k} kernel has only {r['kernel_size'][0] * r['kernel_size'][1]} pixels, too few to show an "
-                 f"oriented envelope and a carrier: a 9-parameter Gabor fits almost any smooth {k} pattern.")
-        if better and margin >= CLEAR_MARGIN:
-            return head + small + (" The trained filters do fit better than random ones, but at this kernel size that "
-                                   "is weak evidence at best; the answer stays inconclusive at this kernel size.")
-        return head + small + " The trained filters fit no better than random ones: inconclusive at this kernel size."
-    if better and margin >= CLEAR_MARGIN and r["fraction"] >= 0.5:
-        return head + " The trained filters fit Gabors clearly better than chance: yes, most are Gabor-like."
-    if better and margin >= CLEAR_MARGIN / 2:
-        return head + " Some trained filters fit Gabors better than chance: partly Gabor-like."
-    return head + (" The trained filters fit Gabors no better than random ones: no evidence of Gabor-like "
-                   "filters at this kernel size and training budget.")

@@ -1,4 +1,5 @@
-"""The stage functions of Problems 3-5: figures as PNG, numbers and the words they support as JSON.
+"""The stage functions of Problems 3-5: figures as PNG, numbers as JSON (the report words them,
+experiments/wording.py).
 
 `run_features`, `run_cam` and `run_saliency` work on a model and tensors; `*_stage(family,
 results, prepared, params)` are the pipeline's adapters that load the final model and the
@@ -20,7 +21,6 @@ from experiments.interpret.features import (MAX_CHANNELS, chosen_layers, feature
                                             plot_filters, plot_gabor_fits)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
-from experiments.interpret.interpretation import describe_cam, describe_guided, describe_method  # noqa: E402,F401
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
 from experiments.interpret.sanity import SANITY_THRESHOLD, randomized_copy, rank_correlations  # noqa: E402
 from experiments.interpret.selection import select_images  # noqa: E402
@@ -76,7 +76,7 @@ def run_cam(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, select
     def explain(m, x, c):
         return method_for(m)(x, c)
     return _run_maps("cam", model, images, labels, selection, classes, Path(out_dir), params,
-                     method.name, method.caption, explain, describe_cam)
+                     method.name, method.caption, explain)
 
 
 def run_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, selection: dict, classes: list[str],
@@ -86,10 +86,10 @@ def run_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
     def explain(m, x, c):
         return saliency_maps(guided_backprop(m, x, c))
     return _run_maps("saliency", model, images, labels, selection, classes, Path(out_dir), params,
-                     GUIDED, GUIDED_CAPTION, explain, describe_guided)
+                     GUIDED, GUIDED_CAPTION, explain)
 
 
-def _run_maps(kind, model, images, labels, selection, classes, out, params, method, caption, explain, describe):
+def _run_maps(kind, model, images, labels, selection, classes, out, params, method, caption, explain):
     items = selection["items"]
     if len(items) != len(images):
         raise ValueError(f"{len(images)} images but {len(items)} selection items; they must correspond")
@@ -99,7 +99,6 @@ def _run_maps(kind, model, images, labels, selection, classes, out, params, meth
     metrics = {"method": method, "n_images": len(images), "explained_class": "predicted"}
     if len(images):
         metrics.update(_measure(kind, model, images, preds, params, explain))
-    interpretation = describe(metrics)
     for group in ("correct", "incorrect"):
         rows = [i for i, it in enumerate(items) if it["group"] == group]
         shown = [(i, classes[labels[i]], classes[preds[i]], float(probs[i, preds[i]])) for i in rows]
@@ -107,7 +106,7 @@ def _run_maps(kind, model, images, labels, selection, classes, out, params, meth
                         f"{getattr(model, 'family', 'model')}, {method}")
         save_figure(fig, out / f"{kind}_{group}.png")
     record = {"family": getattr(model, "family", None), "method": method, "caption": caption, "metrics": metrics,
-              "interpretation": interpretation, "sanity_threshold": SANITY_THRESHOLD,
+              "sanity_threshold": SANITY_THRESHOLD,
               "faithful_margin": FAITHFUL_MARGIN, "images": [it.get("index") for it in items]}
     write_json(out / f"{kind}.json", record)
     return record
@@ -120,10 +119,13 @@ def _measure(kind, model, images, classes, params: dict, explain) -> dict:
     per_image = rank_correlations(maps, random_maps)
     metrics = deletion_insertion(model, images, maps, classes, params["steps"], params["random_baselines"],
                                  params.get("seed", 0))
-    # a map with no positive evidence anywhere is blank (all zero after normalising): say so, since
-    # its rank correlation (0) would otherwise read as "changed a lot"
-    metrics["blank_maps"] = int((maps.flatten(1).amax(1) <= 0).sum())
-    metrics["randomization_rank_correlation"] = sum(per_image) / len(per_image)
+    # a map with no positive evidence anywhere is blank (all zero after normalising): flagged per
+    # image and left out of the mean, since its rank correlation (0) would read as "changed a lot"
+    blank = (maps.flatten(1).amax(1) <= 0).tolist()
+    kept = [r for r, b in zip(per_image, blank) if not b]
+    metrics["blank_maps"] = int(sum(blank))
+    metrics["blank_per_image"] = blank
+    metrics["randomization_rank_correlation"] = sum(kept) / len(kept) if kept else None
     metrics["randomization_per_image"] = [round(r, 4) for r in per_image]
     if kind == "saliency":  # Adebayo et al. also compare the signed gradients
         signed = rank_correlations(guided_backprop(model, images, classes), guided_backprop(shuffled, images, classes))

@@ -1,0 +1,207 @@
+"""Verdicts: the words the report may use about a measurement, each with the numbers it rests on.
+
+Every function is pure: recorded numbers in, `{"word": ..., <the numbers>}` out. A missing, None
+or NaN input gives the word "not measured" (never an exception, never "nan" in the text). The
+report computes these at render time from the results files and prints the word next to the
+numbers; `experiments/wording.py` turns them into sentences. No verdict is decided in the template.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from scipy import stats
+
+NOT_MEASURED = "not measured"
+LEVEL = 0.95          # confidence level of the interval over seeds
+ZERO_SPREAD = 1e-9    # accuracies are counts over at most millions of images: a smaller sd is rounding
+BLANK_LIMIT = 0.25    # more than this fraction of blank maps makes the sanity check inconclusive
+NARROW = 0.2          # a rank correlation within this below the threshold is a narrow pass
+
+
+def is_number(value) -> bool:
+    """A finite real number (not None, NaN, inf or a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def finite(values) -> list[float]:
+    """The entries of `values` that are finite numbers, as floats (None and NaN dropped)."""
+    return [float(v) for v in (values or []) if is_number(v)]
+
+
+# ---------------------------------------------------------------- effects over seeds
+
+def effect_verdict(per_seed, positive: str = "helps", negative: str = "hurts",
+                   neither: str = "no clear effect") -> dict:
+    """A paired effect measured once per seed, judged by its 95% t interval (n − 1 degrees of freedom).
+
+    `positive`/`negative` only when the interval excludes 0 on that side (then "clear" is True);
+    `neither` when it contains 0; "not estimable" for one seed or zero spread over seeds (no
+    interval can be built); "not measured" when no seed has a number. Seeds whose value is None
+    or NaN are left out and counted in "n_missing"."""
+    values = finite(per_seed)
+    n = len(values)
+    out = {"n": n, "n_missing": len(per_seed or []) - n, "level": LEVEL, "mean": None, "sd": None,
+           "low": None, "high": None, "clear": False, "reason": None}
+    if n == 0:
+        return {**out, "word": NOT_MEASURED, "reason": "no seed has a value"}
+    out["mean"] = float(np.mean(values))
+    if n == 1:
+        return {**out, "word": "not estimable", "reason": "one seed"}
+    out["sd"] = float(np.std(values, ddof=1))
+    if out["sd"] <= ZERO_SPREAD:
+        return {**out, "word": "not estimable", "reason": f"zero spread over {n} seeds"}
+    interval = stats.ttest_1samp(values, 0.0).confidence_interval(LEVEL)
+    low, high = float(interval.low), float(interval.high)
+    word = positive if low > 0 else negative if high < 0 else neither
+    return {**out, "low": low, "high": high, "clear": word != neither, "word": word}
+
+
+# ---------------------------------------------------------------- Problems 4 and 5
+
+def sanity_verdict(correlations, blank, threshold) -> dict:
+    """Model-randomisation sanity check from per-image rank correlations (trained vs re-initialised
+    weights) and per-image blank flags. Blank maps (no location raises the class score) are left
+    out of the mean and counted; more than BLANK_LIMIT of them makes the verdict "inconclusive".
+    Otherwise "passes" (mean below threshold − NARROW), "passes narrowly" (below the threshold) or
+    "fails"."""
+    correlations = list(correlations or [])
+    blank = [bool(b) for b in blank] if blank is not None else [False] * len(correlations)
+    if len(blank) != len(correlations):
+        raise ValueError(f"{len(correlations)} correlations but {len(blank)} blank flags; they must correspond")
+    used = [float(r) for r, b in zip(correlations, blank) if not b and is_number(r)]
+    n, n_blank = len(correlations), sum(blank)
+    out = {"n": n, "n_blank": n_blank, "n_used": len(used), "n_missing": n - n_blank - len(used),
+           "blank_limit": BLANK_LIMIT, "threshold": threshold if is_number(threshold) else None,
+           "narrow": NARROW, "mean": float(np.mean(used)) if used else None}
+    if n == 0 or out["threshold"] is None:
+        return {**out, "word": NOT_MEASURED}
+    if n_blank > BLANK_LIMIT * n:
+        return {**out, "word": "inconclusive"}
+    if not used:
+        return {**out, "word": NOT_MEASURED}
+    if out["mean"] < threshold - NARROW:
+        return {**out, "word": "passes"}
+    return {**out, "word": "passes narrowly" if out["mean"] < threshold else "fails"}
+
+
+def faithfulness_verdict(auc, random_aucs, *, lower_is_better: bool, margin: float) -> dict:
+    """Deletion (lower is better) or insertion (higher is better) AUC of a method against the AUCs
+    of random maps. "beats random" only when the AUC lies outside the random maps' min..max range
+    on the better side and differs from their mean by more than `margin`; "worse than random" the
+    same on the other side; otherwise "not clearly better than random"."""
+    rand = finite(random_aucs)
+    out = {"auc": float(auc) if is_number(auc) else None, "n_random": len(rand), "margin": margin,
+           "lower_is_better": lower_is_better, "random_min": min(rand) if rand else None,
+           "random_max": max(rand) if rand else None, "random_mean": float(np.mean(rand)) if rand else None}
+    if out["auc"] is None or not rand or not is_number(margin):
+        return {**out, "word": NOT_MEASURED}
+    gain = out["random_mean"] - out["auc"] if lower_is_better else out["auc"] - out["random_mean"]
+    beyond_best = out["auc"] < out["random_min"] if lower_is_better else out["auc"] > out["random_max"]
+    beyond_worst = out["auc"] > out["random_max"] if lower_is_better else out["auc"] < out["random_min"]
+    if beyond_best and gain > margin:
+        return {**out, "word": "beats random"}
+    if beyond_worst and -gain > margin:
+        return {**out, "word": "worse than random"}
+    return {**out, "word": "not clearly better than random"}
+
+
+def faithful_overall(deletion: dict, insertion: dict) -> dict:
+    """Both tests beat random: "faithful"; one: "mixed"; none: "not more faithful than random"."""
+    words = (deletion["word"], insertion["word"])
+    if NOT_MEASURED in words:
+        return {"word": NOT_MEASURED, "beats": []}
+    beats = [name for name, w in zip(("deletion", "insertion"), words) if w == "beats random"]
+    word = {2: "faithful", 1: "mixed"}.get(len(beats), "not more faithful than random")
+    return {"word": word, "beats": beats}
+
+
+# ---------------------------------------------------------------- Problem 3
+
+def gabor_verdict(r: dict) -> dict:
+    """Are the first-layer filters Gabor-like? From gabor.json's numbers: the one-sided test of
+    trained vs random-filter R² (p_value, alpha) and the fractions above the R² threshold.
+
+    "no better than random" only when the test is not significant (p ≥ alpha); a kernel of 3x3
+    or less is "inconclusive at this kernel size" even when it is; otherwise "Gabor-like" (margin in
+    the fraction ≥ clear_margin and most filters above the threshold), "partly Gabor-like"
+    (margin ≥ clear_margin / 2) or "slightly better than random" (significant, small margin)."""
+    p, alpha, clear = r.get("p_value"), r.get("alpha"), r.get("clear_margin")
+    fraction, null_fraction = r.get("fraction"), r.get("null_fraction")
+    kernel = list(r.get("kernel_size") or [])
+    out = {"p_value": p if is_number(p) else None, "alpha": alpha if is_number(alpha) else None,
+           "clear_margin": clear if is_number(clear) else None,
+           "fraction": fraction if is_number(fraction) else None,
+           "null_fraction": null_fraction if is_number(null_fraction) else None,
+           "margin": fraction - null_fraction if is_number(fraction) and is_number(null_fraction) else None,
+           "small_kernel": bool(kernel) and min(kernel) <= 3, "significant": None}
+    if None in (out["p_value"], out["alpha"], out["clear_margin"], out["margin"]):
+        return {**out, "word": NOT_MEASURED}
+    out["significant"] = p < alpha
+    if not out["significant"]:
+        return {**out, "word": "no better than random"}
+    if out["small_kernel"]:
+        return {**out, "word": "inconclusive at this kernel size"}
+    if out["margin"] >= clear and fraction >= 0.5:
+        return {**out, "word": "Gabor-like"}
+    if out["margin"] >= clear / 2:
+        return {**out, "word": "partly Gabor-like"}
+    return {**out, "word": "slightly better than random"}
+
+
+# ---------------------------------------------------------------- Problem 2 (b)
+
+def search_verdict(search: dict) -> dict:
+    """How the recorded choice relates to the search rule, checked from the candidates' numbers:
+    "most accurate that fits" (the rule applied), "none fits: fastest chosen" (its fallback), or
+    "does not follow the rule"; "budget not recorded" when search.json has no final budget.
+    "binding" says whether the budget excluded a more accurate candidate."""
+    budget = search.get("final_budget")
+    candidates = search["candidates"]
+    out = {"chosen": search["chosen"], "n_candidates": len(candidates), "n_fit": None, "binding": None,
+           "max_minutes": None, "expected": None}
+    if not isinstance(budget, dict):
+        return {**out, "word": "budget not recorded"}
+    limit = budget.get("max_minutes")
+    out["max_minutes"] = limit if is_number(limit) else None
+    minutes = {c["name"]: c.get("projected_final_minutes") for c in candidates}
+    fits = [c for c in candidates if out["max_minutes"] is None
+            or (is_number(minutes[c["name"]]) and minutes[c["name"]] <= limit)]
+    out["n_fit"] = len(fits)
+
+    def accuracy(c):  # a candidate without an accuracy ranks last
+        return (c["val_acc"] if is_number(c.get("val_acc")) else -math.inf, -c["flops"])
+    if fits:
+        expected = max(fits, key=accuracy)["name"]
+        best_overall = max(candidates, key=accuracy)["name"]
+        out.update(expected=expected, binding=best_overall != expected)
+        word = "most accurate that fits"
+    else:
+        timed = [c for c in candidates if is_number(minutes[c["name"]])]
+        out.update(expected=min(timed, key=lambda c: minutes[c["name"]])["name"] if timed else None, binding=True)
+        word = "none fits: fastest chosen"
+    return {**out, "word": word if out["expected"] == out["chosen"] else "does not follow the rule"}
+
+
+def duplicates_verdict(rate: float, accs: dict[str, float]) -> dict:
+    """Could near-duplicates between validation and training explain our scores? At worst every
+    near-duplicated validation image was answered right only by memory; then each accuracy on the
+    rest falls by `max_drop`. The verdict compares the largest such drop with the gap between the
+    families' accuracies: below it, duplicates cannot reverse the families' order."""
+    worst = {name: max(0.0, acc - rate) / (1 - rate) if rate < 1 else 0.0 for name, acc in accs.items()}
+    drops = {name: accs[name] - worst[name] for name in accs}
+    largest, gap = max(drops.values()), max(accs.values()) - min(accs.values())
+    if rate == 0:
+        word, sentence = "none", "No validation image has a near-duplicate in the training set, so duplicates inflate neither score."
+    elif largest < gap:
+        word = "cannot reorder"
+        sentence = (f"So duplicates could lift a score by at most {100 * largest:.2f} points, less than the "
+                    f"{100 * gap:.2f}-point gap between the two families: they cannot reverse the families' order.")
+    else:
+        word = "could reorder"
+        sentence = (f"So duplicates could lift a score by up to {100 * largest:.2f} points, no less than the "
+                    f"{100 * gap:.2f}-point gap between the two families: on this evidence alone, the families' "
+                    f"order could be an effect of duplicates.")
+    return {"word": word, "sentence": sentence, "worst_acc": worst, "max_drop": drops, "largest_drop": largest,
+            "family_gap": gap}

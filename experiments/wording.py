@@ -1,0 +1,242 @@
+"""The report's interpretation sentences, built from `experiments.verdicts`: each claim names the
+number it rests on, and a missing number is said to be missing ("not recorded"), never printed
+as "nan" or "None". `family_verdicts(family)` is what the report adds to each family's context.
+"""
+from __future__ import annotations
+
+from experiments.verdicts import (NOT_MEASURED, effect_verdict, faithful_overall, faithfulness_verdict,
+                                  gabor_verdict, is_number, sanity_verdict, search_verdict)
+
+MISSING = "not recorded"
+EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
+           ("interaction", "interaction (BN changes dropout’s effect by)"))
+# What Adebayo et al. (2018) found under model-parameter randomisation, per map kind.
+ADEBAYO = {"changes": "Adebayo et al. (2018), who found that Grad-CAM maps (of which CAM and HiResCAM are "
+                      "close relatives) change a lot when the weights are randomised",
+           "stays": "Adebayo et al. (2018), who found guided backpropagation maps nearly unchanged when the weights "
+                    "are randomised, much like an edge detector of the input"}
+EXPECTED = {"cam": "changes", "saliency": "stays"}
+
+
+def pts(x, digits: int = 1) -> str:
+    """A fraction as signed percentage points ("+1.2"), or MISSING."""
+    return f"{100 * x:+.{digits}f}" if is_number(x) else MISSING
+
+
+def dec(x, digits: int = 2) -> str:
+    return f"{x:.{digits}f}" if is_number(x) else MISSING
+
+
+def pct(x, digits: int = 0) -> str:
+    return f"{100 * x:.{digits}f}%" if is_number(x) else MISSING
+
+
+# ---------------------------------------------------------------- Problem 2
+
+def interval_text(v: dict) -> str:
+    """The 95% interval in points, or why there is none."""
+    if v["low"] is not None:
+        return f"{pts(v['low'])} to {pts(v['high'])}"
+    return f"{v['word']} ({v['reason']})"
+
+
+def effect_sentence(key: str, v: dict) -> str:
+    """One effect's verdict with its mean and interval (points)."""
+    seeds = f"over {v['n']} seeds, paired t" + (f"; {v['n_missing']} seed(s) not recorded" if v["n_missing"] else "")
+    numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)} {seeds}"
+    if key == "interaction":
+        if v["clear"]:
+            return f"The two interact: with batch norm on, dropout's effect changes by {numbers}, which excludes 0."
+        if v["word"] == "no clear interaction":
+            return f"We see no interaction beyond seed noise ({numbers}, which includes 0)."
+        return _unjudged("The interaction", v)
+    name = {"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key]
+    if v["word"] in ("helps", "hurts"):
+        return f"{name} clearly {v['word']} here: {numbers}, which excludes 0."
+    if v["word"] == "no clear effect":
+        return f"{name} has no effect we can separate from seed noise at this budget ({numbers}, which includes 0)."
+    return _unjudged(name, v)
+
+
+def _unjudged(name: str, v: dict) -> str:
+    if v["word"] == NOT_MEASURED:
+        return f"{name} was not measured ({v['reason']})."
+    return f"{name} is not estimable from these seeds ({v['reason']}; mean {pts(v['mean'])} points): no verdict."
+
+
+def ablation_verdicts(ablation: dict) -> dict:
+    """Effects table rows (verdict + numbers) and the paragraph under it."""
+    rows = []
+    for key, label in EFFECTS:
+        per_seed = ablation["effects"][key]["per_seed"]
+        words = ("positive", "negative", "no clear interaction") if key == "interaction" else ()
+        v = effect_verdict(per_seed, *words)
+        rows.append({"key": key, "label": label, "per_seed": per_seed, **v, "sentence": effect_sentence(key, v)})
+    return {"rows": rows, "text": " ".join(r["sentence"] for r in rows), "reruns": rerun_notes(ablation)}
+
+
+def rerun_notes(ablation: dict) -> list[dict]:
+    """Seeds that diverged at their cell's learning rate: rerun lower (the factor 2 ** lr_halvings
+    and the rate used), or diverged at every retry (no accuracy; left out of the effects)."""
+    notes = []
+    for c in ablation["cells"]:
+        accs = c.get("val_acc") or []
+        diverged = c.get("diverged") or [not is_number(a) for a in accs]
+        for i, (seed, halvings) in enumerate(zip(ablation["seeds"], c.get("lr_halvings") or [])):
+            if not is_number(halvings) or halvings <= 0:
+                continue
+            factor = 2 ** int(halvings)
+            if i < len(diverged) and diverged[i]:
+                text = f"{c['cell']} seed {seed} diverged at every rate down to 1/{factor} and has no accuracy"
+            else:
+                text = f"{c['cell']} seed {seed} rerun at 1/{factor} of the rate ({c['lr'] / factor:g})"
+            notes.append({"cell": c["cell"], "seed": seed, "factor": factor, "text": text})
+    return notes
+
+
+def search_sentence(v: dict) -> str:
+    """How the rule applied to the recorded candidates."""
+    limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
+    if v["word"] == "most accurate that fits":
+        binding = (" The budget was binding: a more accurate candidate's projected final training does not fit."
+                   if v["binding"] else " The most accurate candidate also fits, so the budget did not decide.")
+        return (f"{v['n_fit']} of {v['n_candidates']} candidates fit {limit}; the most accurate of them is "
+                f"{v['chosen']}.{binding}")
+    if v["word"] == "none fits: fastest chosen":
+        return (f"No candidate's projected final training fits {limit}, so the rule fell back to the fastest, "
+                f"{v['chosen']}; the final run will exceed the budget.")
+    if v["word"] == "budget not recorded":
+        return (f"The search did not record the final budget, so whether {v['chosen']} follows the rule "
+                "cannot be checked.")
+    return (f"The recorded choice, {v['chosen']}, is not what the rule gives for these numbers "
+            f"({v['expected'] or MISSING}).")
+
+
+# ---------------------------------------------------------------- Problem 3
+
+def gabor_sentence(r: dict, v: dict) -> str:
+    """The answer to "does the network learn Gabor-like filters?", in the measurement's terms."""
+    kernel = r.get("kernel_size") or []
+    k = "x".join(map(str, kernel)) or MISSING
+    p = f"{v['p_value']:.3g}" if v["p_value"] is not None else MISSING
+    text = (f"{pct(r.get('fraction'))} of the {r.get('n_filters', MISSING)} first-layer {k} filters reach "
+            f"R² ≥ {r.get('threshold', MISSING)} (median R² {dec(r.get('median_r2'))}); norm-matched random filters "
+            f"reach it {pct(r.get('null_fraction'))} of the time (median {dec(r.get('null_median_r2'))}); "
+            f"one-sided Mann-Whitney p = {p} (α = {v['alpha'] if v['alpha'] is not None else MISSING}).")
+    if v["small_kernel"]:
+        text += (f" A {k} kernel has only {kernel[0] * kernel[1]} pixels, too few to show an oriented envelope and "
+                 f"a carrier: a 9-parameter Gabor fits almost any smooth {k} pattern.")
+    margin = f"{100 * v['margin']:+.0f} points" if v["margin"] is not None else MISSING
+    tail = {
+        NOT_MEASURED: " Without the test's numbers there is no verdict.",
+        "no better than random": " The test does not find the trained filters fitting Gabors better than random "
+                                 "ones (p ≥ α): no evidence of Gabor-like filters"
+                                 + (", and at this kernel size the question is inconclusive anyway."
+                                    if v["small_kernel"] else " at this kernel size and training budget."),
+        "inconclusive at this kernel size": " The trained filters do fit better than random ones (p < α), but at "
+                                            "this kernel size that is weak evidence at best: inconclusive.",
+        "Gabor-like": f" The trained filters fit Gabors clearly better than chance (p < α; {margin} in the fraction "
+                      "above the threshold): yes, most are Gabor-like.",
+        "partly Gabor-like": f" Some trained filters fit Gabors better than chance (p < α; {margin} in the fraction "
+                             "above the threshold, less than the clear margin of "
+                             f"{100 * (v['clear_margin'] or 0):.0f}): partly Gabor-like.",
+        "slightly better than random": f" The trained filters fit significantly better than random ones (p < α), "
+                                       f"but the margin is small ({margin} in the fraction above the threshold): a "
+                                       "real but slight difference, not evidence of Gabor-like filters.",
+    }[v["word"]]
+    return text + tail
+
+
+# ---------------------------------------------------------------- Problems 4 and 5
+
+def maps_verdicts(record: dict, kind: str) -> dict:
+    """Sanity check, deletion, insertion and overall faithfulness of one method, with the paragraph."""
+    m, method = record["metrics"], record["method"]
+    n = m.get("n_images", 0)
+    blank = m.get("blank_per_image")
+    if blank is None and not m.get("blank_maps"):  # a record without per-image flags and no blank map
+        blank = [False] * len(m.get("randomization_per_image") or [])
+    # without the flags, blank maps cannot be left out of the mean: no verdict
+    correlations = m.get("randomization_per_image") if blank is not None else None
+    sanity = sanity_verdict(correlations, blank or [], record.get("sanity_threshold"))
+    margin = record.get("faithful_margin")
+    deletion = faithfulness_verdict(m.get("deletion_auc"), m.get("random_deletion_aucs"),
+                                    lower_is_better=True, margin=margin)
+    insertion = faithfulness_verdict(m.get("insertion_auc"), m.get("random_insertion_aucs"),
+                                     lower_is_better=False, margin=margin)
+    overall = faithful_overall(deletion, insertion)
+    if not n:
+        text = "No validation images were selected, so there is nothing to measure."
+    else:
+        parts = [sanity_sentence(method, sanity, EXPECTED[kind]), _signed(m),
+                 faithfulness_sentence(deletion, insertion, overall, sanity["n_blank"])]
+        text = " ".join(p for p in parts if p)
+    return {"sanity": sanity, "deletion": deletion, "insertion": insertion, "overall": overall, "text": text}
+
+
+def sanity_sentence(method: str, v: dict, expected: str) -> str:
+    rho, thr, word = dec(v["mean"]), v["threshold"], v["word"]
+    over = f"over the {v['n_used']} non-blank maps" if v["n_blank"] else f"over {v['n_used']} maps"
+    blanks = (f"{v['n_blank']} of {v['n']} maps are blank (no location raises the class score) and are left out "
+              "of the mean. ") if v["n_blank"] else ""
+    if word == "inconclusive":
+        return (f"{v['n_blank']} of {v['n']} {method} maps are blank (no location raises the class score), more than "
+                f"a quarter: the randomisation sanity check is inconclusive, and the pictures show little.")
+    if word == NOT_MEASURED:
+        return f"{blanks}The randomisation sanity check was not measured."
+    if word == "passes narrowly":
+        text = (f"With the weights re-initialised the {method} maps change, but only partly (mean rank correlation "
+                f"{rho} {over}, just below {thr}): they depend on what the network learned, yet much of their "
+                "structure comes from the architecture and the image; the method passes the randomisation sanity "
+                "check, narrowly")
+    elif word == "passes":
+        text = (f"With the weights re-initialised the {method} maps change a lot (mean rank correlation {rho} "
+                f"{over}, below {thr}), so they depend on what the network learned: the method passes the "
+                "randomisation sanity check")
+    else:
+        text = (f"With the weights re-initialised the {method} maps stay similar (mean rank correlation {rho} "
+                f"{over}, not below {thr}), so much of what they show comes from the architecture and the image "
+                "rather than the learned weights: the method fails the randomisation sanity check, and its "
+                "pictures should not be read as the model's reasoning")
+    agrees = (word != "fails") == (expected == "changes")
+    return f"{blanks}{text}. This {'agrees with' if agrees else 'differs from'} {ADEBAYO[expected]}."
+
+
+def _signed(m: dict) -> str:
+    if "randomization_rank_correlation_signed" not in m:
+        return ""
+    return f"(For the signed gradient the mean rank correlation is {dec(m['randomization_rank_correlation_signed'])}.)"
+
+
+def faithfulness_sentence(deletion: dict, insertion: dict, overall: dict, n_blank: int) -> str:
+    def one(v, name, better):
+        if v["word"] == NOT_MEASURED:
+            return f"{name} AUC {dec(v['auc'], 3)}, random maps {MISSING}: {NOT_MEASURED}"
+        return (f"{name} AUC {dec(v['auc'], 3)} ({better} is better) against {dec(v['random_min'], 3)} to "
+                f"{dec(v['random_max'], 3)} for {v['n_random']} random map(s): {v['word']}")
+    numbers = (f"{one(deletion, 'deletion', 'lower')}; {one(insertion, 'insertion', 'higher')} (beating random "
+               f"needs an AUC outside the random maps' range and more than {deletion['margin']} from their mean)")
+    lead = {"faithful": "The highlighted pixels matter to the prediction more than random ones",
+            "mixed": f"Faithfulness is mixed: only the {' and '.join(overall['beats'])} test beats random maps",
+            "not more faithful than random": "The maps are not more faithful than random ones",
+            NOT_MEASURED: "Faithfulness was not fully measured"}[overall["word"]]
+    blank = f" The AUCs include the {n_blank} blank map(s), whose pixel order is arbitrary." if n_blank else ""
+    return f"{lead}: {numbers}.{blank}"
+
+
+def lowest_confidence(selection: dict, group: str = "correct") -> float | None:
+    """The lowest confidence any network gives an image of `group` shown in Problems 4-5 (None if none)."""
+    values = [c for it in selection["items"] if it["group"] == group for c in it["conf"].values() if is_number(c)]
+    return min(values) if values else None
+
+
+# ---------------------------------------------------------------- per family
+
+def family_verdicts(family: dict) -> dict:
+    """Every verdict of one family's context (see experiments.report.family_context)."""
+    search = search_verdict(family["search"])
+    gabor = gabor_verdict(family["gabor"])
+    return {"ablation": ablation_verdicts(family["ablation"]),
+            "search": {**search, "sentence": search_sentence(search)},
+            "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)},
+            "cam": maps_verdicts(family["cam"], "cam"), "saliency": maps_verdicts(family["saliency"], "saliency")}
