@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.errors import UserError
 from experiments.io import read_json, write_json
 from experiments.search import subset
 from experiments.train import Diverged, train_run, train_with_retries
@@ -84,7 +85,11 @@ def _sd(values) -> float:
 
 
 def _effect(per_seed: np.ndarray) -> dict:
-    return {"mean": float(per_seed.mean()), "sd": _sd(per_seed), "per_seed": per_seed.tolist()}
+    """A paired effect over seeds; a seed where a cell diverged (NaN) has no effect (None) and is
+    left out of the mean and sd."""
+    ok = per_seed[np.isfinite(per_seed)]
+    return {"mean": float(ok.mean()) if len(ok) else None, "sd": _sd(ok) if len(ok) else None,
+            "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
 
 
 def paired_effects(acc: dict[str, np.ndarray]) -> dict:
@@ -99,10 +104,13 @@ def paired_effects(acc: dict[str, np.ndarray]) -> dict:
 def summarize(family: str, cell_dirs: dict[str, Path], out_dir: Path) -> dict:
     """Table of cells, paired effects over seeds, the best cell, and the curves figure."""
     cells = {cell: read_json(Path(d) / "cell.json") for cell, d in cell_dirs.items()}
-    acc = {cell: np.array(c["val_acc"]) for cell, c in cells.items()}
-    best = max(cells.values(), key=lambda c: c["mean"])
-    table = [{k: c[k] for k in ("cell", "batchnorm", "dropout", "lr", "mean", "sd", "val_acc", "lr_halvings")}
-             for c in cells.values()]
+    acc = {cell: np.array([np.nan if a is None else a for a in c["val_acc"]], dtype=float) for cell, c in cells.items()}
+    trained = [c for c in cells.values() if c["mean"] is not None]
+    if not trained:
+        raise UserError(f"{family}: every seed of every ablation cell diverged; lower the learning rates (lr_grid)")
+    best = max(trained, key=lambda c: c["mean"])
+    table = [{k: c.get(k) for k in ("cell", "batchnorm", "dropout", "lr", "mean", "sd", "val_acc", "lr_halvings",
+                                     "diverged")} for c in cells.values()]
     record = {"family": family, "cells": table, "effects": paired_effects(acc),
               "seeds": cells["plain"]["seeds"], "epochs": cells["plain"]["epochs"],
               "batch_size": cells["plain"]["batch_size"],
@@ -122,6 +130,8 @@ def plot_curves(cells: dict, path: Path, family: str) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(10, 3))
     for cell, c in cells.items():
+        if not c["history"]:  # every seed diverged: nothing to draw
+            continue
         for ax, key in zip(axes, ("train_loss", "val_loss", "val_acc")):
             curves = np.array([[h[key] for h in hist] for hist in c["history"]])
             epochs = np.arange(1, curves.shape[1] + 1)

@@ -6,12 +6,9 @@ printing blank) and writes report.html and report.pdf atomically with WeasyPrint
 """
 from __future__ import annotations
 
-import datetime
+import base64
 import hashlib
-import importlib.metadata
-import platform
 import re
-import subprocess
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -20,7 +17,10 @@ from pathlib import Path
 
 from experiments.errors import UserError
 from experiments.io import atomic_write, read_json
+from experiments.provenance import summarize as summarize_provenance
 from experiments.stages import CELLS, FAMILIES, STAGES
+from experiments.verdicts import duplicates_verdict, is_number
+from experiments.wording import MISSING, family_verdicts, lowest_confidence
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "templates"
@@ -33,12 +33,19 @@ DEFAULT_SETTINGS = {
     "reflection": None,
 }
 STUDENT_PLACEHOLDER = "[Student name — set report.student in cnn-report.toml or pass --student]"
-# Published numbers the reflection compares ours with (not measured here, so not in a results file).
-LITERATURE = {
-    "cifair_rate": 0.033,
-    "cifair": "Barz & Denzler (2020), “Do we train on test data? Purging CIFAR of near-duplicates”",
-    "cifar101_drop": "roughly 4 to 10 percentage points",
-    "cifar101": "Recht et al. (2019), CIFAR-10.1",
+# Published figures the report quotes: not measured here, so each is printed with its citation
+# and listed under References, the only numbers in the report that no stage wrote.
+CITATIONS = {
+    "cifair": {"ref": "Barz, B. & Denzler, J. (2020). Do We Train on Test Data? Purging CIFAR of Near-Duplicates. "
+                      "Journal of Imaging 6(6), 41.",
+               "rate": 0.033},  # CIFAR-10 test images with a near-duplicate in the training set
+    "cifar101": {"ref": "Recht, B., Roelofs, R., Schmidt, L. & Shankar, V. (2018). Do CIFAR-10 Classifiers "
+                        "Generalize to CIFAR-10? arXiv:1806.00451.",
+                 "drop": "4 to 10 percentage points"},  # its abstract: "a large drop in accuracy (4% to 10%)"
+    "imagenetv2": {"ref": "Recht, B., Roelofs, R., Schmidt, L. & Shankar, V. (2019). Do ImageNet Classifiers "
+                          "Generalize to ImageNet? ICML 2019."},
+    "ppa": {"ref": "Hardt, M. & Recht, B. (2022). Patterns, Predictions, and Actions: Foundations of Machine "
+                   "Learning, Chapter 8 (Datasets). Princeton University Press; mlstory.org."},
 }
 
 
@@ -90,17 +97,25 @@ class Results:
         return read_json(path)
 
     def figure(self, rel: str) -> str:
+        """The PNG as a data: URI, so report.html is one self-contained file that still shows its
+        figures when it is sent or moved."""
         path = self.root / rel
         if not path.exists():
             raise UserError(f"report needs the figure {path}, which no stage has written (run `invoke all`)")
-        return path.resolve().as_uri()
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+    def record(self, stage: str) -> dict | None:
+        """The pipeline's record of a stage's last successful run, None if it never ran."""
+        path = self.root / ".pipeline" / f"{stage}.json"
+        return read_json(path) if path.exists() else None
 
 
 def family_context(res: Results, family: str) -> dict:
+    """One family's results, and the verdicts computed from them (experiments.wording.family_verdicts)."""
     final_dir = f"final/{family}-final"
     interp = f"interpret/{family}"
     features = res.json(f"{interp}/features.json")
-    return {
+    context = {
         "name": family,
         "arch": res.json(f"{final_dir}/arch.json"),
         "search": res.json(f"search/{family}/search.json"),
@@ -118,25 +133,23 @@ def family_context(res: Results, family: str) -> dict:
         "saliency": res.json(f"{interp}/saliency.json"),
         "saliency_png": {g: res.figure(f"{interp}/saliency_{g}.png") for g in ("correct", "incorrect")},
     }
+    return {**context, "verdicts": family_verdicts(context)}
 
 
 def run_facts(res: Results, families: list[dict]) -> dict:
+    """How the results were made, as the stages recorded it when they ran (not as this machine is
+    now): commits, libraries, hardware, times."""
     build = res.json(".pipeline/build.json")
-    versions = {"python": platform.python_version()}
-    for pkg in ("torch", "torchvision", "numpy", "weasyprint", "jinja2", "matplotlib"):
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = "not installed"
-    final = families[-1]["final"]
-    seconds = recorded_seconds(res.root)
+    records = {s.name: res.record(s.name) for s in STAGES}
+    # the report stage's own record is of the previous render: it made none of the results
+    made = summarize_provenance({k: v for k, v in records.items() if k != "report"},
+                                tuple(f"final-{f['name']}" for f in families))
+    seconds = {name: rec["seconds"] for name, rec in records.items() if rec}
     trained = training_seconds(res, families)
     # a rebuild reuses finished training runs, so its wall time can be far below what the
     # results cost: the build's total counts each stage at the larger of the two
     total = sum(max(sec, trained.get(name, 0.0)) for name, sec in seconds.items())
-    return {"profile": build["profile"], "device": final.get("device", build["device"]),
-            "precision": final.get("precision", "float32"),
-            "date": datetime.date.today().isoformat(), "commit": git_commit(), "versions": versions,
+    return {"profile": build["profile"], **made,
             "stage_seconds": seconds, "training_seconds": trained, "total_minutes": total / 60}
 
 
@@ -150,23 +163,6 @@ def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
             out[f"ablation-{f['name']}-{cell}"] = rec["seconds"] + rec.get("sweep_seconds", 0.0)
         out[f"final-{f['name']}"] = f["final"]["seconds"]
     return out
-
-
-def recorded_seconds(results: Path) -> dict[str, float]:
-    """Wall seconds of each stage's last successful run, from the pipeline's records, in table order."""
-    records = {s.name: Path(results) / ".pipeline" / f"{s.name}.json" for s in STAGES}
-    return {name: read_json(path)["seconds"] for name, path in records.items() if path.exists()}
-
-
-def git_commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return (sha or "unknown") + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 # ---------------------------------------------------------------- Problem 6
@@ -209,11 +205,10 @@ def reflection_facts(audit: dict, families: list[dict]) -> dict:
     pairs = {d["pair"]: d for d in audit["duplicates"]}
     val = pairs["validation vs train"]
     rate = val["near_rate"]
-    accs = {f["name"]: f["final"]["val_acc"] for f in families}
-    worst = {name: max(0.0, acc - rate) / (1 - rate) if rate < 1 else 0.0 for name, acc in accs.items()}
+    duplicates = duplicates_verdict(rate, {f["name"]: f["final"]["val_acc"] for f in families})
     return {"val": val, "test": pairs.get("test vs train"), "within": pairs.get("within train"),
-            "rate": rate, "worst_acc": worst, "max_drop": {name: accs[name] - worst[name] for name in accs},
-            "vs_cifair": rate / LITERATURE["cifair_rate"], "literature": LITERATURE}
+            "rate": rate, "worst_acc": duplicates["worst_acc"], "max_drop": duplicates["max_drop"],
+            "duplicates": duplicates, "vs_cifair": rate / CITATIONS["cifair"]["rate"]}
 
 
 # ---------------------------------------------------------------- rendering
@@ -233,10 +228,15 @@ def build_context(results: Path, settings: dict) -> dict:
         "families": families,
         "n_shown": {group: sum(item["group"] == group for item in selection["items"])
                     for group in ("correct", "incorrect")},
+        "lowest_correct_confidence": lowest_confidence(selection, "correct"),
         "audit": audit,
         "duplicates_png": res.figure("audit/duplicates.png"),
         "reflection": reflection_facts(audit, families),
         "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
+        "citations": CITATIONS,
+        "cite_no": {key: i for i, key in enumerate(CITATIONS, 1)},
+        # inlined, like the figures: report.html must look the same wherever it is opened
+        "css": (TEMPLATES / "report.css").read_text(),
     }
 
 
@@ -244,8 +244,11 @@ def _environment():
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
-    env.filters["pct"] = lambda x, d=1: f"{100 * x:.{d}f}%"
-    env.filters["pts"] = lambda x, d=1: f"{100 * x:+.{d}f}"
+    # a None or NaN in a results file is printed as missing, never as "None" or "nan"
+    env.filters["pct"] = lambda x, d=1: f"{100 * x:.{d}f}%" if is_number(x) else MISSING
+    env.filters["pts"] = lambda x, d=1: f"{100 * x:+.{d}f}" if is_number(x) else MISSING
+    env.filters["pp"] = lambda x, d=1: f"{100 * x:.{d}f}" if is_number(x) else MISSING
+    env.filters["dec"] = lambda x, d=2: f"{x:.{d}f}" if is_number(x) else MISSING
     env.filters["num"] = lambda x: f"{x:,}"
     env.filters["sci"] = lambda x: f"{x:.1e}"
     env.filters["mega"] = lambda x: f"{x / 1e6:.2f} M"
@@ -253,7 +256,7 @@ def _environment():
 
 
 def render_html(results: Path, settings: dict) -> str:
-    """The report as HTML (figures referenced by file:// URIs)."""
+    """The report as one self-contained HTML page (stylesheet and figures inlined)."""
     import jinja2
 
     context = build_context(Path(results), settings)
@@ -266,12 +269,11 @@ def render_html(results: Path, settings: dict) -> str:
 def render(results: Path, report_dir: Path, settings: dict) -> Path:
     """Render report.html and report.pdf into report_dir from the files under `results`; returns the
     PDF path."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
 
     html = render_html(results, settings)
     report_dir = Path(report_dir)
     atomic_write(report_dir / "report.html", lambda tmp: Path(tmp).write_text(html))
-    css = CSS(filename=str(TEMPLATES / "report.css"))
     pdf = report_dir / "report.pdf"
-    atomic_write(pdf, lambda tmp: HTML(string=html, base_url=str(TEMPLATES)).write_pdf(tmp, stylesheets=[css]))
+    atomic_write(pdf, lambda tmp: HTML(string=html, base_url=str(TEMPLATES)).write_pdf(tmp))
     return pdf

@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from experiments.audit import identify
 from experiments.io import write_json
 
+# What experiments.provenance.collect records with each stage (distinctive values a test can find).
+PROVENANCE = {"commit": "abc1234", "dirty": False, "versions": {"python": "3.11.7", "torch": "2.14.1",
+              "torchvision": "0.29.1", "numpy": "2.4.6"}, "cpu": "Example CPU @ 2.00GHz", "cpu_count": 2,
+              "threads": 2, "device": "cpu", "gpu": None, "precision": "bfloat16"}
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CELLS = {"plain": (False, 0.0), "bn": (True, 0.0), "dropout": (False, 1.0), "bn-dropout": (True, 1.0)}
 TRAIN = {"epochs": 11, "lr": 0.2, "seed": 0, "batch_size": 500, "label_smoothing": 0.2, "weight_decay": 5e-4,
@@ -65,37 +70,50 @@ def search(family: str) -> dict:
             for s, w, a, p, f, t, m in [("s", [32, 64, 128], 0.6736, 296642, 50874880, 56.5, 5.7),
                                         ("m", [64, 128, 256], 0.7332, 1168042, 174789632, 139.0, 14.0),
                                         ("l", [96, 192, 384], 0.7554, 2622970, 389586432, 293.1, 29.6)]]
-    return {"family": family, "budget": {"epochs": 4, "n_train": 20000, "lr": 0.2}, "candidates": rows,
-            "chosen": f"{family}-m", "rule": "the most accurate candidate whose projected final training "
-            "(11 epochs on 45000 images) fits 15 minutes at the measured speed"}
+    return {"family": family, "budget": {"epochs": 4, "n_train": 20000, "lr": 0.2},
+            "final_budget": {"epochs": 11, "n_train": 45000, "max_minutes": 15}, "candidates": rows,
+            "chosen": f"{family}-m", "rule": "the most accurate candidate (fewer FLOPs breaking a tie) whose projected "
+            "final training (11 epochs on 45000 images) fits 15 minutes at the measured speed; if none fits, the fastest"}
 
 
-def summary(family: str) -> dict:
-    rng = np.random.default_rng(len(family))
-    cells = []
-    for name, (bn, drop) in CELLS.items():
-        acc = (0.52 + 0.05 * bn - 0.01 * drop + rng.normal(0, 0.008, 3)).round(4).tolist()
-        cells.append({"cell": name, "batchnorm": bn, "dropout": 0.5 * drop, "lr": 0.05 if bn else 0.15,
-                      "mean": float(np.mean(acc)), "sd": float(np.std(acc, ddof=1)), "val_acc": acc,
-                      "lr_halvings": [0, 1 if name == "plain" else 0, 0]})
-    effect = lambda m, s: {"mean": m, "sd": s, "per_seed": [m - s, m, m + s]}
+def summary(family: str, acc: dict | None = None, halvings: dict | None = None) -> dict:
+    """summary.json from per-seed accuracies per cell (default: BN +5 points, dropout -1, noise 0.8
+    points over 3 seeds); the effects are computed from them by the ablation's own code."""
+    from experiments.ablation import paired_effects
+    if acc is None:
+        rng = np.random.default_rng(len(family))
+        acc = {name: (0.52 + 0.05 * bn - 0.01 * drop + rng.normal(0, 0.008, 3)).round(4).tolist()
+               for name, (bn, drop) in CELLS.items()}
+    halvings = halvings or {"plain": [0, 1, 0]}
+    n_seeds = len(acc["plain"])
+    arrays = {name: np.array(a, dtype=float) for name, a in acc.items()}  # None -> NaN
+    cells = [{"cell": name, "batchnorm": bn, "dropout": 0.5 * drop, "lr": 0.05 if bn else 0.15,
+              "mean": float(np.nanmean(arrays[name])) if np.isfinite(arrays[name]).any() else None,
+              "sd": float(np.nanstd(arrays[name], ddof=1)) if np.isfinite(arrays[name]).sum() > 1 else None,
+              "val_acc": acc[name], "lr_halvings": halvings.get(name, [0] * n_seeds)}
+             for name, (bn, drop) in CELLS.items()]
+    best = max(cells, key=lambda c: c["mean"] if c["mean"] is not None else -1)
     return {"family": family, "cells": cells,
-            "effects": {"bn_effect": effect(0.05, 0.006), "dropout_effect": effect(-0.01, 0.009),
-                        "interaction": effect(0.002, 0.011)},
-            "seeds": [0, 1, 2], "epochs": 3, "batch_size": 128, "n_train": 8000,
-            "best": {"cell": "bn", "model": model_cfg(family), "lr": 0.05}}
+            "effects": paired_effects(arrays),
+            "seeds": list(range(n_seeds)), "epochs": 3, "batch_size": 128, "n_train": 8000,
+            "best": {"cell": best["cell"], "model": model_cfg(family), "lr": best["lr"]}}
 
 
 def maps_record(kind: str, family: str) -> dict:
     method = {"cam": "CAM" if family == "gap" else "HiResCAM", "saliency": "guided backpropagation"}[kind]
+    per_image = [0.05, 0.1, 0.15, 0.2] * 3 if kind == "cam" else [0.66, 0.71, 0.76] * 4
+    blank = [False] * 11 + [kind == "cam"]  # one blank CAM map, left out of the mean
+    kept = [r for r, b in zip(per_image, blank) if not b]
+    deletion, insertion = [0.295, 0.301, 0.307], [0.449, 0.455, 0.461]
     m = {"method": method, "n_images": 12, "explained_class": "predicted", "deletion_auc": 0.213,
-         "insertion_auc": 0.612, "random_deletion_auc": 0.301, "random_insertion_auc": 0.455, "steps": 24,
-         "random_baselines": 3, "removal": "pixels set to the image's per-channel mean", "faithful_margin": 0.02,
-         "randomization_rank_correlation": 0.12 if kind == "cam" else 0.71,
-         "randomization_per_image": [0.1] * 12}
+         "insertion_auc": 0.612, "random_deletion_aucs": deletion, "random_insertion_aucs": insertion,
+         "random_deletion_auc": float(np.mean(deletion)), "random_insertion_auc": float(np.mean(insertion)),
+         "steps": 24, "random_baselines": 3, "removal": "pixels set to the image's per-channel mean",
+         "faithful_margin": 0.02, "blank_maps": sum(blank), "blank_per_image": blank,
+         "randomization_rank_correlation": float(np.mean(kept)), "randomization_per_image": per_image}
+    if kind == "saliency":
+        m["randomization_rank_correlation_signed"] = 0.42
     return {"family": family, "method": method, "caption": f"{method} maps over the image.", "metrics": m,
-            "interpretation": f"With the weights re-initialised the {method} maps change (mean rank correlation "
-                              f"{m['randomization_rank_correlation']:.2f}).",
             "sanity_threshold": 0.5, "faithful_margin": 0.02, "images": list(range(12))}
 
 
@@ -112,8 +130,8 @@ def write_interpret(root: Path, family: str) -> None:
     write_json(out / "gabor.json", {"kernel_size": [3, 3], "small_kernel": True, "n_filters": 32, "threshold": 0.7,
                                     "channel_rule": "each filter's colour channel with the largest L2 norm",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
-                                    "p_value": 0.04, "interpretation": "70% of the 32 first-layer 3x3 filters "
-                                    "reach R² ≥ 0.7: inconclusive at this kernel size."})
+                                    "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
+                                    "test": "one-sided Mann-Whitney U of trained vs null R²"})
     png(out / "gabor.png", 1050, 450, f"{family} gabor")
     for kind in ("cam", "saliency"):
         write_json(out / f"{kind}.json", maps_record(kind, family))
@@ -129,9 +147,8 @@ def audit() -> dict:
             "balance": {"train": {"min": 4500, "max": 4500, "ratio": 1.0}, "val": {"min": 500, "max": 500, "ratio": 1.0}},
             "threshold": 0.985, "method": "cosine similarity of mean-centred 8x8 grey thumbnails", "duplicates": dup,
             "pixel_mean": [0.4915, 0.4824, 0.4468], "pixel_std": [0.2471, 0.2435, 0.2616],
-            "provenance": {"source": "../shared/data/cifar10", "n_train": 45000, "n_val": 5000, "n_test": 0,
-                           "origin": "CIFAR-10 (Krizhevsky 2009), a labelled subset of the 80 Million Tiny Images "
-                                     "collection, which its creators withdrew in 2020"}}
+            "provenance": {"source": "ImageFolder (image files in class folders)", "fingerprint": "9f86d081884c7d659a2f",
+                           "n_train": 45000, "n_val": 5000, "n_test": 0, **identify([5000] * 10, [0.4915, 0.4824, 0.4468])}}
 
 
 def write_fake_results(root: Path) -> Path:
@@ -140,15 +157,21 @@ def write_fake_results(root: Path) -> Path:
     write_json(root / ".pipeline" / "build.json", {"profile": "full", "data_dir": None, "device": "cpu", "settings": {}})
     for i, stage in enumerate(["conv", "data", "audit", "search-dense", "final-gap"]):
         write_json(root / ".pipeline" / f"{stage}.json", {"hash": "0" * 20, "parts": {}, "seconds": 10.0 * (i + 1),
-                                                          "finished": f"2026-01-01 10:0{i}:00"})
+                                                          "finished": f"2026-01-01 10:0{i}:00",
+                                                          "provenance": PROVENANCE})
     write_json(root / "conv" / "tester.json", {"tolerance": 1e-10, "all_passed": True, "cases": [
         {"name": f"case {i}", "input_shape": [2, 3, 8, 8], "kernel_shape": [4, 3, 3, 3], "stride": [1, i],
          "padding": [i, i], "err_Z": 3.5e-15, "err_dLdA": 2.6e-15, "err_dLdW": 7.1e-15, "passed": True}
         for i in range(1, 6)]})
-    write_json(root / "conv" / "bench.json", {"threads": 2, "repeats": 5, "dtype": "float32", "cases": [
-        {"name": "N64 64->64 32x32 k3 p1", "shape": [64, 64, 32, 32], "mytorch_ms": 200.2, "torch_ms": 140.7,
-         "ratio": 1.423}]})
-    write_json(root / "data" / "split.json", {"classes": CLASSES, "source": "../shared/data/cifar10", "seed": 0,
+    write_json(root / "conv" / "bench.json", {
+        "threads": 2, "repeats": 5, "blocks": 3, "warmup": 1, "dtype": "float32",
+        "method": "float32, 2 thread(s); each implementation in 3 alternating block(s) of 1 warm-up + 5 timed "
+                  "call(s) back to back; median and interquartile range of 15 timed call(s)",
+        "cases": [{"name": "N64 64->64 32x32 k3 p1", "shape": [64, 64, 32, 32], "mytorch_ms": 200.2,
+                   "torch_ms": 140.7, "mytorch_spread_ms": [195.1, 204.8], "torch_spread_ms": [138.0, 143.9],
+                   "ratio": 1.423}]})
+    write_json(root / "data" / "split.json", {"classes": CLASSES, "source": "ImageFolder (image files in class folders)",
+                                              "fingerprint": "9f86d081884c7d659a2f", "seed": 0,
                                               "n_train": 45000, "n_val": 5000, "n_test": 0, "train_idx": [0, 1],
                                               "val_idx": [2], "mean": [0.49, 0.48, 0.45], "std": [0.25, 0.24, 0.26]})
     write_json(root / "audit" / "audit.json", audit())

@@ -66,3 +66,26 @@ def test_a_non_finite_weight_counts_as_diverged():
         model.weight[0, 0] = float("nan")
     with pytest.raises(Diverged, match="non-finite weights in weight"):
         check_diverged("r", {"lr": 0.2}, 1, 1.0, 1.0, model)
+
+
+def test_summary_leaves_a_diverged_seed_out_of_the_effects(tmp_path):
+    from experiments.ablation import summarize
+    from experiments.io import read_json, write_json
+    hist = [{"train_loss": 1.0, "val_loss": 1.0, "val_acc": 0.5}]
+    accs = {"plain": [0.50, None, 0.52], "bn": [0.60, 0.61, 0.62], "dropout": [0.49, 0.50, 0.51],
+            "bn-dropout": [0.59, 0.60, 0.61]}
+    dirs = {}
+    for cell, acc in accs.items():
+        finite = [a for a in acc if a is not None]
+        write_json(tmp_path / cell / "cell.json", {
+            "cell": cell, "batchnorm": "bn" in cell, "dropout": 0.5 * ("dropout" in cell), "lr": 0.1,
+            "model": {}, "seeds": [0, 1, 2], "val_acc": acc, "mean": sum(finite) / len(finite), "sd": 0.01,
+            "lr_halvings": [0, 2 if cell == "plain" else 0, 0], "diverged": [a is None for a in acc],
+            "epochs": 1, "batch_size": 50, "n_train": 100, "history": [hist] * len(finite)})
+        dirs[cell] = tmp_path / cell
+    summary = summarize("gap", dirs, tmp_path / "summary")
+    bn = summary["effects"]["bn_effect"]
+    assert bn["per_seed"][1] is None and bn["per_seed"][0] == pytest.approx(0.10)
+    assert bn["mean"] == pytest.approx((0.10 + 0.10) / 2), "the mean of the two seeds every cell finished"
+    assert summary["best"]["cell"] == "bn"
+    assert read_json(tmp_path / "summary" / "summary.json")["cells"][0]["diverged"] == [False, True, False]

@@ -2,12 +2,13 @@
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
 from pypdf import PdfReader
 
 from experiments.errors import UserError
-from experiments.report import load_settings, read_reflection, render, render_html, settings_digest
+from experiments.report import REPO, load_settings, read_reflection, render, render_html, settings_digest
 
 
 def _settings(tmp_path, **overrides):
@@ -74,7 +75,44 @@ def test_draft_reflection_cites_the_audit_numbers(fake_results, tmp_path):
 def test_run_facts_list_recorded_stage_times(fake_results, tmp_path):
     html = render_html(fake_results, _settings(tmp_path))
     assert re.search(r"<td>final-gap</td><td>50</td>", html), "wall seconds from .pipeline/final-gap.json"
-    assert re.search(r"git [0-9a-f]{4,}|git unknown", html)
+
+
+def test_provenance_is_what_the_stages_recorded_not_what_renders(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "git abc1234 (every stage)" in html, "the commit recorded with the stages"
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    if head:
+        assert f"git {head}" not in html, "the checkout at render time made none of the results"
+    assert "Example CPU @ 2.00GHz" in html and "bfloat16" in html and "torch 2.14.1" in html
+    assert "2026-01-01" in html, "the date the results were made, not the date of rendering"
+
+
+def test_stages_from_two_commits_are_both_named(results_copy, tmp_path):
+    path = results_copy / ".pipeline" / "final-gap.json"
+    record = json.loads(path.read_text())
+    record["provenance"] = {**record["provenance"], "commit": "def5678", "dirty": True}
+    path.write_text(json.dumps(record))
+    html = render_html(results_copy, _settings(tmp_path))
+    assert "2 states of the code" in html and "git def5678 + uncommitted changes" in html and "git abc1234" in html
+
+
+def test_html_is_self_contained(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "file://" not in html and str(fake_results) not in html, "no path into this machine's results"
+    assert html.count('src="data:image/png;base64,') >= 10 and "<style>" in html
+    assert 'href="report.css"' not in html
+
+
+def test_data_is_named_by_what_it_is_not_where_it_was(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "shared/data" not in html and "9f86d081884c7d659a2f" in html
+    assert "identified by the audit" in html, "counts and mean match CIFAR-10's"
+
+
+def test_published_figures_are_cited_with_their_paper(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "Do CIFAR-10 Classifiers Generalize to CIFAR-10? arXiv:1806.00451" in html
+    assert "Purging CIFAR of Near-Duplicates" in html and "4 to 10 percentage points [" in html
 
 
 def test_user_reflection_with_headings_replaces_the_draft(fake_results, tmp_path):
@@ -132,7 +170,7 @@ def test_an_empty_group_of_images_is_said_in_words_not_drawn(results_copy, tmp_p
     selection["items"] = [it for it in selection["items"] if it["group"] == "incorrect"]
     path.write_text(json.dumps(selection))
     html = render_html(results_copy, _settings(tmp_path))
-    assert "cam_correct.png" not in html and "cam_incorrect.png" in html
+    assert 'alt="cam correct"' not in html and 'alt="cam incorrect"' in html
     assert "No validation image is classified correctly by both networks" in html
 
 
