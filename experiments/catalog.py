@@ -9,5 +9,5 @@ FAMILIES = ("dense", "gap")
 CELLS = ("plain", "bn", "dropout", "bn-dropout")
 # The code a trained model depends on: the loop and recipe, the architectures, and the data
 # pipeline (decoding, split, subsets). Part of every run's identity.
-TRAINING_CODE = ("experiments/train.py", "experiments/models.py", "experiments/data.py")
+TRAINING_CODE = ("experiments/train.py", "experiments/recipe.py", "experiments/models.py", "experiments/data.py")
 INTERPRET_CODE = ("experiments/interpret/*.py", "experiments/runs.py", "experiments/models.py")

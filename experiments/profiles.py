@@ -15,33 +15,43 @@ SCHEMA = {
     "conv": {"bench_repeats", "bench_small"},
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr"},
+    "levers": {"run"},
     "ablation": {"epochs", "train_limit", "batch_size", "seeds", "lr_grid", "sweep_epochs", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
-    "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup"},
+    "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
+              "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
+              "matrix_weights"},
 }
 
 _FULL = {
     "data": {"val_size": 5000, "seed": 0, "train_limit": None, "val_limit": None},
     "conv": {"bench_repeats": 5, "bench_small": False},
     "audit": {"near_dup_threshold": 0.985, "n_examples": 8},
+    # 4 epochs on 20k images at the final batch size: 40 steps, enough to rank the widths
     "search": {"epochs": 4, "train_limit": 20000,
                "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
                               "gap": ["gap-s", "gap-m", "gap-l"]},
-               "lr": 0.2},
-    # lr_grid: the learning rates each cell's one-seed sweep tries (BN and no-BN nets differ).
-    # batch_size 128, not the final 500: on 8k images that is 63 steps an epoch instead of 16,
-    # enough for a net without BN to train at all, so the cells are compared, not their step counts.
-    "ablation": {"epochs": 3, "train_limit": 8000, "batch_size": 128, "seeds": [0, 1, 2],
-                 "lr_grid": [0.01, 0.03, 0.1, 0.3], "sweep_epochs": 1,
+               "lr": 0.24},
+    # each lever of the recipe switched off in turn, at the search's budget (experiments/levers.py)
+    "levers": {"run": True},
+    # The final's recipe (optimizer, augmentation, levers) on a subset at a smaller batch.
+    # lr_grid: the Muon rates each cell's one-seed sweep tries (BN and no-BN nets differ).
+    # batch_size 500, not the final 2000: on 8k images that is 16 steps an epoch instead of 4.
+    "ablation": {"epochs": 4, "train_limit": 8000, "batch_size": 500, "seeds": [0, 1, 2],
+                 "lr_grid": [0.06, 0.12, 0.24, 0.48], "sweep_epochs": 1,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
-    # 16 epochs of the chosen nets take about 12 of the 15 minutes on a 2-core AVX-512 CPU
-    "final": {"epochs": 16, "max_minutes": 15},
+    # 8 epochs of airbench94's widths take about 8 of the 12 minutes on a 2-core AVX-512 CPU
+    "final": {"epochs": 8, "max_minutes": 12},
     "interpret": {"n_correct": 6, "n_incorrect": 6, "steps": 24, "random_baselines": 3},
-    "train": {"batch_size": 500, "label_smoothing": 0.2, "weight_decay": 5e-4,
-              "momentum": 0.9, "eval_batch_size": 1000, "warmup": 0.2},
+    # airbench94_muon's recipe (experiments/recipe.py): Muon on the filters at lr, Nesterov SGD on
+    # the rest at lr * ratio (loss summed over the batch), decoupled decay 2e-6 * batch per step
+    "train": {"batch_size": 2000, "label_smoothing": 0.2, "weight_decay": 0.004,
+              "momentum": 0.85, "eval_batch_size": 2000, "warmup": 0.0, "optimizer": "muon", "muon_momentum": 0.6,
+              "bias_lr_ratio": 0.053 / 0.24, "head_lr_ratio": 0.67 / 0.24, "whiten_bias_epochs": 3,
+              "flip": "alternate", "tta": "flip-translate", "matrix_weights": "low"},
 }
 
 
@@ -56,9 +66,10 @@ PROFILES = {
     "full": _FULL,
     "quick": _with(
         _FULL,
-        search={"epochs": 1, "train_limit": 5000,
+        search={"epochs": 2, "train_limit": 10000,
                 "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
-        ablation={"epochs": 2, "train_limit": 3000, "lr_grid": [0.02, 0.1]},
+        levers={"run": False},  # 7 more trainings: not within quick's 15 minutes
+        ablation={"epochs": 2, "train_limit": 3000, "lr_grid": [0.12, 0.24]},
         final={"epochs": 3},
         interpret={"steps": 16, "random_baselines": 2},
     ),
@@ -69,10 +80,11 @@ PROFILES = {
         audit={"n_examples": 4},
         search={"epochs": 1, "train_limit": 200,
                 "candidates": {"dense": ["dense-s"], "gap": ["gap-s"]}},
-        ablation={"epochs": 1, "train_limit": 200, "batch_size": 50, "lr_grid": [0.05, 0.2]},
+        ablation={"epochs": 1, "train_limit": 200, "batch_size": 50, "lr_grid": [0.12, 0.24]},
         final={"epochs": 1},
         interpret={"n_correct": 2, "n_incorrect": 2, "steps": 4, "random_baselines": 1},
-        train={"batch_size": 50, "eval_batch_size": 100},
+        # float32 weights: bf16 kernels cost seconds to set up for each new shape, more than tiny runs take
+        train={"batch_size": 50, "eval_batch_size": 100, "matrix_weights": "float32"},
     ),
 }
 

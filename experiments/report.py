@@ -119,6 +119,7 @@ def family_context(res: Results, family: str) -> dict:
         "name": family,
         "arch": res.json(f"{final_dir}/arch.json"),
         "search": res.json(f"search/{family}/search.json"),
+        "levers": res.json(f"levers/{family}/levers.json"),
         "ablation": res.json(f"ablation/{family}-summary/summary.json"),
         "curves_png": res.figure(f"ablation/{family}-summary/curves.png"),
         "final": res.json(f"{final_dir}/metrics.json"),

@@ -57,6 +57,16 @@ def _search_params(ctx: Context) -> dict:
     return {k: ctx.profile[k] for k in ("search", "train", "final")}
 
 
+def _levers_stage(family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.levers import run_levers
+        run_levers(family, ctx.results / "search" / family, ctx.prepared, ctx.results / "levers" / family,
+                   ctx.profile["levers"], ctx.device)
+    return Stage(f"levers-{family}", run, ("experiments/levers.py", "experiments/search.py", *TRAINING_CODE),
+                 lambda ctx: {"levers": ctx.profile["levers"]}, ("data", f"search-{family}"),
+                 (f"{{results}}/levers/{family}/levers.json",))
+
+
 def _cell_stage(family: str, cell: str) -> Stage:
     def run(ctx: Context) -> None:
         from experiments.ablation import run_cell
@@ -123,6 +133,7 @@ STAGES: list[Stage] = [
     Stage("audit", _audit, ("experiments/audit.py",), lambda ctx: ctx.profile["audit"], ("data",),
           ("{results}/audit/audit.json", "{results}/audit/duplicates.png")),
     *[_search_stage(f) for f in FAMILIES],
+    *[_levers_stage(f) for f in FAMILIES],
     *[_cell_stage(f, c) for f in FAMILIES for c in CELLS],
     *[_summary_stage(f) for f in FAMILIES],
     *[_final_stage(f) for f in FAMILIES],

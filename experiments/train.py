@@ -32,7 +32,9 @@ import torch.nn.functional as F
 from experiments.catalog import TRAINING_CODE
 from experiments.errors import UserError
 from experiments.io import atomic_write, read_json, write_json
-from experiments.models import build_model, describe
+from experiments.models import build_model, describe, init_whitening
+from experiments.recipe import (CHOICES, RECIPE_DEFAULTS, augment, base_flips, flips_for, loss_for_step,  # noqa: F401
+                                make_optimizer, make_scheduler, store_matrix_weights, tta_logits)
 
 TRAIN_KEYS = {"epochs", "lr", "batch_size", "label_smoothing", "weight_decay", "momentum",
               "eval_batch_size", "seed", "warmup"}
@@ -85,27 +87,13 @@ def as_float(batch_uint8: torch.Tensor) -> torch.Tensor:
     return (batch_uint8.float() / 255.0).contiguous(memory_format=torch.channels_last)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 2) -> torch.Tensor:
-    """Random horizontal flip and translation by up to `pad` pixels (reflect padding), per image,
-    done on the whole batch at once."""
-    n, c, h, w = x.shape
-    flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
-    x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy, dx = torch.randint(0, 2 * pad + 1, (2, n), generator=gen).to(x.device)
-    rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
-    cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
-    chans = torch.arange(c, device=x.device).view(1, c, 1, 1)
-    return padded[batch, chans, rows, cols].contiguous(memory_format=torch.channels_last)
-
-
 # ---------------------------------------------------------------- evaluation
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
-            batch_size: int = 1000, tta: bool = False) -> torch.Tensor:
-    """float32 logits (N, 10) for uint8 images (N, 3, 32, 32); tta averages a flipped view."""
+            batch_size: int = 1000, tta: bool | str = False) -> torch.Tensor:
+    """float32 logits (N, 10) for uint8 images (N, 3, 32, 32); `tta` names the views averaged
+    (recipe.tta_logits: "flip" or "flip-translate"; True means "flip")."""
     was_training = model.training
     model.eval()
     out = []
@@ -113,9 +101,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
         for i in range(0, len(images), batch_size):
             x = as_float(images[i:i + batch_size].to(device))
             with autocast(device):
-                logits = model(x).float()
-                if tta:
-                    logits = 0.5 * (logits + model(x.flip(3)).float())
+                logits = tta_logits(model, x, "flip" if tta is True else tta) if tta else model(x).float()
             out.append(logits.cpu())
     finally:
         model.train(was_training)
@@ -125,25 +111,6 @@ def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
 def score(logits: torch.Tensor, labels: torch.Tensor) -> dict:
     return {"loss": float(F.cross_entropy(logits, labels)),
             "acc": float((logits.argmax(1) == labels).float().mean())}
-
-
-# ---------------------------------------------------------------- optimisation
-
-def make_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:
-    """SGD-Nesterov; no weight decay on biases and BN parameters (they set scale, not fit)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.SGD([{"params": decay, "weight_decay": cfg["weight_decay"]},
-                            {"params": no_decay, "weight_decay": 0.0}],
-                           lr=cfg["lr"], momentum=cfg["momentum"], nesterov=True)
-
-
-def lr_factor(step: int, total: int, warmup: float) -> float:
-    """Linear warm-up over the first `warmup` fraction, then linear decay to zero."""
-    peak = max(1, int(warmup * total))
-    if step < peak:
-        return (step + 1) / peak
-    return max(0.0, (total - step) / max(1, total - peak))
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -177,11 +144,16 @@ def _set_rng_state(gen: torch.Generator, state: dict) -> None:
 # ---------------------------------------------------------------- the run
 
 def validate_train_config(cfg: dict) -> dict:
-    unknown, missing = set(cfg) - TRAIN_KEYS, TRAIN_KEYS - set(cfg)
+    """The config with the recipe's optional keys filled in (so a run's identity spells them out)."""
+    cfg = {**RECIPE_DEFAULTS, **cfg}
+    unknown, missing = set(cfg) - TRAIN_KEYS - set(RECIPE_DEFAULTS), TRAIN_KEYS - set(cfg)
     if unknown or missing:
         raise UserError(f"training config: unknown {sorted(unknown)}, missing {sorted(missing)}")
     if cfg["epochs"] < 1 or cfg["lr"] <= 0 or cfg["batch_size"] < 1:
         raise UserError(f"training config: epochs, lr and batch_size must be positive: {cfg}")
+    bad = {k: cfg[k] for k, allowed in CHOICES.items() if cfg[k] not in allowed}
+    if bad:
+        raise UserError(f"training config: {bad} not among {CHOICES}")
     return cfg
 
 
@@ -239,7 +211,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     `data` has train_x/train_y/val_x/val_y (uint8 NHWC, int64) and mean/std (training split).
     """
     run_dir = Path(run_dir)
-    train_cfg = validate_train_config(dict(train_cfg))
+    train_cfg = validate_train_config(train_cfg)
     config = run_identity(name, model_cfg, train_cfg, data)
     done = finished_metrics(run_dir, config)
     if done is not None:
@@ -247,12 +219,15 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     dev = resolve_device(device) if isinstance(device, str) else device
     torch.manual_seed(train_cfg["seed"])
     gen = torch.Generator().manual_seed(train_cfg["seed"])
-    model = build_model(model_cfg, data.mean, data.std).to(dev, memory_format=torch.channels_last)
+    model = build_model(model_cfg, data.mean, data.std)
+    init_whitening(model, as_float(to_tensor_images(data.train_x[:5000], torch.device("cpu"))))
+    store_matrix_weights(model, autocast_dtype(dev) if train_cfg["matrix_weights"] == "low" else None)
+    model = model.to(dev, memory_format=torch.channels_last)
     opt = make_optimizer(model, train_cfg)
     bs = min(train_cfg["batch_size"], len(data.train_y))
     steps_per_epoch = len(data.train_y) // bs  # drop the ragged last batch: BN wants full batches
     total = steps_per_epoch * train_cfg["epochs"]
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train_cfg["warmup"]))
+    sched = make_scheduler(opt, train_cfg, total, steps_per_epoch)
     history, start = [], 0
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
@@ -311,18 +286,19 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
     from tqdm import tqdm
 
     model.train()
+    base = base_flips(len(train_y), cfg["seed"]) if cfg["flip"] == "alternate" else None
     perm = torch.randperm(len(train_y), generator=gen).to(dev)
     total_loss = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev)
     bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}", leave=False, disable=not sys.stderr.isatty())
     for step in bar:
         idx = perm[step * bs:(step + 1) * bs]
-        x = augment(as_float(train_x[idx]), gen)
+        x = augment(as_float(train_x[idx]), gen, flip=flips_for(idx, epoch, cfg, base, gen))
         y = train_y[idx]
         with autocast(dev):
             logits = model(x)
         logits = logits.float()
-        loss = F.cross_entropy(logits, y, label_smoothing=cfg["label_smoothing"])
+        loss = loss_for_step(logits, y, cfg)
         if not torch.isfinite(loss):  # no point finishing the epoch
             raise Diverged(f"run {name} diverged in epoch {epoch + 1} (step {step + 1}): loss {loss.item()}; "
                            f"the learning rate {cfg['lr']} is too high for this model")
@@ -338,10 +314,10 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
 
 def _finish(name, model, config, history, val_x, val_y, dev, run_dir: Path, ckpt: Path) -> dict:
     """Final score with flip TTA; write model.pt and metrics.json; drop the checkpoint."""
-    final = score(predict(model, val_x, dev, config["train"]["eval_batch_size"], tta=True), val_y)
+    final = score(predict(model, val_x, dev, config["train"]["eval_batch_size"], tta=config["train"]["tta"]), val_y)
     check_diverged(name, config["train"], len(history), history[-1]["train_loss"] if history else 0.0,
                    final["loss"], model)
-    info = describe(model)
+    info = describe(build_model(config["model"]))  # a float32 copy: the trained one may hold bf16 weights
     state = {k: v.float().cpu() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
     atomic_write(run_dir / "model.pt", lambda tmp: torch.save(state, tmp))
     metrics = {"run": name, "family": config["model"]["family"], "model": config["model"],

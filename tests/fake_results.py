@@ -17,8 +17,10 @@ PROVENANCE = {"commit": "abc1234", "dirty": False, "versions": {"python": "3.11.
               "threads": 2, "device": "cpu", "gpu": None, "precision": "bfloat16"}
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CELLS = {"plain": (False, 0.0), "bn": (True, 0.0), "dropout": (False, 1.0), "bn-dropout": (True, 1.0)}
-TRAIN = {"epochs": 11, "lr": 0.2, "seed": 0, "batch_size": 500, "label_smoothing": 0.2, "weight_decay": 5e-4,
-         "momentum": 0.9, "eval_batch_size": 1000, "warmup": 0.2}
+TRAIN = {"epochs": 8, "lr": 0.24, "seed": 0, "batch_size": 2000, "label_smoothing": 0.2, "weight_decay": 0.004,
+         "momentum": 0.85, "eval_batch_size": 2000, "warmup": 0.0, "optimizer": "muon", "muon_momentum": 0.6,
+         "bias_lr_ratio": 0.22, "head_lr_ratio": 2.79, "whiten_bias_epochs": 3, "flip": "alternate",
+         "tta": "flip-translate", "matrix_weights": "low"}
 
 
 def png(path: Path, width: int, height: int, label: str, seed: int = 0) -> None:
@@ -33,8 +35,8 @@ def png(path: Path, width: int, height: int, label: str, seed: int = 0) -> None:
 
 
 def model_cfg(family: str, bn: bool = True, dropout: float = 0.0) -> dict:
-    cfg = {"family": family, "widths": [64, 128, 256], "stem_width": 32, "stem_kernel": 5 if family == "gap" else 3,
-           "batchnorm": bn, "dropout": dropout}
+    cfg = {"family": family, "widths": [64, 256, 256], "stem": "whiten", "bn_frozen_scale": True, "dirac": True,
+           "head_init": "small", "batchnorm": bn, "dropout": dropout}
     return cfg | ({"hidden": 512} if family == "dense" else {})
 
 
@@ -121,7 +123,7 @@ def write_interpret(root: Path, family: str) -> None:
     out = root / "interpret" / family
     layers = []
     for n, ch, size in [(1, 32, [32, 32]), (4, 128, [16, 16]), (7, 256, [8, 8])]:
-        layers.append({"layer": n, "channels": ch, "channels_shown": min(ch, 32), "kernel": [3, 3],
+        layers.append({"layer": n, "learned": n > 1, "channels": ch, "channels_shown": min(ch, 32), "kernel": [3, 3],
                        "map_size": size, "maps_taken": "after ReLU", "filter_rule": "RGB" if n == 1 else "channel 0",
                        "feature_maps": f"feature_maps_{n}.png", "filters": f"filters_{n}.png"})
         png(out / f"feature_maps_{n}.png", 1050, 700, f"{family} feature maps {n}", n)
@@ -131,7 +133,8 @@ def write_interpret(root: Path, family: str) -> None:
                                     "channel_rule": "each filter's colour channel with the largest L2 norm",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
                                     "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
-                                    "test": "one-sided Mann-Whitney U of trained vs null R²"})
+                                    "test": "one-sided Mann-Whitney U of trained vs null R²",
+                                    "layer": 2, "frozen_before": 1})
     png(out / "gabor.png", 1050, 450, f"{family} gabor")
     for kind in ("cam", "saliency"):
         write_json(out / f"{kind}.json", maps_record(kind, family))
@@ -178,6 +181,13 @@ def write_fake_results(root: Path) -> Path:
     png(root / "audit" / "duplicates.png", 1080, 400, "duplicates")
     for family, acc in (("dense", 0.862), ("gap", 0.905)):
         write_json(root / "search" / family / "search.json", search(family))
+        write_json(root / "levers" / family / "levers.json", {
+            "family": family, "reference": {"candidate": f"{family}-m", "val_acc": 0.7332, "seconds_per_epoch": 30.1},
+            "budget": {"epochs": 4, "n_train": 20000, "lr": 0.24}, "seeds": [0],
+            "levers": [{"lever": "dirac", "recipe": "identity-initialised convs", "variant": "He-initialised convs",
+                        "val_acc": 0.7201, "change": 0.0131, "seconds_per_epoch": 30.3},
+                       {"lever": "tta", "recipe": "flip-translate test-time augmentation", "variant": "flip only",
+                        "val_acc": 0.7290, "change": 0.0042, "seconds_per_epoch": None}]})
         write_json(root / "ablation" / f"{family}-summary" / "summary.json", summary(family))
         for cell in CELLS:  # the report reads only the training time from a cell's own record
             write_json(root / "ablation" / f"{family}-{cell}" / "cell.json", {"seconds": 95.0, "sweep_seconds": 40.0})

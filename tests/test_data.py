@@ -5,7 +5,7 @@ import torch
 
 from experiments.data import load_image_folder, load_prepared, prepare_data, stratified_split
 from experiments.errors import UserError
-from experiments.train import augment
+from experiments.recipe import augment
 from tests.imagegen import write_cifar_root, write_image_folder
 
 PARAMS = {"val_size": 50, "seed": 0, "train_limit": None, "val_limit": None}

@@ -59,3 +59,14 @@ def test_no_selected_images_still_writes_the_files(selected, tmp_path):
                      CLASSES, tmp_path, PARAMS)
     assert record["metrics"]["n_images"] == 0 and "randomization_rank_correlation" not in record["metrics"]
     assert (tmp_path / "cam_correct.png").exists() and (tmp_path / "cam_incorrect.png").exists()
+
+
+def test_a_frozen_whitening_stem_is_labelled_and_the_gabor_test_skips_it(tmp_path):
+    from experiments.models import build_model, candidate, init_whitening
+    torch.manual_seed(0)
+    model = build_model(candidate("gap-s")).eval()
+    init_whitening(model, torch.rand(8, 3, 32, 32))
+    features = run_features(model, torch.rand(3, 32, 32), tmp_path, PARAMS)
+    assert [layer["learned"] for layer in features["layers"]][0] is False, "conv layer 1 is the frozen whitening"
+    gabor = json.loads((tmp_path / "gabor.json").read_text())
+    assert gabor["layer"] == 2 and gabor["frozen_before"] == 1, "the Gabor test runs on the first learned conv"

@@ -184,3 +184,9 @@ def test_a_rebuild_that_reused_training_runs_still_reports_what_the_training_too
     final = json.loads((results_copy / "final/gap-final/metrics.json").read_text())["seconds"]
     rest = sum(facts["stage_seconds"][s] for s in ("conv", "data", "audit"))
     assert facts["total_minutes"] * 60 == pytest.approx(rest + searched + final + 3.0)
+
+
+def test_frozen_whitening_filters_are_labelled_and_the_gabor_test_names_its_learned_layer(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert html.count("<strong>Not learned:</strong>") == 2, "conv layer 1 of each family is the frozen stem"
+    assert "of conv layer 2, the first learned layer" in html

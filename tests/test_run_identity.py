@@ -43,7 +43,8 @@ def _edit_code(monkeypatch, path):
     monkeypatch.setattr(pipeline, "code_digests", edited)
 
 
-@pytest.mark.parametrize("path", ["experiments/train.py", "experiments/models.py", "experiments/data.py"])
+@pytest.mark.parametrize("path", ["experiments/train.py", "experiments/recipe.py", "experiments/models.py",
+                                  "experiments/data.py"])
 def test_editing_training_code_retrains_the_run(build, monkeypatch, path):
     ctx, _, epochs = build
     before = _run_config(ctx)["code"]

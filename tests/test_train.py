@@ -61,7 +61,7 @@ def test_finished_run_is_not_trained_again(data, tmp_path, monkeypatch):
 def test_non_finite_loss_stops_the_run_naming_run_and_epoch(data, tmp_path):
     broken = replace(data, std=[0.0, 0.0, 0.0])  # x / 0 -> inf -> NaN logits
     with pytest.raises(Diverged, match=r"run gap-plain diverged in epoch 1 \(step 1\): loss nan"):
-        train_run("gap-plain", candidate("gap-s", False), TRAIN, broken, tmp_path, "cpu")
+        train_run("gap-plain", {**candidate("gap-s", False), "stem": "conv"}, TRAIN, broken, tmp_path, "cpu")
     assert not (tmp_path / "metrics.json").exists()
 
 
@@ -87,7 +87,8 @@ def test_describe_counts_every_parameter_and_conv_flops():
     info = describe(model)
     assert info["params"] == sum(p.numel() for p in model.parameters())
     stem = info["layers"][0]
-    assert stem["layer"] == "Conv2d" and stem["flops"] == 2 * 24 * 32 * 32 * 3 * 5 * 5
+    assert stem["layer"] == "PatchWhitening" and stem["output"] == [24, 31, 31]
+    assert stem["flops"] == 2 * 24 * 31 * 31 * 3 * 2 * 2, "2 x out channels x positions x in channels x kernel"
 
 
 def test_paired_effects_of_a_known_2x2_table():

@@ -49,13 +49,16 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
                     out / f"feature_maps_{number}.png")
         fig, rule = plot_filters(conv, number == 1, f"{family}: conv layer {number}")
         save_figure(fig, out / f"filters_{number}.png")
-        layers.append({"layer": number, "channels": conv.out_channels,
+        layers.append({"layer": number, "learned": getattr(conv, "learned", True), "channels": conv.out_channels,
                        "channels_shown": min(conv.out_channels, MAX_CHANNELS), "kernel": list(conv.kernel_size),
                        "map_size": list(maps.shape[1:]), "maps_taken": after, "filter_rule": rule,
                        "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
-    first = chosen_layers(model)[0][1].weight.detach().float().numpy()
-    gabor, kernels, fitted = gabor_test(first, seed=params.get("seed", 0))
-    title = f"{family}: best and worst Gabor fits of first-layer filters ({gabor['channel_rule']})"
+    # the Gabor question is about what training found: a frozen stem (patch whitening) is skipped
+    convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
+    number, first = next((i, c) for i, c in enumerate(convs, 1) if getattr(c, "learned", True))
+    gabor, kernels, fitted = gabor_test(first.weight.detach().float().numpy(), seed=params.get("seed", 0))
+    gabor = {**gabor, "layer": number, "frozen_before": number - 1}
+    title = f"{family}: best and worst Gabor fits of conv layer {number}'s filters ({gabor['channel_rule']})"
     save_figure(plot_gabor_fits(kernels, fitted, gabor["r2"], gabor["best"], gabor["worst"], title), out / "gabor.png")
     write_json(out / "gabor.json", gabor)
     record = {"family": family, "image_index": image_index, "layers": layers,
