@@ -31,6 +31,8 @@ def cell_model(search_dir: Path, family: str, cell: str, dropout: dict) -> dict:
 
 def sweep_lr(name: str, model_cfg: dict, train: dict, ablation: dict, data, out_dir: Path, device) -> dict:
     """Short one-seed runs over the lr grid; the best validation accuracy picks the lr."""
+    if len(ablation["lr_grid"]) == 1:  # nothing to choose: no sweep runs
+        return {"rule": "the profile's single learning rate", "grid": [], "lr": ablation["lr_grid"][0]}
     rows = []
     for lr in ablation["lr_grid"]:
         cfg = {**train, "epochs": ablation["sweep_epochs"], "lr": lr, "seed": 0}
@@ -69,7 +71,8 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     acc = [r["val_acc"] for r in runs]  # None for a seed that diverged at every retry
     finite = [a for a in acc if a is not None]
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
-              "model": model_cfg, "lr": sweep["lr"], "seeds": list(ablation["seeds"]), "val_acc": acc,
+              "model": model_cfg, "lr": sweep["lr"], "lr_rule": sweep["rule"], "lr_grid": list(ablation["lr_grid"]),
+              "seeds": list(ablation["seeds"]), "val_acc": acc,
               "lr_halvings": [r["lr_halvings"] for r in runs], "diverged": [r["diverged"] for r in runs],
               "epochs": ablation["epochs"], "batch_size": train["batch_size"],
               "n_train": len(data.train_y), "mean": float(np.mean(finite)) if finite else None,
@@ -114,6 +117,7 @@ def summarize(family: str, cell_dirs: dict[str, Path], out_dir: Path) -> dict:
     record = {"family": family, "cells": table, "effects": paired_effects(acc),
               "seeds": cells["plain"]["seeds"], "epochs": cells["plain"]["epochs"],
               "batch_size": cells["plain"]["batch_size"],
+              "lr_rule": cells["plain"].get("lr_rule"), "lr_grid": cells["plain"].get("lr_grid"),
               "n_train": cells["plain"]["n_train"],
               "best": {"cell": best["cell"], "model": best["model"], "lr": best["lr"]}}
     plot_curves(cells, Path(out_dir) / "curves.png", family)

@@ -32,8 +32,10 @@ def run_levers(family: str, search_dir: Path, prepared, out_dir: Path, params: d
     """Train each lever's variant under the search budget; write levers.json (a record saying the
     study was not run, when the profile turns it off)."""
     search_dir, out_dir = Path(search_dir), Path(out_dir)
-    if not params["run"]:
-        record = {"family": family, "levers": [], "skipped": "this profile does not run the lever study"}
+    if not params["run"] or family not in params["families"]:
+        why = ("this profile does not run the lever study" if not params["run"] else
+               f"the levers belong to the recipe both families share; measured on the {', '.join(params['families'])} family")
+        record = {"family": family, "levers": [], "skipped": why}
         write_json(out_dir / "levers.json", record)
         return record
     search = read_json(search_dir / "search.json")

@@ -15,7 +15,7 @@ SCHEMA = {
     "conv": {"bench_repeats", "bench_small"},
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr"},
-    "levers": {"run"},
+    "levers": {"run", "families"},
     "ablation": {"epochs", "train_limit", "batch_size", "seeds", "lr_grid", "sweep_epochs", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
@@ -34,12 +34,13 @@ _FULL = {
                               "gap": ["gap-s", "gap-m", "gap-l"]},
                "lr": 0.24},
     # each lever of the recipe switched off in turn, at the search's budget (experiments/levers.py)
-    "levers": {"run": True},
+    # the levers belong to the shared trunk and recipe: measured once, on the gap family
+    "levers": {"run": True, "families": ["gap"]},
     # The final's recipe (optimizer, augmentation, levers) on a subset at a smaller batch.
     # lr_grid: the Muon rates each cell's one-seed sweep tries (BN and no-BN nets differ).
     # batch_size 500, not the final 2000: on 8k images that is 16 steps an epoch instead of 4.
     "ablation": {"epochs": 4, "train_limit": 8000, "batch_size": 500, "seeds": [0, 1, 2],
-                 "lr_grid": [0.06, 0.12, 0.24, 0.48], "sweep_epochs": 1,
+                 "lr_grid": [0.12, 0.24, 0.48], "sweep_epochs": 1,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
@@ -69,9 +70,12 @@ PROFILES = {
         search={"epochs": 2, "train_limit": 10000,
                 "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
         levers={"run": False},  # 7 more trainings: not within quick's 15 minutes
-        ablation={"epochs": 2, "train_limit": 3000, "lr_grid": [0.12, 0.24]},
+        # one rate: no sweep (each run's fixed cost, mostly scoring, outweighs its 2 epochs on 3k images)
+        ablation={"epochs": 2, "train_limit": 3000, "lr_grid": [0.24]},
         final={"epochs": 3},
         interpret={"steps": 16, "random_baselines": 2},
+        # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs
+        train={"tta": "flip"},
     ),
     "smoke": _with(
         _FULL,

@@ -97,7 +97,8 @@ def summary(family: str, acc: dict | None = None, halvings: dict | None = None) 
     best = max(cells, key=lambda c: c["mean"] if c["mean"] is not None else -1)
     return {"family": family, "cells": cells,
             "effects": paired_effects(arrays),
-            "seeds": list(range(n_seeds)), "epochs": 3, "batch_size": 128, "n_train": 8000,
+            "seeds": list(range(n_seeds)), "epochs": 4, "batch_size": 500, "n_train": 8000,
+            "lr_rule": "best validation accuracy after 1 epoch(s), seed 0", "lr_grid": [0.12, 0.24, 0.48],
             "best": {"cell": best["cell"], "model": model_cfg(family), "lr": best["lr"]}}
 
 

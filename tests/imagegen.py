@@ -53,3 +53,20 @@ def tiny_prepared(tmp: Path, n_train: int, val_size: int):
     prepare_data(str(root), Path(tmp) / "data", Path(tmp) / "cache",
                  {"val_size": val_size, "seed": 0, "train_limit": None, "val_limit": None})
     return load_prepared(Path(tmp) / "data")
+
+
+def straight_and_resumed(model_cfg: dict, cfg: dict, data, tmp: Path, device: str = "cpu"):
+    """The same run twice: uninterrupted in tmp/a, and in tmp/b killed after epoch 2 then rerun.
+    Returns (straight metrics, resumed metrics, whether b kept a checkpoint when killed)."""
+    import pytest
+
+    from experiments.train import train_run
+    straight = train_run("r", model_cfg, cfg, data, Path(tmp) / "a", device)
+
+    def interrupt(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train_run("r", model_cfg, cfg, data, Path(tmp) / "b", device, on_epoch_end=interrupt)
+    kept = (Path(tmp) / "b" / "checkpoint.pt").exists()
+    return straight, train_run("r", model_cfg, cfg, data, Path(tmp) / "b", device), kept

@@ -6,7 +6,7 @@ import torch
 
 from experiments.models import candidate
 from experiments.train import train_run
-from tests.imagegen import TINY_TRAIN, tiny_prepared
+from tests.imagegen import TINY_TRAIN, straight_and_resumed, tiny_prepared
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -29,14 +29,7 @@ def test_the_recipe_trains_on_the_gpu_in_low_precision(family, data, tmp_path):
 
 def test_resume_on_the_gpu_equals_an_uninterrupted_run(data, tmp_path):
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    straight = train_run("r", candidate("gap-s"), MUON, data, tmp_path / "a", "cuda")
-
-    def interrupt(epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        train_run("r", candidate("gap-s"), MUON, data, tmp_path / "b", "cuda", on_epoch_end=interrupt)
-    resumed = train_run("r", candidate("gap-s"), MUON, data, tmp_path / "b", "cuda")
+    straight, resumed, _ = straight_and_resumed(candidate("gap-s"), MUON, data, tmp_path, "cuda")
     assert resumed["val_acc"] == pytest.approx(straight["val_acc"], abs=0.02), "GPU kernels may differ in the last bit"
 
 

@@ -20,7 +20,7 @@ def searched(tmp_path_factory):
 
 def test_each_lever_is_one_run_that_changes_only_that_lever(searched):
     prepared, tmp = searched
-    record = run_levers("gap", tmp / "search", prepared, tmp / "levers", {"run": True}, "cpu")
+    record = run_levers("gap", tmp / "search", prepared, tmp / "levers", {"run": True, "families": ["gap"]}, "cpu")
     assert [r["lever"] for r in record["levers"]] == [*LEVERS, "tta"]
     ref = read_json(tmp / "search" / "gap-s" / "config.json")
     for name, (_, _, model_change, train_change) in LEVERS.items():
@@ -35,5 +35,5 @@ def test_each_lever_is_one_run_that_changes_only_that_lever(searched):
 
 def test_a_profile_without_the_study_says_so(searched, tmp_path):
     prepared, tmp = searched
-    record = run_levers("gap", tmp / "search", prepared, tmp_path, {"run": False}, "cpu")
+    record = run_levers("gap", tmp / "search", prepared, tmp_path, {"run": False, "families": ["gap"]}, "cpu")
     assert record["levers"] == [] and "not run" in record["skipped"]

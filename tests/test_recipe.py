@@ -4,8 +4,8 @@ import torch
 
 from experiments.models import PatchWhitening, build_model, init_whitening
 from experiments.recipe import base_flips, flips_for, make_optimizer, orthogonalize, tta_logits
-from experiments.train import train_run, validate_train_config
-from tests.imagegen import TINY_TRAIN, tiny_prepared
+from experiments.train import validate_train_config
+from tests.imagegen import TINY_TRAIN, straight_and_resumed, tiny_prepared
 
 RECIPE_MODEL = {"family": "gap", "widths": [16, 32, 32], "stem": "whiten", "bn_frozen_scale": True, "dirac": True,
                 "head_init": "small"}
@@ -79,14 +79,7 @@ def test_flip_translate_tta_is_a_mean_of_views():
 
 def test_resume_of_the_muon_recipe_equals_an_uninterrupted_run(data, tmp_path):
     cfg = {**MUON, "epochs": 3}
-    straight = train_run("r", RECIPE_MODEL, cfg, data, tmp_path / "a", "cpu")
-
-    def interrupt(epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        train_run("r", RECIPE_MODEL, cfg, data, tmp_path / "b", "cpu", on_epoch_end=interrupt)
-    resumed = train_run("r", RECIPE_MODEL, cfg, data, tmp_path / "b", "cpu")
+    straight, resumed, _ = straight_and_resumed(RECIPE_MODEL, cfg, data, tmp_path)
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a), "momentum buffers, flips and RNG all restored"

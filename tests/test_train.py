@@ -10,7 +10,7 @@ from experiments.ablation import CELLS, paired_effects
 from experiments.errors import UserError
 from experiments.models import build_model, candidate, describe
 from experiments.train import Diverged, load_checkpoint, train_run
-from tests.imagegen import TINY_TRAIN as TRAIN, tiny_prepared
+from tests.imagegen import TINY_TRAIN as TRAIN, straight_and_resumed, tiny_prepared
 
 
 
@@ -37,15 +37,8 @@ def _weights(run_dir):
 def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path):
     cfg = {**TRAIN, "epochs": 3}
     model_cfg = candidate("gap-s", True, 0.3)  # dropout: the global RNG must be restored too
-    straight = train_run("r", model_cfg, cfg, data, tmp_path / "a", "cpu")
-
-    def interrupt(epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        train_run("r", model_cfg, cfg, data, tmp_path / "b", "cpu", on_epoch_end=interrupt)
-    assert (tmp_path / "b" / "checkpoint.pt").exists(), "an interrupted run keeps its last epoch"
-    resumed = train_run("r", model_cfg, cfg, data, tmp_path / "b", "cpu")
+    straight, resumed, kept = straight_and_resumed(model_cfg, cfg, data, tmp_path)
+    assert kept, "an interrupted run keeps its last epoch"
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights must equal the uninterrupted run's"
     assert resumed["val_acc"] == straight["val_acc"]
