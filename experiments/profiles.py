@@ -38,9 +38,10 @@ _FULL = {
     "levers": {"run": True, "families": ["gap"]},
     # The final's recipe (optimizer, augmentation, levers) on a subset at a smaller batch.
     # lr_grid: the Muon rates each cell's one-seed sweep tries (BN and no-BN nets differ).
-    # batch_size 500, not the final 2000: on 8k images that is 16 steps an epoch instead of 4.
-    "ablation": {"epochs": 4, "train_limit": 8000, "batch_size": 500, "seeds": [0, 1, 2],
-                 "lr_grid": [0.12, 0.24, 0.48], "sweep_epochs": 1,
+    # batch_size 500, not the final 2000: on 6k images that is 12 steps an epoch instead of 3.
+    # Each run also pays ~15 s to be scored (6-view TTA on 5,000 images): 40 runs, ~28 minutes in all.
+    "ablation": {"epochs": 3, "train_limit": 6000, "batch_size": 500, "seeds": [0, 1, 2],
+                 "lr_grid": [0.12, 0.24], "sweep_epochs": 1,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
@@ -71,8 +72,8 @@ PROFILES = {
                 "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
         levers={"run": False},  # 7 more trainings: not within quick's 15 minutes
         # one rate: no sweep (each run's fixed cost, mostly scoring, outweighs its 2 epochs on 3k images)
-        ablation={"epochs": 2, "train_limit": 3000, "lr_grid": [0.24]},
-        final={"epochs": 3},
+        ablation={"epochs": 1, "train_limit": 3000, "lr_grid": [0.24]},
+        final={"epochs": 2},
         interpret={"steps": 16, "random_baselines": 2},
         # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs
         train={"tta": "flip"},
