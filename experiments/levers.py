@@ -12,7 +12,8 @@ from pathlib import Path
 
 from experiments.io import read_json, write_json
 from experiments.search import subset
-from experiments.train import predict, score, to_tensor_images, train_run
+from experiments.models import build_model
+from experiments.train import Diverged, predict, score, to_tensor_images, train_run
 
 # name: (what the recipe does, the variant trained instead, model changes, training changes)
 LEVERS = {
@@ -20,7 +21,10 @@ LEVERS = {
                   {"stem": "conv", "stem_width": 32, "stem_kernel": 3}, {}),
     "bn_frozen_scale": ("BN scale fixed at 1, fast statistics", "standard BN", {"bn_frozen_scale": False}, {}),
     "dirac": ("identity-initialised convs", "He-initialised convs", {"dirac": False}, {}),
-    "small_head": ("classifier initialised near zero", "He-initialised classifier", {"head_init": "he"}, {}),
+    # the recipe's head rate is set for the small init (see recipe.param_groups); the variant keeps
+    # that rate, so only the init changes
+    "small_head": ("classifier initialised near zero", "He-initialised classifier, same rate", {"head_init": "he"},
+                   {"head_lr_ratio": "same rate"}),
     "muon": ("Muon on the filters", "Nesterov SGD on everything (the earlier recipe, lr scaled to the batch)", {},
              {"optimizer": "sgd", "lr": 0.8, "momentum": 0.9, "weight_decay": 5e-4, "warmup": 0.2}),
     "alternating_flip": ("alternating flips", "independent random flips", {}, {"flip": "random"}),
@@ -45,10 +49,18 @@ def run_levers(family: str, search_dir: Path, prepared, out_dir: Path, params: d
     data = subset(prepared, search["budget"]["n_train"])
     rows = []
     for name, (recipe, variant, model_change, train_change) in LEVERS.items():
-        m = train_run(f"levers-{family}-{name}", {**ref["model"], **model_change}, {**ref["train"], **train_change},
-                      data, out_dir / name, device)
-        rows.append({"lever": name, "recipe": recipe, "variant": variant, "val_acc": m["val_acc"],
-                     "change": ref["val_acc"] - m["val_acc"], "seconds_per_epoch": m["seconds"] / m["epochs"]})
+        model_cfg, train_cfg = {**ref["model"], **model_change}, {**ref["train"], **train_change}
+        if train_cfg.get("head_lr_ratio") == "same rate":
+            fan_in = build_model(ref["model"]).classifier.in_features
+            train_cfg["head_lr_ratio"] = ref["train"]["head_lr_ratio"] / fan_in ** 2
+        row = {"lever": name, "recipe": recipe, "variant": variant}
+        try:
+            m = train_run(f"levers-{family}-{name}", model_cfg, train_cfg, data, out_dir / name, device)
+            rows.append({**row, "val_acc": m["val_acc"], "change": ref["val_acc"] - m["val_acc"],
+                         "seconds_per_epoch": m["seconds"] / m["epochs"], "diverged": False})
+        except Diverged as err:  # a variant that cannot train at the recipe's rates is a finding too
+            print(err, flush=True)
+            rows.append({**row, "val_acc": None, "change": None, "seconds_per_epoch": None, "diverged": True})
     rows.append(_tta_row(ref_dir, ref, prepared, device))
     record = {"family": family, "reference": {"candidate": chosen["name"], "val_acc": ref["val_acc"],
                                               "seconds_per_epoch": ref["seconds"] / ref["epochs"]},
@@ -68,4 +80,4 @@ def _tta_row(ref_dir: Path, ref: dict, prepared, device: str) -> dict:
     acc = score(predict(load_model(ref_dir, str(dev)), val_x, dev, ref["train"]["eval_batch_size"], tta="flip"),
                 val_y)["acc"]
     return {"lever": "tta", "recipe": f"{ref['train']['tta']} test-time augmentation", "variant": "flip only",
-            "val_acc": acc, "change": ref["val_acc"] - acc, "seconds_per_epoch": None}
+            "val_acc": acc, "change": ref["val_acc"] - acc, "seconds_per_epoch": None, "diverged": False}

@@ -18,6 +18,11 @@ ADEBAYO = {"changes": "Adebayo et al. (2018), who found that Grad-CAM maps (of w
 EXPECTED = {"cam": "changes", "saliency": "stays"}
 
 
+def layer_name(r: dict) -> str:
+    """How the Gabor paragraph names the layer it tested (gabor.json's `layer`, when recorded)."""
+    return f"conv layer {r['layer']}, the first learned layer," if r.get("layer") else "the first layer"
+
+
 def pts(x, digits: int = 1) -> str:
     """A fraction as signed percentage points ("+1.2"), or MISSING."""
     return f"{100 * x:+.{digits}f}" if is_number(x) else MISSING
@@ -119,7 +124,7 @@ def gabor_sentence(r: dict, v: dict) -> str:
     kernel = r.get("kernel_size") or []
     k = "x".join(map(str, kernel)) or MISSING
     p = f"{v['p_value']:.3g}" if v["p_value"] is not None else MISSING
-    text = (f"{pct(r.get('fraction'))} of the {r.get('n_filters', MISSING)} first-layer {k} filters reach "
+    text = (f"{pct(r.get('fraction'))} of the {r.get('n_filters', MISSING)} {k} filters of {layer_name(r)} reach "
             f"R² ≥ {r.get('threshold', MISSING)} (median R² {dec(r.get('median_r2'))}); norm-matched random filters "
             f"reach it {pct(r.get('null_fraction'))} of the time (median {dec(r.get('null_median_r2'))}); "
             f"one-sided Mann-Whitney p = {p} (α = {v['alpha'] if v['alpha'] is not None else MISSING}).")

@@ -131,7 +131,7 @@ def write_interpret(root: Path, family: str) -> None:
         png(out / f"filters_{n}.png", 1050, 700, f"{family} filters {n}", n + 10)
     write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})
     write_json(out / "gabor.json", {"kernel_size": [3, 3], "small_kernel": True, "n_filters": 32, "threshold": 0.7,
-                                    "channel_rule": "each filter's colour channel with the largest L2 norm",
+                                    "channel_rule": "each filter's input channel with the largest L2 norm",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
                                     "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
                                     "test": "one-sided Mann-Whitney U of trained vs null R²",
@@ -186,9 +186,12 @@ def write_fake_results(root: Path) -> Path:
             "family": family, "reference": {"candidate": f"{family}-m", "val_acc": 0.7332, "seconds_per_epoch": 30.1},
             "budget": {"epochs": 4, "n_train": 20000, "lr": 0.24}, "seeds": [0],
             "levers": [{"lever": "dirac", "recipe": "identity-initialised convs", "variant": "He-initialised convs",
-                        "val_acc": 0.7201, "change": 0.0131, "seconds_per_epoch": 30.3},
+                        "val_acc": 0.7201, "change": 0.0131, "seconds_per_epoch": 30.3, "diverged": False},
+                       {"lever": "small_head", "recipe": "classifier initialised near zero",
+                        "variant": "He-initialised classifier, same rate", "val_acc": None, "change": None,
+                        "seconds_per_epoch": None, "diverged": True},
                        {"lever": "tta", "recipe": "flip-translate test-time augmentation", "variant": "flip only",
-                        "val_acc": 0.7290, "change": 0.0042, "seconds_per_epoch": None}]})
+                        "val_acc": 0.7290, "change": 0.0042, "seconds_per_epoch": None, "diverged": False}]})
         write_json(root / "ablation" / f"{family}-summary" / "summary.json", summary(family))
         for cell in CELLS:  # the report reads only the training time from a cell's own record
             write_json(root / "ablation" / f"{family}-{cell}" / "cell.json", {"seconds": 95.0, "sweep_seconds": 40.0})

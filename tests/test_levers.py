@@ -37,3 +37,24 @@ def test_a_profile_without_the_study_says_so(searched, tmp_path):
     prepared, tmp = searched
     record = run_levers("gap", tmp / "search", prepared, tmp_path, {"run": False, "families": ["gap"]}, "cpu")
     assert record["levers"] == [] and "not run" in record["skipped"]
+
+
+def test_a_variant_that_diverges_is_a_recorded_row(searched, tmp_path, monkeypatch):
+    import experiments.levers as levers
+    prepared, tmp = searched
+    far_too_high = {**levers.LEVERS["muon"][3], "lr": 1e4}
+    monkeypatch.setitem(levers.LEVERS, "muon", (*levers.LEVERS["muon"][:3], far_too_high))
+    record = run_levers("gap", tmp / "search", prepared, tmp_path, {"run": True, "families": ["gap"]}, "cpu")
+    row = {r["lever"]: r for r in record["levers"]}["muon"]
+    assert row["diverged"] and row["val_acc"] is None and row["change"] is None
+
+
+def test_the_head_init_variant_keeps_the_recipes_head_rate(searched):
+    from experiments.recipe import param_groups
+    from experiments.models import build_model
+    from experiments.train import validate_train_config
+    _, tmp = searched
+    ref, run = (read_json(tmp / d / "config.json") for d in ("search/gap-s", "levers/small_head"))
+    rates = [{g["name"]: g["lr"] for g in param_groups(build_model(c["model"]), validate_train_config(c["train"]))}
+             for c in (ref, run)]
+    assert rates[0]["head"] == pytest.approx(rates[1]["head"]), "only the init changes"

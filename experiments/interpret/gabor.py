@@ -1,6 +1,6 @@
-"""Problem 3: are the first-layer filters Gabor-like? Measured, not eyeballed.
+"""Problem 3: are the first learned layer's filters Gabor-like? Measured, not eyeballed.
 
-Each filter (its colour channel with the most energy) is fitted by a 2-D Gabor,
+Each filter (its input channel with the most energy) is fitted by a 2-D Gabor,
   g(x, y) = A exp(-(x'^2 + g^2 y'^2) / (2 s^2)) cos(2 pi f x' + phi) + c,
   x' = (x - x0) cos t + (y - y0) sin t,  y' = -(x - x0) sin t + (y - y0) cos t,
 by least squares from several starts; goodness of fit is R^2. The same fit on random filters
@@ -99,7 +99,7 @@ def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, li
     n_show = min(4, len(r2))
     result = {"kernel_size": list(kernels.shape[1:]), "small_kernel": bool(min(kernels.shape[1:]) <= 3),
               "n_filters": int(len(r2)), "threshold": R2_THRESHOLD,
-              "channel_rule": "each filter's colour channel with the largest L2 norm",
+              "channel_rule": "each filter's input channel with the largest L2 norm",
               "null_rule": f"{NULL_PER_FILTER} i.i.d. Gaussian kernels per filter, same shape, scaled to its L2 norm",
               "r2": r2.round(4).tolist(), "median_r2": float(np.median(r2)),
               "fraction": float((r2 >= R2_THRESHOLD).mean()),
