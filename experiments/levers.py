@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments.io import read_json, write_json
-from experiments.search import subset
 from experiments.models import build_model
+from experiments.search import subset
 from experiments.train import Diverged, predict, score, to_tensor_images, train_run
 
 # name: (what the recipe does, the variant trained instead, model changes, training changes)
