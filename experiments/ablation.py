@@ -1,10 +1,20 @@
-"""Problem 2 (c)/(d): the batch-norm x dropout ablation, run fairly and reported with its noise.
+"""Problem 2 (c)/(d): the batch-norm × dropout ablation, in the final model's regime, on a ladder
+of training-set sizes.
 
-For each family the chosen architecture is trained in four cells (plain, bn, dropout,
-bn-dropout) with the same data subset, epochs, augmentation and seeds. A net without BN does not
-train well at a BN net's learning rate, so each cell picks its own learning rate by one recorded
-rule: a short sweep over `lr_grid` on seed 0, best validation accuracy wins. Effects are paired
-differences over seeds (the same seed gives every cell the same batch order and augmentation).
+Every run trains with the final's recipe (`regime`: the profile's `train` section and
+`final.epochs`); only the cell's BN and dropout, its learning rate, the seed and the number of
+training images differ. The smaller rungs (`rungs`, stratified subsets) run `seeds`; the last
+rung is the whole training split, `full_seeds` per cell, and the best cell's first full-split
+run is the final model itself (experiments/final.py), not a second copy of it.
+
+The learning rate, per cell, by one recorded rule: on the smallest rung at the first seed, each
+rate of `lr_grid` trains the whole recipe; the best validation accuracy wins (a tie goes to the
+smaller rate). The winning run is that rung's first-seed run, so tuning costs len(lr_grid) − 1
+extra runs a cell (and that one seed carries a small winner's bias, shared by every cell).
+
+Effects are paired: on a rung with several seeds, per seed (the same seed gives every cell the
+same batch order and augmentation); on a rung with one seed, per validation image (the same
+images), which measures which images were drawn for validation but not training noise.
 """
 from __future__ import annotations
 
@@ -21,6 +31,11 @@ CELLS = {"plain": (False, False), "bn": (True, False), "dropout": (False, True),
 MAX_HALVINGS = 2  # a seed that diverges at the chosen lr retries at lr/2, then lr/4 (recorded)
 
 
+def regime(params: dict) -> dict:
+    """The final model's training config without lr and seed: what every ablation run shares."""
+    return {**params["train"], "epochs": params["final"]["epochs"]}
+
+
 def cell_model(search_dir: Path, family: str, cell: str, dropout: dict) -> dict:
     """The search's chosen architecture with this cell's BN and dropout switches."""
     search = read_json(Path(search_dir) / "search.json")
@@ -29,115 +44,232 @@ def cell_model(search_dir: Path, family: str, cell: str, dropout: dict) -> dict:
     return {**chosen, "batchnorm": bn, "dropout": dropout[family] if drop else 0.0}
 
 
-def sweep_lr(name: str, model_cfg: dict, train: dict, ablation: dict, data, out_dir: Path, device) -> dict:
-    """Short one-seed runs over the lr grid; the best validation accuracy picks the lr."""
-    if len(ablation["lr_grid"]) == 1:  # nothing to choose: no sweep runs
-        return {"rule": "the profile's single learning rate", "grid": [], "lr": ablation["lr_grid"][0]}
+def run_name(family: str, cell: str, n_train: int, seed: int, lr: float) -> str:
+    return f"{family}-{cell}-n{n_train}-s{seed}-lr{lr:g}"
+
+
+def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, seed: int, data, out_dir: Path,
+            device) -> dict:
+    """Each rate of the grid at one seed on this rung; the best validation accuracy picks the rate."""
+    if len(grid) == 1:  # nothing to choose
+        return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
     rows = []
-    for lr in ablation["lr_grid"]:
-        cfg = {**train, "epochs": ablation["sweep_epochs"], "lr": lr, "seed": 0}
+    for lr in grid:
+        name = run_name(family, cell, len(data.train_y), seed, lr)
         try:
-            m = train_run(f"{name}-sweep-lr{lr}", model_cfg, cfg, data, out_dir / f"lr{lr}", device)
+            m = train_run(name, model_cfg, {**train, "lr": lr, "seed": seed}, data, out_dir / name, device)
             rows.append({"lr": lr, "val_acc": m["val_acc"], "diverged": False, "seconds": m["seconds"]})
-        except Diverged:
+        except Diverged as err:
+            print(err, flush=True)
             rows.append({"lr": lr, "val_acc": None, "diverged": True, "seconds": None})
     ok = [r for r in rows if not r["diverged"]]
     if not ok:
-        raise Diverged(f"{name}: every learning rate in {ablation['lr_grid']} diverged; add smaller ones to lr_grid")
+        raise Diverged(f"{family}-{cell}: every learning rate in {grid} diverged; add smaller ones to lr_grid")
     best = max(ok, key=lambda r: (r["val_acc"], -r["lr"]))
-    return {"rule": f"best validation accuracy after {ablation['sweep_epochs']} epoch(s), seed 0",
+    return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}",
             "grid": rows, "lr": best["lr"]}
 
 
-def run_seed(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device) -> dict:
-    """One seed's run; on divergence retried at half the lr (at most MAX_HALVINGS times); a seed
-    that diverges every time is recorded as diverged (val_acc None) and the cell goes on."""
-    return train_with_retries(name, model_cfg, cfg, data, run_dir, device, MAX_HALVINGS)
+def rung_record(runs: list[dict], seeds: list[int], n_train: int) -> dict:
+    """One cell on one rung: accuracy, fit gap and curves per seed (None where a seed diverged)."""
+    acc = [r["val_acc"] for r in runs]
+    finite = [a for a in acc if a is not None]
+    return {"n_train": n_train, "seeds": list(seeds), "val_acc": acc,
+            "mean": float(np.mean(finite)) if finite else None, "sd": _sd(finite) if finite else None,
+            "train_acc": [r.get("train_acc_no_tta") for r in runs], "fit_gap": [r.get("fit_gap") for r in runs],
+            "lr_halvings": [r["lr_halvings"] for r in runs], "diverged": [r["diverged"] for r in runs],
+            "history": [r["history"] for r in runs if r["history"]], "val_pred": [r.get("val_pred") for r in runs],
+            "seconds": sum(r["seconds"] for r in runs)}
+
+
+def train_seeds(family: str, cell: str, model_cfg: dict, train: dict, lr: float, seeds: list, data, out_dir: Path,
+                device) -> list[dict]:
+    """One run per seed; a diverging seed retries at half the rate (MAX_HALVINGS times), then is
+    recorded as diverged (val_acc None) and the rung goes on."""
+    runs = []
+    for seed in seeds:
+        name = run_name(family, cell, len(data.train_y), seed, lr)
+        runs.append(train_with_retries(name, model_cfg, {**train, "lr": lr, "seed": seed}, data, out_dir / name,
+                                       device, MAX_HALVINGS))
+    return runs
 
 
 def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
-    ablation = params["ablation"]
-    train = {**params["train"], "batch_size": ablation["batch_size"]}
-    out_dir = Path(out_dir)
+    """The cell's rate (tuned on the smallest rung) and its runs on every rung below the full split."""
+    ablation, train, out_dir = params["ablation"], regime(params), Path(out_dir)
+    rungs = small_rungs(ablation["rungs"], len(prepared.train_y))
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
-    data = subset(prepared, ablation["train_limit"])
-    name = f"{family}-{cell}"
-    sweep = sweep_lr(name, model_cfg, train, ablation, data, out_dir / "sweep", device)
-    write_json(out_dir / "sweep.json", sweep)
-    runs = []
-    for seed in ablation["seeds"]:
-        cfg = {**train, "epochs": ablation["epochs"], "lr": sweep["lr"], "seed": seed}
-        runs.append(run_seed(f"{name}-s{seed}", model_cfg, cfg, data, out_dir / f"s{seed}", device))
-    acc = [r["val_acc"] for r in runs]  # None for a seed that diverged at every retry
-    finite = [a for a in acc if a is not None]
+    tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["seeds"][0],
+                     subset(prepared, rungs[0]), out_dir, device)
+    records = []
+    for n in rungs:
+        data = subset(prepared, n)
+        runs = train_seeds(family, cell, model_cfg, train, tuning["lr"], ablation["seeds"], data, out_dir, device)
+        records.append(rung_record(runs, ablation["seeds"], len(data.train_y)))
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
-              "model": model_cfg, "lr": sweep["lr"], "lr_rule": sweep["rule"], "lr_grid": list(ablation["lr_grid"]),
-              "seeds": list(ablation["seeds"]), "val_acc": acc,
-              "lr_halvings": [r["lr_halvings"] for r in runs], "diverged": [r["diverged"] for r in runs],
-              "epochs": ablation["epochs"], "batch_size": train["batch_size"],
-              "n_train": len(data.train_y), "mean": float(np.mean(finite)) if finite else None,
-              "sd": _sd(finite) if finite else None,
-              "history": [r["history"] for r in runs if r["history"]], "seconds": sum(r["seconds"] for r in runs),
-              "sweep_seconds": sum(r["seconds"] or 0 for r in sweep["grid"])}
+              "model": model_cfg, "lr": tuning["lr"], "lr_rule": tuning["rule"], "lr_grid": list(ablation["lr_grid"]),
+              "train": train, "tuning": tuning["grid"], "rungs": records,
+              "seconds": sum(r["seconds"] for r in records) + sum(r["seconds"] or 0 for r in tuning["grid"])}
     write_json(out_dir / "cell.json", record)
     return record
 
+
+def small_rungs(rungs: list, n_full: int) -> list[int]:
+    """The ladder's rungs below the full split, ascending; a profile asking for none, or for more
+    images than the split has, is a mistake worth one clear message."""
+    rungs = sorted(int(n) for n in rungs)
+    if not rungs or rungs[0] < 1 or rungs[-1] >= n_full:
+        raise UserError(f"ablation.rungs {rungs}: give at least one training-set size between 1 and "
+                        f"{n_full - 1} (the full split, {n_full} images, is always the last rung)")
+    return rungs
+
+
+def best_cell(cells: dict[str, dict]) -> dict:
+    """The cell the final model uses: the best mean accuracy on the largest rung below the full split."""
+    trained = [c for c in cells.values() if c["rungs"][-1]["mean"] is not None]
+    if not trained:
+        raise UserError(f"{next(iter(cells.values()))['family']}: every seed of every ablation cell diverged; "
+                        f"lower the learning rates (ablation.lr_grid)")
+    return max(trained, key=lambda c: c["rungs"][-1]["mean"])
+
+
+def read_cells(cell_dirs: dict[str, Path]) -> dict[str, dict]:
+    return {cell: read_json(Path(d) / "cell.json") for cell, d in cell_dirs.items()}
+
+
+def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prepared, out_dir: Path, params: dict,
+                  device: str) -> dict:
+    """Every cell on the whole training split at its tuned rate; the final model is the best cell's
+    first seed. Writes full.json (one rung record per cell)."""
+    cells, out_dir = read_cells(cell_dirs), Path(out_dir)
+    best = best_cell(cells)["cell"]
+    seeds = params["ablation"]["full_seeds"]
+    records = {}
+    for cell, c in cells.items():
+        todo = seeds[1:] if cell == best else seeds
+        runs = train_seeds(family, cell, c["model"], regime(params), c["lr"], todo, prepared, out_dir, device)
+        if cell == best:
+            final = read_json(Path(final_dir) / "metrics.json")  # its rate is c["lr"] / 2 ** halvings
+            halvings = int(round(np.log2(c["lr"] / final["train"]["lr"])))
+            runs = [{**final, "diverged": False, "lr_halvings": halvings}] + runs
+        records[cell] = rung_record(runs, seeds, len(prepared.train_y))
+    record = {"family": family, "best": best, "cells": records}
+    write_json(out_dir / "full.json", record)
+    return record
+
+
+# ---------------------------------------------------------------- effects
 
 def _sd(values) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _effect(per_seed: np.ndarray) -> dict:
-    """A paired effect over seeds; a seed where a cell diverged (NaN) has no effect (None) and is
-    left out of the mean and sd."""
-    ok = per_seed[np.isfinite(per_seed)]
-    return {"mean": float(ok.mean()) if len(ok) else None, "sd": _sd(ok) if len(ok) else None,
-            "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
+def factorial(acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """2x2 factorial effects, elementwise (per seed or per image): main effects averaged over the
+    other factor, and the interaction (how much BN changes dropout's effect)."""
+    return {"bn_effect": ((acc["bn"] - acc["plain"]) + (acc["bn-dropout"] - acc["dropout"])) / 2,
+            "dropout_effect": ((acc["dropout"] - acc["plain"]) + (acc["bn-dropout"] - acc["bn"])) / 2,
+            "interaction": (acc["bn-dropout"] - acc["bn"]) - (acc["dropout"] - acc["plain"])}
 
 
-def paired_effects(acc: dict[str, np.ndarray]) -> dict:
-    """2x2 factorial effects per seed: main effects averaged over the other factor, and the
-    interaction (how much BN changes dropout's effect)."""
-    bn = ((acc["bn"] - acc["plain"]) + (acc["bn-dropout"] - acc["dropout"])) / 2
-    drop = ((acc["dropout"] - acc["plain"]) + (acc["bn-dropout"] - acc["bn"])) / 2
-    inter = (acc["bn-dropout"] - acc["bn"]) - (acc["dropout"] - acc["plain"])
-    return {"bn_effect": _effect(bn), "dropout_effect": _effect(drop), "interaction": _effect(inter)}
+def rung_effects(records: dict[str, dict], val_y: np.ndarray) -> dict:
+    """Paired effects on one rung: per seed when it has several, else per validation image (the
+    first seed's predictions). Each effect is {"unit", "n", "mean", "sd", "per_seed"}; NaN seeds
+    (a cell diverged) are left out."""
+    n_seeds = len(next(iter(records.values()))["seeds"])
+    if n_seeds > 1:
+        acc = {c: np.array([np.nan if a is None else a for a in r["val_acc"]], dtype=float) for c, r in records.items()}
+        out = {}
+        for key, per_seed in factorial(acc).items():
+            ok = per_seed[np.isfinite(per_seed)]
+            out[key] = {"unit": "seed", "n": int(len(ok)), "mean": float(ok.mean()) if len(ok) else None,
+                        "sd": _sd(ok) if len(ok) else None,
+                        "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
+        return out
+    preds = {c: r["val_pred"][0] for c, r in records.items()}
+    if any(p is None for p in preds.values()):  # a cell diverged: no predictions to pair
+        return {key: {"unit": "image", "n": 0, "mean": None, "sd": None, "per_seed": []}
+                for key in ("bn_effect", "dropout_effect", "interaction")}
+    correct = {c: (np.asarray(p) == val_y).astype(float) for c, p in preds.items()}
+    return {key: {"unit": "image", "n": int(len(v)), "mean": float(v.mean()), "sd": _sd(v), "per_seed": []}
+            for key, v in factorial(correct).items()}
 
 
-def summarize(family: str, cell_dirs: dict[str, Path], out_dir: Path) -> dict:
-    """Table of cells, paired effects over seeds, the best cell, and the curves figure."""
-    cells = {cell: read_json(Path(d) / "cell.json") for cell, d in cell_dirs.items()}
-    acc = {cell: np.array([np.nan if a is None else a for a in c["val_acc"]], dtype=float) for cell, c in cells.items()}
-    trained = [c for c in cells.values() if c["mean"] is not None]
-    if not trained:
-        raise UserError(f"{family}: every seed of every ablation cell diverged; lower the learning rates (lr_grid)")
-    best = max(trained, key=lambda c: c["mean"])
-    table = [{k: c.get(k) for k in ("cell", "batchnorm", "dropout", "lr", "mean", "sd", "val_acc", "lr_halvings",
-                                     "diverged")} for c in cells.values()]
-    record = {"family": family, "cells": table, "effects": paired_effects(acc),
-              "seeds": cells["plain"]["seeds"], "epochs": cells["plain"]["epochs"],
-              "batch_size": cells["plain"]["batch_size"],
-              "lr_rule": cells["plain"].get("lr_rule"), "lr_grid": cells["plain"].get("lr_grid"),
-              "n_train": cells["plain"]["n_train"],
-              "best": {"cell": best["cell"], "model": best["model"], "lr": best["lr"]}}
-    plot_curves(cells, Path(out_dir) / "curves.png", family)
-    write_json(Path(out_dir) / "summary.json", record)
+def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np.ndarray, out_dir: Path) -> dict:
+    """The ladder: per rung, each cell's accuracy and fit gap and the paired effects; the
+    effect-against-size figure and the full split's curves."""
+    cells, full = read_cells(cell_dirs), read_json(Path(full_dir) / "full.json")
+    ladder = []
+    n_small = len(next(iter(cells.values()))["rungs"])
+    for i in range(n_small + 1):
+        records = {c: (cells[c]["rungs"][i] if i < n_small else full["cells"][c]) for c in cells}
+        ladder.append({"n_train": next(iter(records.values()))["n_train"],
+                       "seeds": next(iter(records.values()))["seeds"],
+                       "cells": [{"cell": c, **{k: r[k] for k in ("val_acc", "mean", "sd", "train_acc", "fit_gap",
+                                                                   "lr_halvings", "diverged")}}
+                                 for c, r in records.items()],
+                       "effects": rung_effects(records, np.asarray(val_y))})
+    table = [{k: c[k] for k in ("cell", "batchnorm", "dropout", "lr")} for c in cells.values()]
+    plain = cells["plain"]
+    record = {"family": family, "cells": table, "rungs": ladder, "best": {"cell": full["best"]},
+              "lr_rule": plain["lr_rule"], "lr_grid": plain["lr_grid"],
+              "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"]}
+    out_dir = Path(out_dir)
+    plot_ladder(ladder, out_dir / "ladder.png", family)
+    plot_curves({c: full["cells"][c] for c in cells}, out_dir / "curves.png", family)
+    write_json(out_dir / "summary.json", record)
     return record
 
 
-def plot_curves(cells: dict, path: Path, family: str) -> None:
-    """Validation loss and accuracy per epoch for each cell: mean over seeds, band = min..max."""
+# ---------------------------------------------------------------- figures
+
+def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
+    """Each effect against training-set size, with its 95% interval (from experiments.verdicts)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from experiments.io import save_figure
+    from experiments.verdicts import interval_from_moments
+
+    labels = {"bn_effect": "batch norm", "dropout_effect": "dropout", "interaction": "interaction"}
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    sizes = np.array([r["n_train"] for r in ladder], dtype=float)
+    for k, (key, label) in enumerate(labels.items()):
+        x = sizes * (1 + 0.04 * (k - 1))  # side by side at each rung
+        mean, low, high = [], [], []
+        for r in ladder:
+            e = r["effects"][key]
+            lo, hi = interval_from_moments(e["mean"], e["sd"], e["n"])
+            mean.append(np.nan if e["mean"] is None else 100 * e["mean"])
+            low.append(np.nan if lo is None else 100 * lo)
+            high.append(np.nan if hi is None else 100 * hi)
+        mean, low, high = map(np.array, (mean, low, high))
+        ax.errorbar(x, mean, yerr=[np.nan_to_num(mean - low), np.nan_to_num(high - mean)], marker="o", capsize=3,
+                    label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images")
+    ax.set_ylabel("effect on val. accuracy (points)")
+    ax.set_title(f"{family}: effects against training-set size (95% intervals)", fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def plot_curves(records: dict[str, dict], path: Path, family: str) -> None:
+    """Loss and validation accuracy per epoch for each cell: mean over seeds, band = min..max."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from experiments.io import save_figure
 
     fig, axes = plt.subplots(1, 3, figsize=(10, 3))
-    for cell, c in cells.items():
-        if not c["history"]:  # every seed diverged: nothing to draw
+    for cell, r in records.items():
+        if not r["history"]:  # every seed diverged: nothing to draw
             continue
         for ax, key in zip(axes, ("train_loss", "val_loss", "val_acc")):
-            curves = np.array([[h[key] for h in hist] for hist in c["history"]])
+            curves = np.array([[h[key] for h in hist] for hist in r["history"]])
             epochs = np.arange(1, curves.shape[1] + 1)
             ax.plot(epochs, curves.mean(0), marker="o", label=cell)
             ax.fill_between(epochs, curves.min(0), curves.max(0), alpha=0.2)

@@ -1,34 +1,27 @@
-"""Problem 2 (e)/(f): each family's final model, its best ablation cell at the full budget.
-
-The learning rate is the search's, not the ablation sweep's: the sweep runs one short epoch on a
-subset at a smaller batch, a regime whose best rate need not carry over to a 16-epoch run at batch
-500, while the search (the final batch size, the same rate for every candidate) is the regime the
-architecture was chosen in.
+"""Problem 2 (e)/(f): each family's final model: the ablation's best cell, trained on the whole
+training split in the ablation's regime at that cell's tuned rate. It is also that cell's run on
+the ladder's full-split rung (experiments/ablation.py), so no cell is trained twice.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.ablation import MAX_HALVINGS
+from experiments.ablation import MAX_HALVINGS, best_cell, read_cells, regime
 from experiments.errors import UserError
-from experiments.io import read_json, save_figure, write_json
+from experiments.io import save_figure, write_json
 from experiments.models import build_model, describe
 from experiments.train import train_with_retries
 
 
-def run_final(family: str, summary_dir: Path, prepared, out_dir: Path, params: dict, device: str,
-              search_dir: Path | None = None) -> dict:
-    """Train `<family>-final` on the whole training split; write loss.png and arch.json beside it.
-    `search_dir` defaults to the results layout's search/<family>/."""
-    best = read_json(Path(summary_dir) / "summary.json")["best"]
-    search_dir = Path(search_dir or Path(summary_dir).parent.parent / "search" / family)
-    search = read_json(search_dir / "search.json")
-    cfg = {**params["train"], "epochs": params["final"]["epochs"], "lr": search["budget"]["lr"], "seed": 0}
+def run_final(family: str, cell_dirs: dict[str, Path], prepared, out_dir: Path, params: dict, device: str) -> dict:
+    """Train `<family>-final` on the whole training split; write loss.png and arch.json beside it."""
+    best = best_cell(read_cells(cell_dirs))
+    cfg = {**regime(params), "lr": best["lr"], "seed": params["ablation"]["full_seeds"][0]}
     metrics = train_with_retries(f"{family}-final", best["model"], cfg, prepared, Path(out_dir), device,
                                  MAX_HALVINGS)
     if metrics["diverged"]:  # nothing downstream can use a model that is not there
         raise UserError(f"{family}-final diverged at every learning rate tried ({metrics['diverged_lrs']}); "
-                        f"lower the learning rate (profile search.lr)")
+                        f"lower the learning rates (profile ablation.lr_grid)")
     write_json(Path(out_dir) / "arch.json", {"family": family, "cell": best["cell"], "model": best["model"],
                                              **describe(build_model(best["model"]))})
     plot_loss(metrics, Path(out_dir) / "loss.png")

@@ -16,32 +16,33 @@ SCHEMA = {
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr"},
     "levers": {"run", "families"},
-    "ablation": {"epochs", "train_limit", "batch_size", "seeds", "lr_grid", "sweep_epochs", "dropout", "overrides"},
+    "ablation": {"rungs", "seeds", "full_seeds", "lr_grid", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
               "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
-              "matrix_weights"},
+              "matrix_weights", "translate", "epoch_val_limit"},
 }
 
 _FULL = {
     "data": {"val_size": 5000, "seed": 0, "train_limit": None, "val_limit": None},
     "conv": {"bench_repeats": 5, "bench_small": False},
     "audit": {"near_dup_threshold": 0.985, "n_examples": 8},
-    # 4 epochs on 20k images at the final batch size: 40 steps, enough to rank the widths
-    "search": {"epochs": 4, "train_limit": 20000,
+    # 4 epochs on 10k images at the final batch size: 20 steps, enough to rank the widths (and the
+    # levers' budget); the l widths project to ~21 minutes on a 2-core CPU and stop at the probe
+    "search": {"epochs": 4, "train_limit": 10000,
                "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
                               "gap": ["gap-s", "gap-m", "gap-l"]},
                "lr": 0.24},
     # each lever of the recipe switched off in turn, at the search's budget (experiments/levers.py)
     # the levers belong to the shared trunk and recipe: measured once, on the gap family
     "levers": {"run": True, "families": ["gap"]},
-    # The final's recipe (optimizer, augmentation, levers) on a subset at a smaller batch.
-    # lr_grid: the Muon rates each cell's one-seed sweep tries (BN and no-BN nets differ).
-    # batch_size 500, not the final 2000: on 6k images that is 12 steps an epoch instead of 3.
-    # Each run also pays ~15 s to be scored (6-view TTA on 5,000 images): 40 runs, ~28 minutes in all.
-    "ablation": {"epochs": 3, "train_limit": 6000, "batch_size": 500, "seeds": [0, 1, 2],
-                 "lr_grid": [0.12, 0.24], "sweep_epochs": 1,
+    # Every ablation run is the final's recipe and epochs (experiments/ablation.py); cells differ
+    # in BN, dropout and their rate, picked from lr_grid on the smallest rung. rungs: training-set
+    # sizes below the full split (which is always the last rung), each with `seeds`; the full split
+    # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~1 minute a run here: 16 runs a
+    # family (tuning included); the full split costs ~8 minutes a run, 3 a family beyond the final.
+    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24],
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
@@ -53,7 +54,10 @@ _FULL = {
     "train": {"batch_size": 2000, "label_smoothing": 0.2, "weight_decay": 0.004,
               "momentum": 0.85, "eval_batch_size": 2000, "warmup": 0.0, "optimizer": "muon", "muon_momentum": 0.6,
               "bias_lr_ratio": 0.053 / 0.24, "head_lr_ratio": 0.67 / 0.24, "whiten_bias_epochs": 3,
-              "flip": "alternate", "tta": "flip-translate", "matrix_weights": "low"},
+              "flip": "alternate", "tta": "flip-translate", "matrix_weights": "low", "translate": 2,
+              # per-epoch curves on 1,000 validation images: on the 16-step rungs a full pass each
+              # epoch would cost a quarter of the run; final scores use all of them
+              "epoch_val_limit": 1000},
 }
 
 
@@ -71,9 +75,11 @@ PROFILES = {
         search={"epochs": 2, "train_limit": 10000,
                 "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
         levers={"run": False},  # 7 more trainings: not within quick's 15 minutes
-        # one rate: no sweep (each run's fixed cost, mostly scoring, outweighs its 2 epochs on 3k images)
-        ablation={"epochs": 1, "train_limit": 3000, "lr_grid": [0.24]},
-        final={"epochs": 2},
+        # 20k training images and a final budget of half a minute: the search picks the s widths,
+        # and each of the 8 full-split runs (finals included) takes under a minute
+        data={"train_limit": 20000},
+        ablation={"lr_grid": [0.24]},  # one rate: no tuning runs
+        final={"epochs": 2, "max_minutes": 0.5},
         interpret={"steps": 16, "random_baselines": 2},
         # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs
         train={"tta": "flip"},
@@ -85,11 +91,11 @@ PROFILES = {
         audit={"n_examples": 4},
         search={"epochs": 1, "train_limit": 200,
                 "candidates": {"dense": ["dense-s"], "gap": ["gap-s"]}},
-        ablation={"epochs": 1, "train_limit": 200, "batch_size": 50, "lr_grid": [0.12, 0.24]},
+        ablation={"rungs": [200]},
         final={"epochs": 1},
         interpret={"n_correct": 2, "n_incorrect": 2, "steps": 4, "random_baselines": 1},
         # float32 weights: bf16 kernels cost seconds to set up for each new shape, more than tiny runs take
-        train={"batch_size": 50, "eval_batch_size": 100, "matrix_weights": "float32"},
+        train={"batch_size": 50, "eval_batch_size": 100, "matrix_weights": "float32", "epoch_val_limit": None},
     ),
 }
 

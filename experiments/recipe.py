@@ -26,7 +26,9 @@ from torch import nn
 
 # Defaults of the optional training keys: the earlier SGD recipe, so older configs mean the same.
 RECIPE_DEFAULTS = {"optimizer": "sgd", "muon_momentum": 0.6, "bias_lr_ratio": 1.0, "head_lr_ratio": 1.0,
-                   "whiten_bias_epochs": 0, "flip": "random", "tta": "flip", "matrix_weights": "float32"}
+                   "whiten_bias_epochs": 0, "flip": "random", "tta": "flip", "matrix_weights": "float32",
+                   "translate": 2,  # pixels of random shift in augmentation
+                   "epoch_val_limit": None}  # validation images in the per-epoch curve (None: all)
 CHOICES = {"optimizer": ("sgd", "muon"), "flip": ("random", "alternate"), "tta": ("flip", "flip-translate"),
            "matrix_weights": ("float32", "low")}
 

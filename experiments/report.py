@@ -122,6 +122,7 @@ def family_context(res: Results, family: str) -> dict:
         "levers": res.json(f"levers/{family}/levers.json"),
         "ablation": res.json(f"ablation/{family}-summary/summary.json"),
         "curves_png": res.figure(f"ablation/{family}-summary/curves.png"),
+        "ladder_png": res.figure(f"ablation/{family}-summary/ladder.png"),
         "final": res.json(f"{final_dir}/metrics.json"),
         "loss_png": res.figure(f"{final_dir}/loss.png"),
         "features": features,
@@ -160,9 +161,10 @@ def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
     for f in families:
         out[f"search-{f['name']}"] = sum(c["seconds"] for c in f["search"]["candidates"])
         for cell in CELLS:
-            rec = res.json(f"ablation/{f['name']}-{cell}/cell.json")
-            out[f"ablation-{f['name']}-{cell}"] = rec["seconds"] + rec.get("sweep_seconds", 0.0)
+            out[f"ablation-{f['name']}-{cell}"] = res.json(f"ablation/{f['name']}-{cell}/cell.json")["seconds"]
         out[f"final-{f['name']}"] = f["final"]["seconds"]
+        full = res.json(f"ablation/{f['name']}-full/full.json")  # its best cell's first run is the final's
+        out[f"ablation-{f['name']}-full"] = sum(r["seconds"] for r in full["cells"].values()) - f["final"]["seconds"]
     return out
 
 

@@ -36,6 +36,6 @@ def finished_runs(results: Path) -> dict[str, Path]:
     """Every finished run under results/, by run name: the finals and each ablation seed."""
     runs = {}
     for metrics in sorted(Path(results).glob("final/*/metrics.json")) + \
-            sorted(Path(results).glob("ablation/*/s*/metrics.json")):
+            sorted(Path(results).glob("ablation/*/*/metrics.json")):
         runs[read_json(metrics)["run"]] = metrics.parent
     return runs

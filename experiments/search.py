@@ -12,14 +12,16 @@ import numpy as np
 
 from experiments.data import stratified_subset
 from experiments.io import write_json
-from experiments.models import candidate
-from experiments.train import train_run
+from experiments.models import build_model, candidate, describe
+from experiments.train import train_run, validate_train_config
 
 # What the rule is, not what it found: experiments.verdicts.search_verdict checks the recorded
 # choice against it and says whether the budget was binding or nothing fitted.
 RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} epochs "
         "on {n} images) fits {minutes} at the measured speed (median epoch, CPU time per thread on a CPU); "
-        "if none fits, the fastest")
+        "if none fits, the fastest. A candidate whose speed, timed on a few training steps first, already "
+        "projects past the budget is not trained")
+PROBE_STEPS = 3  # timed training steps (after one untimed) that decide whether a candidate is trained
 
 
 def subset(data, limit: int | None, seed: int = 0):
@@ -33,17 +35,27 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
     search, train = params["search"], params["train"]
     final = params.get("final", {"epochs": 1, "max_minutes": float("inf")})
     data = subset(prepared, search["train_limit"])
+    cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
+    models = {name: candidate(name, batchnorm=True, dropout=0.0) for name in search["candidates"][family]}
+    probed = {name: probe_minutes(m, cfg, data, device) * len(prepared.train_y) * final["epochs"]
+              for name, m in models.items()}
+    # a candidate projecting past the budget could not be the choice: not trained (unless none fits,
+    # then the fastest is, as the rule falls back to it)
+    to_train = [n for n in models if probed[n] <= final["max_minutes"]] or [min(probed, key=probed.get)]
     rows = []
-    for name in search["candidates"][family]:
-        model_cfg = candidate(name, batchnorm=True, dropout=0.0)
-        cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
+    for name, model_cfg in models.items():
+        if name not in to_train:
+            info = describe(build_model(model_cfg))
+            rows.append({"name": name, "model": model_cfg, "val_acc": None, "trained": False, "params": info["params"],
+                         "flops": info["flops"], "seconds": None, "projected_final_minutes": round(probed[name], 1)})
+            continue
         m = train_run(f"search-{name}", model_cfg, cfg, data, Path(out_dir) / name, device)
         # project from the median epoch's CPU time per thread (on a GPU, wall time): other load on
         # a shared machine, or one slow first epoch, must not change which architecture is chosen
         key = "cpu_seconds" if m["device"] == "cpu" else "seconds"
         per_image = float(np.median([h[key] for h in m["history"]])) / len(data.train_y)
-        rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "params": m["params"],
-                     "flops": m["flops"], "seconds": m["seconds"],
+        rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "trained": True,
+                     "params": m["params"], "flops": m["flops"], "seconds": m["seconds"],
                      "projected_final_minutes": round(per_image * len(prepared.train_y) * final["epochs"] / 60, 1)})
     chosen = choose(rows, final["max_minutes"])
     limit = final["max_minutes"] if np.isfinite(final["max_minutes"]) else None  # None: no limit
@@ -58,8 +70,44 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
 
 
 def choose(rows: list[dict], max_minutes: float) -> str:
-    """The most accurate candidate that fits the final budget (the fastest one if none fits)."""
+    """The most accurate candidate that fits the final budget (the fastest one if none fits);
+    candidates the probe left untrained have no accuracy and no say."""
+    rows = [r for r in rows if r.get("trained", True)]
     fits = [r for r in rows if r["projected_final_minutes"] <= max_minutes]
     if not fits:
         return min(rows, key=lambda r: r["projected_final_minutes"])["name"]
     return max(fits, key=lambda r: (r["val_acc"], -r["flops"]))["name"]
+
+
+def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
+    """Minutes per training image (per epoch) of this candidate, timed on PROBE_STEPS steps of
+    the recipe at its batch size (CPU time per thread on a CPU, as the projection uses)."""
+    import time
+
+    import torch
+
+    from experiments.recipe import augment, loss_for_step, make_optimizer, store_matrix_weights
+    from experiments.train import as_float, autocast, autocast_dtype, resolve_device, to_tensor_images
+    dev = resolve_device(device)
+    model = build_model(model_cfg, data.mean, data.std)
+    store_matrix_weights(model, autocast_dtype(dev) if cfg["matrix_weights"] == "low" else None)
+    model = model.to(dev, memory_format=torch.channels_last).train()
+    opt = make_optimizer(model, validate_train_config(cfg))
+    bs = min(cfg["batch_size"], len(data.train_y))
+    x, y = to_tensor_images(data.train_x[:bs], dev), torch.as_tensor(data.train_y[:bs], device=dev)
+    gen = torch.Generator().manual_seed(0)
+    clock = time.process_time if dev.type == "cpu" else time.time
+    for step in range(PROBE_STEPS + 1):
+        if step == 1:  # the first step sets up kernels: not timed
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = clock()
+        with autocast(dev):
+            logits = model(augment(as_float(x), gen)).float()
+        opt.zero_grad(set_to_none=True)
+        loss_for_step(logits, y, validate_train_config(cfg)).backward()
+        opt.step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = (clock() - t0) / (torch.get_num_threads() if dev.type == "cpu" else 1)
+    return seconds / (PROBE_STEPS * bs) / 60

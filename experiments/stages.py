@@ -39,10 +39,23 @@ def _audit(ctx: Context) -> None:
 
 
 def cell_params(ctx: Context, family: str, cell: str) -> dict:
-    """The ablation section, with this cell's entry of `overrides` applied."""
+    """What a cell's runs depend on: the ablation section with this cell's entry of `overrides`
+    applied, and the final's regime (its training section and epochs)."""
     ablation = {k: v for k, v in ctx.profile["ablation"].items() if k != "overrides"}
     ablation.update(ctx.profile["ablation"].get("overrides", {}).get(f"{family}-{cell}", {}))
-    return {"ablation": ablation, "train": ctx.profile["train"]}
+    return {"ablation": ablation, **_regime_params(ctx)}
+
+
+def _regime_params(ctx: Context) -> dict:
+    return {"train": ctx.profile["train"], "final": {"epochs": ctx.profile["final"]["epochs"]}}
+
+
+def _full_params(ctx: Context) -> dict:
+    return {"ablation": {"full_seeds": ctx.profile["ablation"]["full_seeds"]}, **_regime_params(ctx)}
+
+
+def _cell_dirs(ctx: Context, family: str) -> dict:
+    return {cell: ctx.results / "ablation" / f"{family}-{cell}" for cell in CELLS}
 
 
 def _search_stage(family: str) -> Stage:
@@ -77,29 +90,33 @@ def _cell_stage(family: str, cell: str) -> Stage:
                  (f"{{results}}/ablation/{family}-{cell}/cell.json",))
 
 
-def _summary_stage(family: str) -> Stage:
-    def run(ctx: Context) -> None:
-        from experiments.ablation import summarize
-        dirs = {cell: ctx.results / "ablation" / f"{family}-{cell}" for cell in CELLS}
-        summarize(family, dirs, ctx.results / "ablation" / f"{family}-summary")
-    return Stage(f"ablation-{family}-summary", run, ("experiments/ablation.py",), lambda ctx: {},
-                 tuple(f"ablation-{family}-{c}" for c in CELLS),
-                 (f"{{results}}/ablation/{family}-summary/summary.json",))
-
-
 def _final_stage(family: str) -> Stage:
     def run(ctx: Context) -> None:
         from experiments.final import run_final
-        run_final(family, ctx.results / "ablation" / f"{family}-summary", ctx.prepared,
-                  ctx.results / "final" / f"{family}-final", _final_params(ctx), ctx.device,
-                  search_dir=ctx.results / "search" / family)
-    return Stage(f"final-{family}", run, ("experiments/final.py", *TRAINING_CODE), _final_params,
-                 ("data", f"ablation-{family}-summary"),  # search-<family> is upstream of the summary
+        run_final(family, _cell_dirs(ctx, family), ctx.prepared, ctx.results / "final" / f"{family}-final",
+                  _full_params(ctx), ctx.device)
+    return Stage(f"final-{family}", run, ("experiments/final.py", "experiments/ablation.py", *TRAINING_CODE),
+                 _full_params, ("data", *(f"ablation-{family}-{c}" for c in CELLS)),
                  tuple(f"{{results}}/final/{family}-final/{f}" for f in ("metrics.json", "model.pt", "loss.png", "arch.json")))
 
 
-def _final_params(ctx: Context) -> dict:
-    return {"final": ctx.profile["final"], "train": ctx.profile["train"]}
+def _full_rung_stage(family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.ablation import run_full_rung
+        run_full_rung(family, _cell_dirs(ctx, family), ctx.results / "final" / f"{family}-final", ctx.prepared,
+                      ctx.results / "ablation" / f"{family}-full", _full_params(ctx), ctx.device)
+    return Stage(f"ablation-{family}-full", run, ("experiments/ablation.py", *TRAINING_CODE), _full_params,
+                 ("data", f"final-{family}"), (f"{{results}}/ablation/{family}-full/full.json",))
+
+
+def _summary_stage(family: str) -> Stage:
+    def run(ctx: Context) -> None:
+        from experiments.ablation import summarize
+        summarize(family, _cell_dirs(ctx, family), ctx.results / "ablation" / f"{family}-full", ctx.prepared.val_y,
+                  ctx.results / "ablation" / f"{family}-summary")
+    return Stage(f"ablation-{family}-summary", run, ("experiments/ablation.py",), lambda ctx: {},
+                 ("data", f"ablation-{family}-full"),
+                 tuple(f"{{results}}/ablation/{family}-summary/{f}" for f in ("summary.json", "ladder.png", "curves.png")))
 
 
 def _select(ctx: Context) -> None:
@@ -135,8 +152,9 @@ STAGES: list[Stage] = [
     *[_search_stage(f) for f in FAMILIES],
     *[_levers_stage(f) for f in FAMILIES],
     *[_cell_stage(f, c) for f in FAMILIES for c in CELLS],
-    *[_summary_stage(f) for f in FAMILIES],
     *[_final_stage(f) for f in FAMILIES],
+    *[_full_rung_stage(f) for f in FAMILIES],
+    *[_summary_stage(f) for f in FAMILIES],
     Stage("select", _select, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
           ("data", *[f"final-{f}" for f in FAMILIES]), ("{results}/interpret/selection.json",)),
     *[_interpret_stage(kind, f) for f in FAMILIES for kind in ("features", "cam", "saliency")],

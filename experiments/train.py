@@ -10,14 +10,15 @@ A run folder holds config.json, checkpoint.pt (every epoch, atomic), then model.
 metrics.json once finished. Rerunning resumes from the checkpoint: at most one epoch is lost,
 and the result equals an uninterrupted run's (all RNG states are in the checkpoint).
 
-A run's identity is what made it: its name, model and training config, a digest of the training
-code (`catalog.TRAINING_CODE`) and a digest of the very arrays it trained and validated on. A
-finished run or a checkpoint is reused only when all of them match, so editing the recipe or
-the data (even with equal image counts) retrains, while editing the report does not.
+A run's identity (experiments/identity.py) decides when a finished run or a checkpoint is reused.
+
+At the end a run records, besides the TTA score: its accuracy without TTA on the validation split
+and on (up to EVAL_TRAIN_LIMIT of) its own training images, un-augmented, whose difference is the
+fit gap the ablation reports; and its per-image validation predictions, for paired comparisons
+between runs on the same images.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import sys
@@ -29,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from experiments.catalog import TRAINING_CODE
 from experiments.errors import UserError
-from experiments.io import atomic_write, read_json, write_json
+from experiments.identity import finished_metrics, run_identity  # noqa: F401 (re-exported)
+from experiments.io import atomic_write, write_json
 from experiments.models import build_model, describe, init_whitening
 from experiments.recipe import (CHOICES, RECIPE_DEFAULTS, augment, base_flips, flips_for, loss_for_step,  # noqa: F401
                                 make_optimizer, make_scheduler, store_matrix_weights, tta_logits)
@@ -48,6 +49,7 @@ class Diverged(UserError):
 # has left any regime it can recover from: 4.9e12 was seen at a learning rate far too high, while
 # a healthy net without BN can open near 30 (large logits at He init) and recover.
 EXPLODED_LOSS_FACTOR = 1000.0
+EVAL_TRAIN_LIMIT = 5000  # training images scored at the end (evenly spaced): enough for the fit gap
 
 
 # ---------------------------------------------------------------- device and precision
@@ -157,29 +159,6 @@ def validate_train_config(cfg: dict) -> dict:
     return cfg
 
 
-def code_digest() -> str:
-    """sha256 over the training code's files (paths and contents)."""
-    from experiments.pipeline import code_digests, parts_hash
-    return parts_hash(code_digests(TRAINING_CODE))
-
-
-def data_digest(data) -> str:
-    """blake2b over the exact images, labels and normalisation a run sees: the data folder, the
-    split seed and any subset all change it."""
-    h = hashlib.blake2b(digest_size=12)
-    for arr in (data.train_x, data.train_y, data.val_x, data.val_y, np.asarray(data.mean), np.asarray(data.std)):
-        arr = np.ascontiguousarray(arr)
-        h.update(f"{arr.dtype}{arr.shape}".encode())
-        h.update(memoryview(arr).cast("B"))
-    return h.hexdigest()
-
-
-def run_identity(name: str, model_cfg: dict, train_cfg: dict, data) -> dict:
-    """Everything that determines a run's result; stored as its config.json."""
-    return {"run": name, "model": dict(model_cfg), "train": train_cfg, "n_train": int(len(data.train_y)),
-            "code": code_digest(), "data": data_digest(data)}
-
-
 def check_diverged(name: str, cfg: dict, epoch: int, train_loss: float, val_loss: float,
                    model: torch.nn.Module) -> None:
     """Raise Diverged when the epoch left the run unusable: a non-finite loss or weight, or a
@@ -192,16 +171,6 @@ def check_diverged(name: str, cfg: dict, epoch: int, train_loss: float, val_loss
     if problem:
         raise Diverged(f"run {name} diverged in epoch {epoch}: {problem} (limit {limit:.1f}); "
                        f"the learning rate {cfg['lr']} is too high for this model")
-
-
-def finished_metrics(run_dir: Path, config: dict) -> dict | None:
-    """The metrics of a finished run with exactly this config, else None."""
-    try:
-        if read_json(run_dir / "config.json") == config and (run_dir / "model.pt").exists():
-            return read_json(run_dir / "metrics.json")
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, device: str = "cpu",
@@ -242,11 +211,14 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     write_json(run_dir / "config.json", config)
     train_x, train_y = to_tensor_images(data.train_x, dev), torch.as_tensor(data.train_y, device=dev)
     val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
+    # the per-epoch curve may use the first images only (it costs as much as training on tiny rungs);
+    # the final score always uses them all
+    curve = slice(0, train_cfg["epoch_val_limit"])
     for epoch in range(start, train_cfg["epochs"]):
         t0, cpu0 = time.time(), time.process_time()
         train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
                                                 train_cfg, gen, dev, name, epoch)
-        val = score(predict(model, val_x, dev, train_cfg["eval_batch_size"]), val_y)
+        val = score(predict(model, val_x[curve], dev, train_cfg["eval_batch_size"]), val_y[curve])
         check_diverged(name, train_cfg, epoch + 1, train_loss, val["loss"], model)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "val_loss": val["loss"], "val_acc": val["acc"],
@@ -260,7 +232,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
             f"val_loss {val['loss']:.3f} val_acc {val['acc']:.4f} ({history[-1]['seconds']:.0f} s)")
         if on_epoch_end:
             on_epoch_end(epoch + 1)
-    return _finish(name, model, config, history, val_x, val_y, dev, run_dir, ckpt)
+    return _finish(name, model, config, history, data, dev, run_dir, ckpt)
 
 
 def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device,
@@ -293,7 +265,7 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
     bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}", leave=False, disable=not sys.stderr.isatty())
     for step in bar:
         idx = perm[step * bs:(step + 1) * bs]
-        x = augment(as_float(train_x[idx]), gen, flip=flips_for(idx, epoch, cfg, base, gen))
+        x = augment(as_float(train_x[idx]), gen, cfg["translate"], flips_for(idx, epoch, cfg, base, gen))
         y = train_y[idx]
         with autocast(dev):
             logits = model(x)
@@ -312,21 +284,30 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
     return float(total_loss) / steps, float(correct) / (steps * bs)
 
 
-def _finish(name, model, config, history, val_x, val_y, dev, run_dir: Path, ckpt: Path) -> dict:
-    """Final score with flip TTA; write model.pt and metrics.json; drop the checkpoint."""
-    final = score(predict(model, val_x, dev, config["train"]["eval_batch_size"], tta=config["train"]["tta"]), val_y)
+def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path) -> dict:
+    """Score the trained model (TTA and plain on validation, plain on its training images); write
+    model.pt and metrics.json; drop the checkpoint."""
+    bs, tta = config["train"]["eval_batch_size"], config["train"]["tta"]
+    val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
+    logits = predict(model, val_x, dev, bs, tta=tta)
+    final, plain = score(logits, val_y), score(predict(model, val_x, dev, bs), val_y)
     check_diverged(name, config["train"], len(history), history[-1]["train_loss"] if history else 0.0,
                    final["loss"], model)
+    seen = np.linspace(0, len(data.train_y) - 1, min(EVAL_TRAIN_LIMIT, len(data.train_y))).astype(int)
+    fit = score(predict(model, to_tensor_images(data.train_x[seen], dev), dev, bs), torch.as_tensor(data.train_y[seen]))
     info = describe(build_model(config["model"]))  # a float32 copy: the trained one may hold bf16 weights
     state = {k: v.float().cpu() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
     atomic_write(run_dir / "model.pt", lambda tmp: torch.save(state, tmp))
     metrics = {"run": name, "family": config["model"]["family"], "model": config["model"],
                "train": config["train"], "history": history, "val_acc": final["acc"],
-               "val_loss": final["loss"], "val_acc_no_tta": history[-1]["val_acc"] if history else None,
+               "val_loss": final["loss"], "val_acc_no_tta": plain["acc"], "train_acc_no_tta": fit["acc"],
+               "fit_gap": fit["acc"] - plain["acc"], "n_train_scored": len(seen),
                "epochs": len(history), "seconds": round(sum(h["seconds"] for h in history), 2),
                "cpu_seconds": round(sum(h.get("cpu_seconds", h["seconds"]) for h in history), 2),
                "params": info["params"], "flops": info["flops"], "device": str(dev),
-               "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", "")}
+               "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", ""),
+               # per-image predictions (with TTA): paired comparisons of runs on the same images
+               "val_pred": logits.argmax(1).tolist()}
     write_json(run_dir / "metrics.json", metrics)
     ckpt.unlink(missing_ok=True)
     return metrics

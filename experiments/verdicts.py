@@ -42,20 +42,35 @@ def effect_verdict(per_seed, positive: str = "helps", negative: str = "hurts",
     or NaN are left out and counted in "n_missing"."""
     values = finite(per_seed)
     n = len(values)
-    out = {"n": n, "n_missing": len(per_seed or []) - n, "level": LEVEL, "mean": None, "sd": None,
+    mean = float(np.mean(values)) if n else None
+    sd = float(np.std(values, ddof=1)) if n > 1 else None
+    return moments_verdict(mean, sd, n, len(per_seed or []) - n, positive, negative, neither)
+
+
+def moments_verdict(mean, sd, n: int, n_missing: int = 0, positive: str = "helps", negative: str = "hurts",
+                    neither: str = "no clear effect", unit: str = "seed") -> dict:
+    """`effect_verdict` from the mean, sd and count of the paired values (per `unit`: seed or image)."""
+    out = {"n": n, "n_missing": n_missing, "unit": unit, "level": LEVEL, "mean": None, "sd": None,
            "low": None, "high": None, "clear": False, "reason": None}
-    if n == 0:
-        return {**out, "word": NOT_MEASURED, "reason": "no seed has a value"}
-    out["mean"] = float(np.mean(values))
+    if n == 0 or not is_number(mean):
+        return {**out, "n": 0, "word": NOT_MEASURED, "reason": f"no {unit} has a value"}
+    out["mean"] = float(mean)
     if n == 1:
-        return {**out, "word": "not estimable", "reason": "one seed"}
-    out["sd"] = float(np.std(values, ddof=1))
-    if out["sd"] <= ZERO_SPREAD:
-        return {**out, "word": "not estimable", "reason": f"zero spread over {n} seeds"}
-    interval = stats.ttest_1samp(values, 0.0).confidence_interval(LEVEL)
-    low, high = float(interval.low), float(interval.high)
+        return {**out, "word": "not estimable", "reason": f"one {unit}"}
+    out["sd"] = float(sd) if is_number(sd) else None
+    low, high = interval_from_moments(mean, sd, n)
+    if low is None:
+        return {**out, "word": "not estimable", "reason": f"zero spread over {n} {unit}s"}
     word = positive if low > 0 else negative if high < 0 else neither
     return {**out, "low": low, "high": high, "clear": word != neither, "word": word}
+
+
+def interval_from_moments(mean, sd, n: int) -> tuple[float | None, float | None]:
+    """The 95% t interval (n − 1 degrees of freedom) of a mean, or (None, None) without one."""
+    if not (is_number(mean) and is_number(sd)) or n < 2 or sd <= ZERO_SPREAD:
+        return None, None
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * sd / math.sqrt(n)
+    return float(mean) - half, float(mean) + half
 
 
 # ---------------------------------------------------------------- Problems 4 and 5
@@ -160,7 +175,7 @@ def search_verdict(search: dict) -> dict:
     budget = search.get("final_budget")
     candidates = search["candidates"]
     out = {"chosen": search["chosen"], "n_candidates": len(candidates), "n_fit": None, "binding": None,
-           "max_minutes": None, "expected": None}
+           "max_minutes": None, "expected": None, "untrained": []}
     if not isinstance(budget, dict):
         return {**out, "word": "budget not recorded"}
     limit = budget.get("max_minutes")
@@ -175,7 +190,9 @@ def search_verdict(search: dict) -> dict:
     if fits:
         expected = max(fits, key=accuracy)["name"]
         best_overall = max(candidates, key=accuracy)["name"]
-        out.update(expected=expected, binding=best_overall != expected)
+        # a candidate left untrained because it projects past the budget is excluded by it too
+        untrained = [c["name"] for c in candidates if c not in fits and not is_number(c.get("val_acc"))]
+        out.update(expected=expected, binding=best_overall != expected or bool(untrained), untrained=untrained)
         word = "most accurate that fits"
     else:
         timed = [c for c in candidates if is_number(minutes[c["name"]])]

@@ -4,8 +4,8 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 """
 from __future__ import annotations
 
-from experiments.verdicts import (NOT_MEASURED, effect_verdict, faithful_overall, faithfulness_verdict,
-                                  gabor_verdict, is_number, sanity_verdict, search_verdict)
+from experiments.verdicts import (NOT_MEASURED, effect_verdict, faithful_overall, faithfulness_verdict, finite,
+                                  gabor_verdict, is_number, moments_verdict, sanity_verdict, search_verdict)
 
 MISSING = "not recorded"
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
@@ -45,45 +45,110 @@ def interval_text(v: dict) -> str:
     return f"{v['word']} ({v['reason']})"
 
 
+def basis_sentence(v: dict) -> str:
+    """What a rung's intervals are computed over, said once before its effects."""
+    if v.get("unit") == "image":
+        return (f"One seed per cell: each interval pairs the cells over the {v['n']:,} validation images, so it covers "
+                "which images were drawn for validation, not training noise.")
+    return f"Intervals are paired t over {v['n']} seeds (same batch order per seed)."
+
+
 def effect_sentence(key: str, v: dict) -> str:
     """One effect's verdict with its mean and interval (points)."""
-    seeds = f"over {v['n']} seeds, paired t" + (f"; {v['n_missing']} seed(s) not recorded" if v["n_missing"] else "")
-    numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)} {seeds}"
+    missing = f"; {v['n_missing']} seed(s) not recorded" if v.get("n_missing") else ""
+    numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)}{missing}"
+    noise = "validation-sample noise" if v.get("unit") == "image" else "seed noise"
     if key == "interaction":
         if v["clear"]:
-            return f"The two interact: with batch norm on, dropout's effect changes by {numbers}, which excludes 0."
+            return f"The two interact: with batch norm on, dropout's effect changes by {numbers}; the interval excludes 0."
         if v["word"] == "no clear interaction":
-            return f"We see no interaction beyond seed noise ({numbers}, which includes 0)."
+            return f"We see no interaction beyond {noise} ({numbers}; the interval includes 0)."
         return _unjudged("The interaction", v)
     name = {"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key]
     if v["word"] in ("helps", "hurts"):
-        return f"{name} clearly {v['word']} here: {numbers}, which excludes 0."
+        return f"{name} clearly {v['word']} here: {numbers}; the interval excludes 0."
     if v["word"] == "no clear effect":
-        return f"{name} has no effect we can separate from seed noise at this budget ({numbers}, which includes 0)."
+        return f"{name} has no effect we can separate from {noise} ({numbers}; the interval includes 0)."
     return _unjudged(name, v)
 
 
 def _unjudged(name: str, v: dict) -> str:
     if v["word"] == NOT_MEASURED:
         return f"{name} was not measured ({v['reason']})."
-    return f"{name} is not estimable from these seeds ({v['reason']}; mean {pts(v['mean'])} points): no verdict."
+    return f"{name} is not estimable from these runs ({v['reason']}; mean {pts(v['mean'])} points): no verdict."
+
+
+def rung_verdicts(rung: dict) -> list[dict]:
+    """The effects of one rung of the ladder, each judged by its 95% interval."""
+    rows = []
+    for key, label in EFFECTS:
+        e = rung["effects"][key]
+        words = ("positive", "negative", "no clear interaction") if key == "interaction" else ()
+        if e.get("unit") == "image":
+            v = moments_verdict(e["mean"], e["sd"], e["n"], 0, *words, unit="image")
+        else:
+            v = effect_verdict(e["per_seed"], *words)
+        rows.append({"key": key, "label": label, "per_seed": e.get("per_seed", []), **v,
+                     "sentence": effect_sentence(key, v)})
+    return rows
 
 
 def ablation_verdicts(ablation: dict) -> dict:
-    """Effects table rows (verdict + numbers) and the paragraph under it."""
-    rows = []
-    for key, label in EFFECTS:
-        per_seed = ablation["effects"][key]["per_seed"]
-        words = ("positive", "negative", "no clear interaction") if key == "interaction" else ()
-        v = effect_verdict(per_seed, *words)
-        rows.append({"key": key, "label": label, "per_seed": per_seed, **v, "sentence": effect_sentence(key, v)})
-    return {"rows": rows, "text": " ".join(r["sentence"] for r in rows), "reruns": rerun_notes(ablation)}
+    """Per rung: the effects with verdicts; the paragraph is about the full split (the last rung,
+    the network handed in), then how each effect changed along the ladder and what the fit gap says."""
+    rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r),
+              "cells": [{**c, "fit_gap_mean": _mean(c.get("fit_gap"))} for c in r["cells"]]}
+             for r in ablation["rungs"]]
+    full = rungs[-1]
+    text = basis_sentence(full["rows"][0]) + " " + " ".join(row["sentence"] for row in full["rows"])
+    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full)
+    reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
+                                                                  "n_train": r["n_train"]})]
+    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns}
+
+
+def _mean(values):
+    ok = finite(values)
+    return sum(ok) / len(ok) if ok else None
+
+
+def _with_lr(rung: dict, ablation: dict) -> list[dict]:
+    lr = {c["cell"]: c["lr"] for c in ablation["cells"]}
+    return [{**c, "lr": lr.get(c["cell"])} for c in rung["cells"]]
+
+
+def ladder_sentence(rungs: list[dict]) -> str:
+    """Each main effect at the smallest rung and at the full split, with its verdict word at each."""
+    if len(rungs) < 2:
+        return ""
+    first, last = rungs[0], rungs[-1]
+    parts = []
+    for a, b in zip(first["rows"], last["rows"]):
+        if a["key"] == "interaction":
+            continue
+        parts.append(f"{a['label']} {pts(a['mean'])} points ({a['word']}) at {first['n_train']:,} images against "
+                     f"{pts(b['mean'])} ({b['word']}) at {last['n_train']:,}")
+    return "Along the ladder: " + "; ".join(parts) + "."
+
+
+def fit_gap_sentence(rung: dict) -> str:
+    """How much better each cell does on its own training images than on validation (no TTA), and
+    how dropout changes that gap, averaged over BN off and on."""
+    gap = {c["cell"]: c["fit_gap_mean"] for c in rung["cells"]}
+    if not all(is_number(gap.get(c)) for c in ("plain", "bn", "dropout", "bn-dropout")):
+        return "The train − validation gap was not recorded for every cell."
+    listed = ", ".join(f"{c} {pts(g)}" for c, g in gap.items())
+    change = ((gap["dropout"] - gap["plain"]) + (gap["bn-dropout"] - gap["bn"])) / 2
+    direction = "narrows" if change < 0 else "widens"
+    return (f"On the {rung['n_train']:,} images, training accuracy (un-augmented, no TTA) exceeds validation accuracy by "
+            f"{listed} points; dropout {direction} that gap by {abs(100 * change):.1f} points on average.")
 
 
 def rerun_notes(ablation: dict) -> list[dict]:
     """Seeds that diverged at their cell's learning rate: rerun lower (the factor 2 ** lr_halvings
     and the rate used), or diverged at every retry (no accuracy; left out of the effects)."""
     notes = []
+    where = f" at {ablation['n_train']:,} images" if "n_train" in ablation else ""
     for c in ablation["cells"]:
         accs = c.get("val_acc") or []
         diverged = c.get("diverged") or [not is_number(a) for a in accs]
@@ -92,9 +157,9 @@ def rerun_notes(ablation: dict) -> list[dict]:
                 continue
             factor = 2 ** int(halvings)
             if i < len(diverged) and diverged[i]:
-                text = f"{c['cell']} seed {seed} diverged at every rate down to 1/{factor} and has no accuracy"
+                text = f"{c['cell']} seed {seed}{where} diverged at every rate down to 1/{factor} and has no accuracy"
             else:
-                text = f"{c['cell']} seed {seed} rerun at 1/{factor} of the rate ({c['lr'] / factor:g})"
+                text = f"{c['cell']} seed {seed}{where} rerun at 1/{factor} of the rate ({c['lr'] / factor:g})"
             notes.append({"cell": c["cell"], "seed": seed, "factor": factor, "text": text})
     return notes
 
@@ -103,8 +168,10 @@ def search_sentence(v: dict) -> str:
     """How the rule applied to the recorded candidates."""
     limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
     if v["word"] == "most accurate that fits":
-        binding = (" The budget was binding: a more accurate candidate's projected final training does not fit."
-                   if v["binding"] else " The most accurate candidate also fits, so the budget did not decide.")
+        untrained = (f" {', '.join(v['untrained'])} projected past the budget on a few timed steps and was not trained."
+                     if v.get("untrained") else "")
+        binding = (untrained or " The budget was binding: a more accurate candidate's projected final training does "
+                   "not fit.") if v["binding"] else " The most accurate candidate also fits, so the budget did not decide."
         return (f"{v['n_fit']} of {v['n_candidates']} candidates fit {limit}; the most accurate of them is "
                 f"{v['chosen']}.{binding}")
     if v["word"] == "none fits: fastest chosen":

@@ -20,7 +20,7 @@ CELLS = {"plain": (False, 0.0), "bn": (True, 0.0), "dropout": (False, 1.0), "bn-
 TRAIN = {"epochs": 8, "lr": 0.24, "seed": 0, "batch_size": 2000, "label_smoothing": 0.2, "weight_decay": 0.004,
          "momentum": 0.85, "eval_batch_size": 2000, "warmup": 0.0, "optimizer": "muon", "muon_momentum": 0.6,
          "bias_lr_ratio": 0.22, "head_lr_ratio": 2.79, "whiten_bias_epochs": 3, "flip": "alternate",
-         "tta": "flip-translate", "matrix_weights": "low"}
+         "tta": "flip-translate", "matrix_weights": "low", "translate": 2, "epoch_val_limit": 1000}
 
 
 def png(path: Path, width: int, height: int, label: str, seed: int = 0) -> None:
@@ -79,9 +79,10 @@ def search(family: str) -> dict:
 
 
 def summary(family: str, acc: dict | None = None, halvings: dict | None = None) -> dict:
-    """summary.json from per-seed accuracies per cell (default: BN +5 points, dropout -1, noise 0.8
-    points over 3 seeds); the effects are computed from them by the ablation's own code."""
-    from experiments.ablation import paired_effects
+    """summary.json of a two-rung ladder: 4,000 images from per-seed accuracies per cell (default:
+    BN +5 points, dropout -1, noise 0.8 points over 3 seeds; effects by the ablation's own code),
+    then the full split, one seed, with effects paired over 5,000 validation images."""
+    from experiments.ablation import factorial
     if acc is None:
         rng = np.random.default_rng(len(family))
         acc = {name: (0.52 + 0.05 * bn - 0.01 * drop + rng.normal(0, 0.008, 3)).round(4).tolist()
@@ -89,17 +90,32 @@ def summary(family: str, acc: dict | None = None, halvings: dict | None = None) 
     halvings = halvings or {"plain": [0, 1, 0]}
     n_seeds = len(acc["plain"])
     arrays = {name: np.array(a, dtype=float) for name, a in acc.items()}  # None -> NaN
-    cells = [{"cell": name, "batchnorm": bn, "dropout": 0.5 * drop, "lr": 0.05 if bn else 0.15,
+    effects = {}
+    for key, per_seed in factorial(arrays).items():
+        ok = per_seed[np.isfinite(per_seed)]
+        effects[key] = {"unit": "seed", "n": int(len(ok)), "mean": float(ok.mean()) if len(ok) else None,
+                        "sd": float(ok.std(ddof=1)) if len(ok) > 1 else None,
+                        "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
+    small = [{"cell": name, "val_acc": acc[name],
               "mean": float(np.nanmean(arrays[name])) if np.isfinite(arrays[name]).any() else None,
               "sd": float(np.nanstd(arrays[name], ddof=1)) if np.isfinite(arrays[name]).sum() > 1 else None,
-              "val_acc": acc[name], "lr_halvings": halvings.get(name, [0] * n_seeds)}
+              "train_acc": [0.6] * n_seeds, "fit_gap": [0.03 + 0.01 * (1 - drop)] * n_seeds,
+              "lr_halvings": halvings.get(name, [0] * n_seeds), "diverged": [a is None for a in acc[name]]}
              for name, (bn, drop) in CELLS.items()]
-    best = max(cells, key=lambda c: c["mean"] if c["mean"] is not None else -1)
-    return {"family": family, "cells": cells,
-            "effects": paired_effects(arrays),
-            "seeds": list(range(n_seeds)), "epochs": 4, "batch_size": 500, "n_train": 8000,
-            "lr_rule": "best validation accuracy after 1 epoch(s), seed 0", "lr_grid": [0.12, 0.24, 0.48],
-            "best": {"cell": best["cell"], "model": model_cfg(family), "lr": best["lr"]}}
+    full = [{"cell": name, "val_acc": [0.88 + 0.04 * bn - 0.003 * drop], "mean": 0.88 + 0.04 * bn - 0.003 * drop,
+             "sd": 0.0, "train_acc": [0.97], "fit_gap": [0.06 - 0.02 * drop], "lr_halvings": [0], "diverged": [False]}
+            for name, (bn, drop) in CELLS.items()]
+    image_effects = {"bn_effect": (0.04, 0.21), "dropout_effect": (-0.003, 0.12), "interaction": (0.001, 0.2)}
+    cells = [{"cell": name, "batchnorm": bn, "dropout": 0.5 * drop, "lr": 0.24 if bn else 0.12}
+             for name, (bn, drop) in CELLS.items()]
+    best = max(small, key=lambda c: c["mean"] if c["mean"] is not None else -1)
+    return {"family": family, "cells": cells, "best": {"cell": best["cell"]},
+            "rungs": [{"n_train": 4000, "seeds": list(range(n_seeds)), "cells": small, "effects": effects},
+                      {"n_train": 45000, "seeds": [0], "cells": full,
+                       "effects": {k: {"unit": "image", "n": 5000, "mean": m, "sd": sd, "per_seed": []}
+                                   for k, (m, sd) in image_effects.items()}}],
+            "lr_rule": "best validation accuracy of the whole recipe on 4,000 images, seed 0", "lr_grid": [0.12, 0.24],
+            "tuning": {}, "train": TRAIN}
 
 
 def maps_record(kind: str, family: str) -> dict:
@@ -194,8 +210,12 @@ def write_fake_results(root: Path) -> Path:
                         "val_acc": 0.7290, "change": 0.0042, "seconds_per_epoch": None, "diverged": False}]})
         write_json(root / "ablation" / f"{family}-summary" / "summary.json", summary(family))
         for cell in CELLS:  # the report reads only the training time from a cell's own record
-            write_json(root / "ablation" / f"{family}-{cell}" / "cell.json", {"seconds": 95.0, "sweep_seconds": 40.0})
+            write_json(root / "ablation" / f"{family}-{cell}" / "cell.json", {"seconds": 135.0})
+        write_json(root / "ablation" / f"{family}-full" / "full.json",
+                   {"family": family, "best": "bn", "cells": {c: {"seconds": 720.5 if c == "bn" else 700.0}
+                                                              for c in CELLS}})
         png(root / "ablation" / f"{family}-summary" / "curves.png", 1500, 450, f"{family} curves")
+        png(root / "ablation" / f"{family}-summary" / "ladder.png", 900, 480, f"{family} ladder")
         final = root / "final" / f"{family}-final"
         write_json(final / "metrics.json", metrics(family, acc))
         write_json(final / "arch.json", arch(family))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.ablation import CELLS, paired_effects
+from experiments.ablation import CELLS, rung_effects
 from experiments.errors import UserError
 from experiments.models import build_model, candidate, describe
 from experiments.train import Diverged, load_checkpoint, train_run
@@ -85,10 +85,30 @@ def test_describe_counts_every_parameter_and_conv_flops():
 
 
 def test_paired_effects_of_a_known_2x2_table():
-    acc = {"plain": np.array([0.5, 0.6]), "bn": np.array([0.7, 0.8]),
-           "dropout": np.array([0.55, 0.65]), "bn-dropout": np.array([0.7, 0.8])}
-    eff = paired_effects(acc)
-    assert eff["bn_effect"]["mean"] == pytest.approx(0.175)
+    acc = {"plain": [0.5, 0.6], "bn": [0.7, 0.8], "dropout": [0.55, 0.65], "bn-dropout": [0.7, 0.8]}
+    eff = rung_effects({c: {"seeds": [0, 1], "val_acc": a} for c, a in acc.items()}, np.array([0]))
+    assert eff["bn_effect"]["mean"] == pytest.approx(0.175) and eff["bn_effect"]["unit"] == "seed"
     assert eff["dropout_effect"]["mean"] == pytest.approx(0.025)
     assert eff["interaction"]["mean"] == pytest.approx(-0.05)
     assert eff["bn_effect"]["sd"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_one_seed_rung_pairs_its_cells_image_by_image():
+    y = np.array([0, 1, 2, 3])
+    preds = {"plain": [0, 0, 0, 0], "bn": [0, 1, 2, 0], "dropout": [0, 1, 0, 0], "bn-dropout": [0, 1, 2, 3]}
+    eff = rung_effects({c: {"seeds": [0], "val_acc": [0.0], "val_pred": [p]} for c, p in preds.items()}, y)
+    # per image correct: plain 1000, bn 1110, dropout 1100, bn-dropout 1111
+    assert eff["bn_effect"]["unit"] == "image" and eff["bn_effect"]["n"] == 4
+    assert eff["bn_effect"]["mean"] == pytest.approx(((0.75 - 0.25) + (1.0 - 0.5)) / 2)
+    assert eff["dropout_effect"]["mean"] == pytest.approx(((0.5 - 0.25) + (1.0 - 0.75)) / 2)
+    assert eff["interaction"]["mean"] == pytest.approx((1.0 - 0.75) - (0.5 - 0.25))
+
+
+def test_a_finished_run_records_its_fit_gap_and_per_image_predictions(data, tmp_path):
+    m = train_run("gap-bn", candidate("gap-s", True), {**TRAIN, "epoch_val_limit": 8}, data, tmp_path, "cpu")
+    assert len(m["val_pred"]) == len(data.val_y) and set(m["val_pred"]) <= set(range(10))
+    assert m["val_acc"] == pytest.approx(np.mean(np.array(m["val_pred"]) == data.val_y))
+    assert m["fit_gap"] == pytest.approx(m["train_acc_no_tta"] - m["val_acc_no_tta"])
+    assert m["n_train_scored"] == len(data.train_y)
+    # the per-epoch curve used the first 8 validation images only: its accuracy is a multiple of 1/8
+    assert (m["history"][0]["val_acc"] * 8) == pytest.approx(round(m["history"][0]["val_acc"] * 8))

@@ -215,12 +215,33 @@ def test_a_seed_that_diverged_at_every_retry_is_said_to_have_no_accuracy():
     assert "diverged at every rate down to 1/4 and has no accuracy" in rerun_notes(ablation)[0]["text"]
 
 
-def test_the_effects_paragraph_says_clearly_only_for_an_interval_that_excludes_zero():
-    effects = {"bn_effect": {"per_seed": [0.05, 0.06, 0.055]}, "dropout_effect": {"per_seed": [0.01, -0.01, 0.02]},
-               "interaction": {"per_seed": [0.01]}}
-    text = ablation_verdicts({"effects": effects, "cells": [], "seeds": [0, 1, 2]})["text"]
-    assert "Batch norm clearly helps" in text and "Dropout has no effect we can separate" in text
-    assert "The interaction is not estimable" in text
+def _ladder(small: dict, full: dict, gaps=(0.05, 0.04, 0.02, 0.01)) -> dict:
+    cells = [{"cell": c, "fit_gap": [g]} for c, g in zip(("plain", "bn", "dropout", "bn-dropout"), gaps)]
+    return {"cells": [], "rungs": [{"n_train": 4000, "seeds": [0, 1, 2], "cells": cells, "effects": small},
+                                   {"n_train": 45000, "seeds": [0], "cells": cells, "effects": full}]}
+
+
+def test_the_effects_paragraph_speaks_of_the_full_split_and_says_clearly_only_when_its_interval_excludes_zero():
+    small = {"bn_effect": {"per_seed": [0.05, 0.06, 0.055]}, "dropout_effect": {"per_seed": [0.01, -0.01, 0.02]},
+             "interaction": {"per_seed": [0.01]}}
+    full = {"bn_effect": {"unit": "image", "n": 5000, "mean": 0.001, "sd": 0.2},     # interval ±0.55 points
+            "dropout_effect": {"unit": "image", "n": 5000, "mean": -0.01, "sd": 0.1},  # interval ±0.28 points
+            "interaction": {"unit": "image", "n": 0, "mean": None, "sd": None}}
+    v = ablation_verdicts(_ladder(small, full))
+    assert [r["word"] for r in v["rungs"][0]["rows"]] == ["helps", "no clear effect", "not estimable"]
+    assert [r["word"] for r in v["full"]["rows"]] == ["no clear effect", "hurts", "not measured"]
+    text = v["text"]
+    assert text.startswith("One seed per cell: each interval pairs the cells over the 5,000 validation images")
+    assert "Batch norm has no effect we can separate from validation-sample noise" in text
+    assert "Dropout clearly hurts here: -1.0 points" in text
+    assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no clear effect) at 45,000" in text
+
+
+def test_the_fit_gap_sentence_says_which_way_dropout_moves_the_gap():
+    effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    narrows = ablation_verdicts(_ladder(effects, effects, gaps=(0.05, 0.04, 0.02, 0.01)))["text"]
+    widens = ablation_verdicts(_ladder(effects, effects, gaps=(0.02, 0.01, 0.05, 0.04)))["text"]
+    assert "dropout narrows that gap by 3.0 points" in narrows and "dropout widens that gap by 3.0 points" in widens
 
 
 def _maps(rho, blank=None, deletion=0.2, insertion=0.6, n=4, **extra):
