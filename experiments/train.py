@@ -89,6 +89,12 @@ def as_float(batch_uint8: torch.Tensor) -> torch.Tensor:
     return (batch_uint8.float() / 255.0).contiguous(memory_format=torch.channels_last)
 
 
+def spread(n: int, k: int) -> np.ndarray:
+    """k (at most n) evenly spaced indices into n items: splits are stored sorted by class, so a
+    prefix would be one or two classes."""
+    return np.linspace(0, n - 1, min(k, n)).round().astype(int)
+
+
 # ---------------------------------------------------------------- evaluation
 
 @torch.no_grad()
@@ -189,7 +195,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     torch.manual_seed(train_cfg["seed"])
     gen = torch.Generator().manual_seed(train_cfg["seed"])
     model = build_model(model_cfg, data.mean, data.std)
-    init_whitening(model, as_float(to_tensor_images(data.train_x[:5000], torch.device("cpu"))))
+    init_whitening(model, as_float(to_tensor_images(data.train_x[spread(len(data.train_y), 5000)], torch.device("cpu"))))
     store_matrix_weights(model, autocast_dtype(dev) if train_cfg["matrix_weights"] == "low" else None)
     model = model.to(dev, memory_format=torch.channels_last)
     opt = make_optimizer(model, train_cfg)
@@ -211,9 +217,9 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     write_json(run_dir / "config.json", config)
     train_x, train_y = to_tensor_images(data.train_x, dev), torch.as_tensor(data.train_y, device=dev)
     val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
-    # the per-epoch curve may use the first images only (it costs as much as training on tiny rungs);
-    # the final score always uses them all
-    curve = slice(0, train_cfg["epoch_val_limit"])
+    # the per-epoch curve may use an evenly spaced part of validation (a full pass costs as much as
+    # training on tiny rungs); the final score always uses all of it
+    curve = spread(len(data.val_y), train_cfg["epoch_val_limit"] or len(data.val_y))
     for epoch in range(start, train_cfg["epochs"]):
         t0, cpu0 = time.time(), time.process_time()
         train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
@@ -293,7 +299,7 @@ def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path) 
     final, plain = score(logits, val_y), score(predict(model, val_x, dev, bs), val_y)
     check_diverged(name, config["train"], len(history), history[-1]["train_loss"] if history else 0.0,
                    final["loss"], model)
-    seen = np.linspace(0, len(data.train_y) - 1, min(EVAL_TRAIN_LIMIT, len(data.train_y))).astype(int)
+    seen = spread(len(data.train_y), EVAL_TRAIN_LIMIT)
     fit = score(predict(model, to_tensor_images(data.train_x[seen], dev), dev, bs), torch.as_tensor(data.train_y[seen]))
     info = describe(build_model(config["model"]))  # a float32 copy: the trained one may hold bf16 weights
     state = {k: v.float().cpu() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}

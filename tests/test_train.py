@@ -110,5 +110,12 @@ def test_a_finished_run_records_its_fit_gap_and_per_image_predictions(data, tmp_
     assert m["val_acc"] == pytest.approx(np.mean(np.array(m["val_pred"]) == data.val_y))
     assert m["fit_gap"] == pytest.approx(m["train_acc_no_tta"] - m["val_acc_no_tta"])
     assert m["n_train_scored"] == len(data.train_y)
-    # the per-epoch curve used the first 8 validation images only: its accuracy is a multiple of 1/8
+    # the per-epoch curve used 8 validation images only: its accuracy is a multiple of 1/8
     assert (m["history"][0]["val_acc"] * 8) == pytest.approx(round(m["history"][0]["val_acc"] * 8))
+
+
+def test_spread_takes_every_class_of_a_split_stored_sorted_by_class():
+    from experiments.train import spread
+    labels = np.repeat(np.arange(10), 500)  # how splits are stored
+    assert set(labels[spread(len(labels), 1000)]) == set(range(10))
+    assert len(spread(len(labels), 1000)) == 1000 and len(spread(7, 1000)) == 7
