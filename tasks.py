@@ -64,14 +64,16 @@ def _last_build(results, required=True):
 @task(help={"profile": "smoke, quick or full", "data": "CIFAR-10 folder (default: found or downloaded)",
             "device": "auto, cpu or cuda", "results": "results folder", "report_dir": "where report.pdf goes",
             "student": "your name for the title block", "reflection": "your Problem 6 text (three ## parts)",
-            "config": "settings file"})
+            "config": "settings file",
+            "executor": "local (one stage at a time, here) or ray (stages and runs as Ray tasks)",
+            "address": "a running Ray cluster to join (default with ray: start a local one)"})
 @user_errors
 def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
-        student=None, reflection=None, config="cnn-report.toml"):
+        student=None, reflection=None, config="cnn-report.toml", executor="local", address=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
     from experiments.stages import run_all
     ctx = _context(profile, data, device, results, report_dir, student, reflection, config)
-    ran = run_all(ctx)
+    ran = run_all(ctx, executor=executor, address=address)
     print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.errors import UserError
+from experiments.executors import map_units
 from experiments.io import read_json, write_json
 from experiments.search import subset
 from experiments.train import Diverged, train_run, train_with_retries
@@ -53,21 +54,25 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
     """Each rate of the grid at one seed on this rung; the best validation accuracy picks the rate."""
     if len(grid) == 1:  # nothing to choose
         return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
-    rows = []
-    for lr in grid:
-        name = run_name(family, cell, len(data.train_y), seed, lr)
-        try:
-            m = train_run(name, model_cfg, {**train, "lr": lr, "seed": seed}, data, out_dir / name, device)
-            rows.append({"lr": lr, "val_acc": m["val_acc"], "diverged": False, "seconds": m["seconds"]})
-        except Diverged as err:
-            print(err, flush=True)
-            rows.append({"lr": lr, "val_acc": None, "diverged": True, "seconds": None})
+    calls = [(run_name(family, cell, len(data.train_y), seed, lr), model_cfg, {**train, "lr": lr, "seed": seed}, data,
+              out_dir / run_name(family, cell, len(data.train_y), seed, lr), device) for lr in grid]
+    rows = [{"lr": lr, "val_acc": m["val_acc"] if m else None, "diverged": m is None,
+             "seconds": m["seconds"] if m else None} for lr, m in zip(grid, map_units(train_or_none, calls))]
     ok = [r for r in rows if not r["diverged"]]
     if not ok:
         raise Diverged(f"{family}-{cell}: every learning rate in {grid} diverged; add smaller ones to lr_grid")
     best = max(ok, key=lambda r: (r["val_acc"], -r["lr"]))
     return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}",
             "grid": rows, "lr": best["lr"]}
+
+
+def train_or_none(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device) -> dict | None:
+    """A tuning run's metrics, or None when it diverged (said in the log, recorded by the caller)."""
+    try:
+        return train_run(name, model_cfg, cfg, data, run_dir, device)
+    except Diverged as err:
+        print(err, flush=True)
+        return None
 
 
 def rung_record(runs: list[dict], seeds: list[int], n_train: int) -> dict:
@@ -86,12 +91,14 @@ def train_seeds(family: str, cell: str, model_cfg: dict, train: dict, lr: float,
                 device) -> list[dict]:
     """One run per seed; a diverging seed retries at half the rate (MAX_HALVINGS times), then is
     recorded as diverged (val_acc None) and the rung goes on."""
-    runs = []
-    for seed in seeds:
-        name = run_name(family, cell, len(data.train_y), seed, lr)
-        runs.append(train_with_retries(name, model_cfg, {**train, "lr": lr, "seed": seed}, data, out_dir / name,
-                                       device, MAX_HALVINGS))
-    return runs
+    return map_units(train_with_retries, seed_calls(family, cell, model_cfg, train, lr, seeds, data, out_dir, device))
+
+
+def seed_calls(family: str, cell: str, model_cfg: dict, train: dict, lr: float, seeds: list, data, out_dir: Path,
+               device) -> list[tuple]:
+    """train_with_retries' arguments for each seed (independent units of work)."""
+    return [(run_name(family, cell, len(data.train_y), seed, lr), model_cfg, {**train, "lr": lr, "seed": seed}, data,
+             out_dir / run_name(family, cell, len(data.train_y), seed, lr), device, MAX_HALVINGS) for seed in seeds]
 
 
 def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
@@ -101,11 +108,12 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
     tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["seeds"][0],
                      subset(prepared, rungs[0]), out_dir, device)
-    records = []
-    for n in rungs:
-        data = subset(prepared, n)
-        runs = train_seeds(family, cell, model_cfg, train, tuning["lr"], ablation["seeds"], data, out_dir, device)
-        records.append(rung_record(runs, ablation["seeds"], len(data.train_y)))
+    seeds = ablation["seeds"]
+    calls = [c for n in rungs for c in seed_calls(family, cell, model_cfg, train, tuning["lr"], seeds,
+                                                    subset(prepared, n), out_dir, device)]
+    runs = map_units(train_with_retries, calls)  # every rung's seeds at once
+    records = [rung_record(runs[i * len(seeds):(i + 1) * len(seeds)], seeds, n_train)
+               for i, n_train in enumerate(len(subset(prepared, n).train_y) for n in rungs)]
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
               "model": model_cfg, "lr": tuning["lr"], "lr_rule": tuning["rule"], "lr_grid": list(ablation["lr_grid"]),
               "train": train, "tuning": tuning["grid"], "rungs": records,
@@ -144,10 +152,14 @@ def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prep
     cells, out_dir = read_cells(cell_dirs), Path(out_dir)
     best = best_cell(cells)["cell"]
     seeds = params["ablation"]["full_seeds"]
+    todo = {cell: seeds[1:] if cell == best else seeds for cell in cells}
+    calls = [call for cell, c in cells.items()
+             for call in seed_calls(family, cell, c["model"], regime(params), c["lr"], todo[cell], prepared, out_dir,
+                                    device)]
+    done = iter(map_units(train_with_retries, calls))  # every cell's runs at once
     records = {}
     for cell, c in cells.items():
-        todo = seeds[1:] if cell == best else seeds
-        runs = train_seeds(family, cell, c["model"], regime(params), c["lr"], todo, prepared, out_dir, device)
+        runs = [next(done) for _ in todo[cell]]
         if cell == best:
             final = read_json(Path(final_dir) / "metrics.json")  # its rate is c["lr"] / 2 ** halvings
             halvings = int(round(np.log2(c["lr"] / final["train"]["lr"])))

@@ -1,7 +1,8 @@
 """The incremental build: run each stage whose dependencies changed, like DVC.
 
-A stage's hash covers the content of its code files, its parameters and the recorded hashes of
-its upstream stages. After a stage succeeds its record (hash, parts, wall time, provenance) is written
+A stage's hash covers the content of its code files, its parameters, the recorded hashes of
+its upstream stages and the content of the outputs it declares (so a rerun that writes something
+else reruns what reads it). After a stage succeeds its record (hash, parts, wall time, provenance) is written
 atomically to `results/.pipeline/<stage>.json`; a stage runs again when that record is missing,
 holds another hash, or an output it declares is missing. Stages write their own files
 atomically and training resumes from checkpoints, so a killed build just reruns the stage that
@@ -37,6 +38,7 @@ class Stage:
     params: Callable[["Context"], dict]       # the slice of configuration it uses
     upstream: tuple[str, ...] = ()            # stages whose results it reads
     outs: tuple[str, ...] = ()                # "{results}/..." or "{report}/..." paths it must leave
+    trains: bool = False                      # runs a model itself (an executor gives it a GPU if there is one)
 
 
 @dataclass
@@ -50,6 +52,10 @@ class Context:
     report_dir: Path
     settings: dict = field(default_factory=dict)
     _prepared: tuple | None = None  # (split.json's stat, the data it describes)
+
+    def __getstate__(self):
+        """Sent to a worker without the cached split (it reloads it from the results folder)."""
+        return {**self.__dict__, "_prepared": None}
 
     @property
     def prepared(self):
@@ -197,6 +203,15 @@ def plan(stages: list[Stage], ctx: Context) -> list[tuple[Stage, str | None, dic
 
 def run_stage(stage: Stage, ctx: Context, parts: dict, provenance: dict | None = None) -> float:
     """Run one stage, log it, record it on success; a failure becomes one UserError line."""
+    seconds = execute_stage(stage, ctx)
+    record_stage(stage, ctx, parts, seconds, provenance)
+    return seconds
+
+
+def execute_stage(stage: Stage, ctx: Context) -> float:
+    """Run one stage with its output teed to its log; check its outputs; return its wall time. Any
+    failure becomes one UserError line naming the stage and the log (the traceback goes to the log).
+    This is the part an executor may run elsewhere (experiments/executors.py)."""
     log_path = ctx.meta / "logs" / f"{stage.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -217,11 +232,20 @@ def run_stage(stage: Stage, ctx: Context, parts: dict, provenance: dict | None =
     missing = [o for o in stage.outs if not ctx.out(o).exists()]
     if missing:
         raise UserError(f"stage {stage.name} finished without writing {missing[0]} (log: {log_path})")
-    seconds = round(time.time() - t0, 2)
-    write_json(ctx.meta / f"{stage.name}.json", {"hash": parts_hash(parts), "parts": parts, "seconds": seconds,
-                                                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    return round(time.time() - t0, 2)
+
+
+def record_stage(stage: Stage, ctx: Context, parts: dict, seconds: float, provenance: dict | None) -> str:
+    """The stage's record: what the cache compares next time (the driver alone writes these).
+    Its hash covers the content of the outputs as well as the inputs, as DVC's does: a stage whose
+    rerun writes something else (a choice that depends on measured speed, say) reruns what reads
+    it, and one that writes the same leaves it alone. Returns the hash."""
+    outputs = {out: file_digest(ctx.out(out)) for out in stage.outs}
+    digest = parts_hash({**parts, "outputs": outputs})
+    write_json(ctx.meta / f"{stage.name}.json", {"hash": digest, "parts": parts, "outputs": outputs,
+                                                 "seconds": seconds, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                                                  "provenance": provenance})
-    return seconds
+    return digest
 
 
 def _one_line(err: BaseException, limit: int = 300) -> str:
@@ -229,35 +253,65 @@ def _one_line(err: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force: bool = False) -> list[str]:
+def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force: bool = False,
+          executor=None) -> list[str]:
     """Bring every stage up to date (or only the stages in `only`; `force` runs them even when
-    up to date); returns the names of the stages run."""
-    ran = []
+    up to date); returns the names of the stages run, in the order they finished.
+
+    A stage is decided once its upstream stages are settled, and handed to the executor
+    (experiments/executors.py): the local one runs it here and now, one at a time, in table
+    order; Ray runs every ready stage at once. After a failure nothing new starts, the stages
+    still running finish (and are recorded), then the first failure is raised."""
+    from experiments.executors import LocalExecutor
+    executor = executor or LocalExecutor()
+    ran, failures = [], []
+    number = {s.name: i for i, s in enumerate(stages, 1)}
     with build_lock(ctx):
         # remembered so that `invoke status` and `invoke report` need no options
         write_json(ctx.meta / "build.json", {"profile": ctx.profile_name, "data_dir": ctx.data_dir,
-                                             "device": ctx.device, "settings": ctx.settings})
+                                             "device": ctx.device, "settings": ctx.settings,
+                                             "executor": executor.name})
         hashes, provenance = {}, None
-        total = len(stages)
-        for i, stage in enumerate(stages, 1):
-            record = read_record(ctx, stage.name)
-            if only is not None and stage.name not in only:
-                # not built now: a stage in `only` builds on what this one last recorded
-                hashes[stage.name] = record["hash"] if record else None
-                continue
-            parts = stage_parts(stage, ctx, hashes)
-            reason = "forced" if force else why_run(stage, ctx, parts, record, set())
-            if reason is None:
-                hashes[stage.name] = record["hash"]
-                print(f"[{i}/{total}] {stage.name}: up to date", flush=True)
-                continue
-            print(f"[{i}/{total}] {stage.name}: running ({reason})", flush=True)
-            if provenance is None:  # once per build, and only when something runs
-                from experiments.provenance import collect
-                provenance = collect(ctx.device)
-            seconds = run_stage(stage, ctx, parts, provenance)
-            hashes[stage.name] = parts_hash(parts)
-            ran.append(stage.name)
-            print(f"[{i}/{total}] {stage.name}: done in {seconds:.0f} s", flush=True)
+        waiting, running = list(stages), {}
+        try:
+            while waiting or running:
+                for stage in list(waiting):
+                    if failures or len(running) >= executor.capacity:
+                        break
+                    unsettled = {s.name for s in waiting} | set(running)
+                    if unsettled & set(stage.upstream):
+                        continue
+                    waiting.remove(stage)
+                    tag = f"[{number[stage.name]}/{len(stages)}] {stage.name}"
+                    record = read_record(ctx, stage.name)
+                    if only is not None and stage.name not in only:
+                        # not built now: a stage in `only` builds on what this one last recorded
+                        hashes[stage.name] = record["hash"] if record else None
+                        continue
+                    parts = stage_parts(stage, ctx, hashes)
+                    reason = "forced" if force else why_run(stage, ctx, parts, record, set())
+                    if reason is None:
+                        hashes[stage.name] = record["hash"]
+                        print(f"{tag}: up to date", flush=True)
+                        continue
+                    print(f"{tag}: running ({reason})", flush=True)
+                    if provenance is None:  # once per build, and only when something runs
+                        from experiments.provenance import collect
+                        provenance = collect(ctx.device)
+                    running[stage.name] = (stage, parts, tag)
+                    executor.submit(stage, ctx)
+                if not running:
+                    break
+                name, outcome = executor.wait_one()
+                stage, parts, tag = running.pop(name)
+                if isinstance(outcome, BaseException):
+                    failures.append(outcome)
+                    continue
+                hashes[name] = record_stage(stage, ctx, parts, outcome, provenance)
+                ran.append(name)
+                print(f"{tag}: done in {outcome:.0f} s", flush=True)
+        finally:
+            executor.close()
+        if failures:
+            raise failures[0]
     return ran
-

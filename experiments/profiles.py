@@ -84,6 +84,18 @@ PROFILES = {
         # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs
         train={"tta": "flip"},
     ),
+    # the uncut study, for a GPU or a cluster (--executor ray): the ablation at the final budget on
+    # the full split with 5 seeds per cell and 5 on each smaller rung, three rates tuned per cell,
+    # the search at the final budget with room for the l widths, the lever study on both families
+    "paper": _with(
+        _FULL,
+        search={"epochs": 8, "train_limit": None},
+        levers={"families": ["dense", "gap"]},
+        ablation={"rungs": [4000, 15000], "seeds": [0, 1, 2, 3, 4], "full_seeds": [0, 1, 2, 3, 4],
+                  "lr_grid": [0.12, 0.24, 0.48]},
+        final={"max_minutes": 30},
+        interpret={"n_correct": 8, "n_incorrect": 8},
+    ),
     "smoke": _with(
         _FULL,
         data={"val_size": 100, "train_limit": 400, "val_limit": 100},

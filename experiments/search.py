@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.data import stratified_subset
+from experiments.executors import map_units
 from experiments.io import write_json
 from experiments.models import build_model, candidate, describe
 from experiments.train import train_run, validate_train_config
@@ -37,11 +38,14 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
     data = subset(prepared, search["train_limit"])
     cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
     models = {name: candidate(name, batchnorm=True, dropout=0.0) for name in search["candidates"][family]}
-    probed = {name: probe_minutes(m, cfg, data, device) * len(prepared.train_y) * final["epochs"]
-              for name, m in models.items()}
+    # the probes and the trainings are independent units (Ray tasks under --executor ray)
+    per_image = map_units(probe_minutes, [(m, cfg, data, device) for m in models.values()])
+    probed = {name: p * len(prepared.train_y) * final["epochs"] for name, p in zip(models, per_image)}
     # a candidate projecting past the budget could not be the choice: not trained (unless none fits,
     # then the fastest is, as the rule falls back to it)
     to_train = [n for n in models if probed[n] <= final["max_minutes"]] or [min(probed, key=probed.get)]
+    trained = dict(zip(to_train, map_units(train_run, [(f"search-{n}", models[n], cfg, data, Path(out_dir) / n, device)
+                                                       for n in to_train])))
     rows = []
     for name, model_cfg in models.items():
         if name not in to_train:
@@ -49,7 +53,7 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
             rows.append({"name": name, "model": model_cfg, "val_acc": None, "trained": False, "params": info["params"],
                          "flops": info["flops"], "seconds": None, "projected_final_minutes": round(probed[name], 1)})
             continue
-        m = train_run(f"search-{name}", model_cfg, cfg, data, Path(out_dir) / name, device)
+        m = trained[name]
         # project from the median epoch's CPU time per thread (on a GPU, wall time): other load on
         # a shared machine, or one slow first epoch, must not change which architecture is chosen
         key = "cpu_seconds" if m["device"] == "cpu" else "seconds"

@@ -77,7 +77,7 @@ def _levers_stage(family: str) -> Stage:
                    ctx.profile["levers"], ctx.device)
     return Stage(f"levers-{family}", run, ("experiments/levers.py", "experiments/search.py", *TRAINING_CODE),
                  lambda ctx: {"levers": ctx.profile["levers"]}, ("data", f"search-{family}"),
-                 (f"{{results}}/levers/{family}/levers.json",))
+                 (f"{{results}}/levers/{family}/levers.json",), trains=True)
 
 
 def _cell_stage(family: str, cell: str) -> Stage:
@@ -97,7 +97,8 @@ def _final_stage(family: str) -> Stage:
                   _full_params(ctx), ctx.device)
     return Stage(f"final-{family}", run, ("experiments/final.py", "experiments/ablation.py", *TRAINING_CODE),
                  _full_params, ("data", *(f"ablation-{family}-{c}" for c in CELLS)),
-                 tuple(f"{{results}}/final/{family}-final/{f}" for f in ("metrics.json", "model.pt", "loss.png", "arch.json")))
+                 tuple(f"{{results}}/final/{family}-final/{f}" for f in ("metrics.json", "model.pt", "loss.png", "arch.json")),
+                 trains=True)
 
 
 def _full_rung_stage(family: str) -> Stage:
@@ -130,7 +131,7 @@ def _interpret_stage(kind: str, family: str) -> Stage:
         getattr(stage, f"{kind}_stage")(family, ctx.results, ctx.prepared, ctx.profile["interpret"])
     outs = {"features": "features.json", "cam": "cam.json", "saliency": "saliency.json"}
     return Stage(f"{kind}-{family}", run, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
-                 ("data", f"final-{family}", "select"), (f"{{results}}/interpret/{family}/{outs[kind]}",))
+                 ("data", f"final-{family}", "select"), (f"{{results}}/interpret/{family}/{outs[kind]}",), trains=True)
 
 
 def _report(ctx: Context) -> None:
@@ -156,7 +157,7 @@ STAGES: list[Stage] = [
     *[_full_rung_stage(f) for f in FAMILIES],
     *[_summary_stage(f) for f in FAMILIES],
     Stage("select", _select, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
-          ("data", *[f"final-{f}" for f in FAMILIES]), ("{results}/interpret/selection.json",)),
+          ("data", *[f"final-{f}" for f in FAMILIES]), ("{results}/interpret/selection.json",), trains=True),
     *[_interpret_stage(kind, f) for f in FAMILIES for kind in ("features", "cam", "saliency")],
 ]
 STAGES.append(Stage("report", _report, ("experiments/report.py", "experiments/verdicts.py", "experiments/wording.py",
@@ -169,10 +170,13 @@ def make_context(profile: str, data_dir: str | None, device: str, results: str, 
     return Context(profile, load_profile(profile), data_dir, device, Path(results), Path(report_dir), settings)
 
 
-def run_all(ctx: Context, only: set[str] | None = None, force: bool = False) -> list[str]:
+def run_all(ctx: Context, only: set[str] | None = None, force: bool = False, executor: str = "local",
+            address: str | None = None) -> list[str]:
+    """Build what is out of date with the named executor (experiments/executors.py)."""
+    from experiments.executors import make_executor
     from experiments.train import resolve_device
     resolve_device(ctx.device)  # a bad --device fails before any work
-    return build(STAGES, ctx, only, force)
+    return build(STAGES, ctx, only, force, make_executor(executor, address))
 
 
 def status(ctx: Context) -> list[tuple[str, str | None]]:

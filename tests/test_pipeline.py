@@ -55,6 +55,22 @@ def test_changed_parameter_reruns_that_stage_and_its_dependents_only(tmp_path, c
     assert build(stages, changed) == ["b", "c"]
 
 
+@pytest.mark.parametrize("writes_something_else", [True, False])
+def test_a_rerun_that_writes_other_outputs_reruns_its_dependents_and_one_that_writes_the_same_does_not(
+        tmp_path, code_file, writes_something_else):
+    """The search's choice depends on measured speed: rerun with the same inputs, it may choose
+    another architecture, and what reads the choice must follow (DVC hashes outputs too)."""
+    choice = {"value": "s"}
+
+    def choose(ctx):
+        write_json(ctx.results / "a" / "out.json", {"chosen": choice["value"]})
+    stages = [Stage("a", choose, (code_file,), lambda c: {}, (), ("{results}/a/out.json",)), *_table([], code_file)[1:3]]
+    build(stages, _ctx(tmp_path))
+    choice["value"] = "m" if writes_something_else else "s"
+    assert build(stages, _ctx(tmp_path), only={"a"}, force=True) == ["a"]
+    assert build(stages, _ctx(tmp_path)) == (["b", "c"] if writes_something_else else [])
+
+
 def test_changed_code_reruns_the_stage(tmp_path, code_file):
     stages = _table([], code_file)
     build(stages, _ctx(tmp_path))
