@@ -213,7 +213,8 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
     plain = cells["plain"]
     record = {"family": family, "cells": table, "rungs": ladder, "best": {"cell": full["best"]},
               "lr_rule": plain["lr_rule"], "lr_grid": plain["lr_grid"],
-              "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"]}
+              "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"],
+              "chance": 1 / len(np.unique(val_y))}  # a guess's accuracy, for "stays near chance"
     out_dir = Path(out_dir)
     plot_ladder(ladder, out_dir / "ladder.png", family)
     plot_curves({c: full["cells"][c] for c in cells}, out_dir / "curves.png", family)

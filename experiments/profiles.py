@@ -18,7 +18,7 @@ SCHEMA = {
     "levers": {"run", "families"},
     "ablation": {"rungs", "seeds", "full_seeds", "lr_grid", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
-    "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
+    "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines", "n_measure", "measure_steps"},
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
               "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
               "matrix_weights", "translate", "epoch_val_limit"},
@@ -48,7 +48,12 @@ _FULL = {
                  "overrides": {}},
     # 8 epochs of airbench94's widths take about 8 of the 12 minutes on a 2-core AVX-512 CPU
     "final": {"epochs": 8, "max_minutes": 12},
-    "interpret": {"n_correct": 6, "n_incorrect": 6, "steps": 24, "random_baselines": 3},
+    # n_correct + n_incorrect images are shown; n_measure more are measured (experiments/interpret/
+    # measure_stage.py): deletion/insertion at measure_steps against random_baselines random maps each
+    # is ~80k bf16 forwards a network: 112-129 s a network on the 2-core CPU while a training build
+    # shared its cores (2026-11-26), so about a minute alone
+    "interpret": {"n_correct": 6, "n_incorrect": 6, "steps": 24, "random_baselines": 3, "n_measure": 300,
+                  "measure_steps": 16},
     # airbench94_muon's recipe (experiments/recipe.py): Muon on the filters at lr, Nesterov SGD on
     # the rest at lr * ratio (loss summed over the batch), decoupled decay 2e-6 * batch per step
     "train": {"batch_size": 2000, "label_smoothing": 0.2, "weight_decay": 0.004,
@@ -93,7 +98,8 @@ PROFILES = {
                 "candidates": {"dense": ["dense-s"], "gap": ["gap-s"]}},
         ablation={"rungs": [200]},
         final={"epochs": 1},
-        interpret={"n_correct": 2, "n_incorrect": 2, "steps": 4, "random_baselines": 1},
+        interpret={"n_correct": 2, "n_incorrect": 2, "steps": 4, "random_baselines": 1, "n_measure": 20,
+                   "measure_steps": 4},
         # float32 weights: bf16 kernels cost seconds to set up for each new shape, more than tiny runs take
         train={"batch_size": 50, "eval_batch_size": 100, "matrix_weights": "float32", "epoch_val_limit": None},
     ),

@@ -33,7 +33,8 @@ def test_pdf_answers_all_six_problems_with_nothing_unrendered(pdf):
         assert f"Problem {n}" in text
     for bad in (r"\b[Nn]a[Nn]\b", r"\bNone\b", r"\{\{", r"\{%"):  # whole words: "provenance" is fine
         assert not re.search(bad, text), f"{bad!r} leaked into the report"
-    assert len(reader.pages) <= 20, "readable at 20 pages or fewer"
+    # 19 pages before Problems 4-5 measured their maps over hundreds of images (about 1 page each)
+    assert len(reader.pages) <= 22, "readable at 22 pages or fewer"
     assert pdf.stat().st_size < 10 * 2 ** 20 and (pdf.parent / "report.html").exists()
 
 
