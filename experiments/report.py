@@ -168,7 +168,8 @@ def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
     """Training wall time behind each training stage's results, as its runs recorded it."""
     out = {}
     for f in families:
-        out[f"search-{f['name']}"] = sum(c["seconds"] for c in f["search"]["candidates"])
+        # a candidate the probe left untrained has no seconds
+        out[f"search-{f['name']}"] = sum(c["seconds"] or 0.0 for c in f["search"]["candidates"])
         for cell in CELLS:
             out[f"ablation-{f['name']}-{cell}"] = res.json(f"ablation/{f['name']}-{cell}/cell.json")["seconds"]
         out[f"final-{f['name']}"] = f["final"]["seconds"]
