@@ -99,11 +99,12 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     ablation, train, out_dir = params["ablation"], regime(params), Path(out_dir)
     rungs = small_rungs(ablation["rungs"], len(prepared.train_y))
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
+    data_at = {n: subset(prepared, n) for n in rungs}  # each rung's stratified subset, drawn once
     tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["seeds"][0],
-                     subset(prepared, rungs[0]), out_dir, device)
+                     data_at[rungs[0]], out_dir, device)
     records = []
     for n in rungs:
-        data = subset(prepared, n)
+        data = data_at[n]
         runs = train_seeds(family, cell, model_cfg, train, tuning["lr"], ablation["seeds"], data, out_dir, device)
         records.append(rung_record(runs, ablation["seeds"], len(data.train_y)))
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
