@@ -9,8 +9,11 @@ run is the final model itself (experiments/final.py), not a second copy of it.
 
 The learning rate, per cell, by one recorded rule: on the smallest rung at the first seed, each
 rate of `lr_grid` trains the whole recipe; the best validation accuracy wins (a tie goes to the
-smaller rate). The winning run is that rung's first-seed run, so tuning costs len(lr_grid) − 1
-extra runs a cell (and that one seed carries a small winner's bias, shared by every cell).
+smaller rate). While the smallest rate tried wins, half of it is tried too, up to `lr_walk` times:
+the grid is the recipe's own range, and without batch norm the same recipe can need a rate several
+times smaller (a plain net at the recipe's rate blows up and sits at chance). The winning run is
+that rung's first-seed run, so tuning costs the rates tried − 1 extra runs a cell (and that one
+seed carries a small winner's bias, shared by every cell).
 
 Effects are paired: on a rung with several seeds, per seed (the same seed gives every cell the
 same batch order and augmentation); on a rung with one seed, per validation image (the same
@@ -50,20 +53,37 @@ def run_name(family: str, cell: str, n_train: int, seed: int, lr: float) -> str:
 
 
 def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, seed: int, data, out_dir: Path,
-            device) -> dict:
-    """Each rate of the grid at one seed on this rung; the best validation accuracy picks the rate."""
-    if len(grid) == 1:  # nothing to choose
+            device, walk: int = 0) -> dict:
+    """Each rate of the grid at one seed on this rung; the best validation accuracy picks the rate.
+    While the smallest rate tried wins (or every rate diverged), half of it is tried too, at most
+    `walk` times: a network without batch norm can need a rate far below the recipe's."""
+    if len(grid) == 1 and not walk:  # nothing to choose
         return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
-    calls = [(run_name(family, cell, len(data.train_y), seed, lr), model_cfg, {**train, "lr": lr, "seed": seed}, data,
-              out_dir / run_name(family, cell, len(data.train_y), seed, lr), device) for lr in grid]
-    rows = [{"lr": lr, "val_acc": m["val_acc"] if m else None, "diverged": m is None,
-             "seconds": m["seconds"] if m else None} for lr, m in zip(grid, map_units(train_or_none, calls))]
-    ok = [r for r in rows if not r["diverged"]]
-    if not ok:
-        raise Diverged(f"{family}-{cell}: every learning rate in {grid} diverged; add smaller ones to lr_grid")
-    best = max(ok, key=lambda r: (r["val_acc"], -r["lr"]))
-    return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}",
-            "grid": rows, "lr": best["lr"]}
+    rows = []
+
+    def try_rates(rates: list[float]) -> None:  # the rates are independent runs: units for the executor
+        calls = [(run_name(family, cell, len(data.train_y), seed, lr), model_cfg, {**train, "lr": lr, "seed": seed},
+                  data, out_dir / run_name(family, cell, len(data.train_y), seed, lr), device) for lr in rates]
+        rows.extend({"lr": lr, "val_acc": m["val_acc"] if m else None, "diverged": m is None,
+                     "seconds": m["seconds"] if m else None} for lr, m in zip(rates, map_units(train_or_none, calls)))
+
+    def best() -> dict | None:
+        ok = [r for r in rows if not r["diverged"]]
+        return max(ok, key=lambda r: (r["val_acc"], -r["lr"])) if ok else None
+
+    try_rates(list(grid))
+    for _ in range(walk):  # each halving depends on the last result: one at a time
+        smallest = min(r["lr"] for r in rows)
+        if best() is not None and best()["lr"] != smallest:
+            break
+        try_rates([smallest / 2])
+    if best() is None:
+        raise Diverged(f"{family}-{cell}: every learning rate in {[r['lr'] for r in rows]} diverged; "
+                       f"add smaller ones to lr_grid")
+    walked = f", halving below the grid while its smallest rate won (at most {walk} times)" if walk else ""
+    return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}"
+                    f"{walked}",
+            "grid": rows, "lr": best()["lr"]}
 
 
 def train_or_none(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device) -> dict | None:
@@ -106,16 +126,18 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     ablation, train, out_dir = params["ablation"], regime(params), Path(out_dir)
     rungs = small_rungs(ablation["rungs"], len(prepared.train_y))
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
+    data_at = {n: subset(prepared, n) for n in rungs}  # each rung's stratified subset, drawn once
     tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["seeds"][0],
-                     subset(prepared, rungs[0]), out_dir, device)
+                     data_at[rungs[0]], out_dir, device, ablation["lr_walk"])
     seeds = ablation["seeds"]
-    calls = [c for n in rungs for c in seed_calls(family, cell, model_cfg, train, tuning["lr"], seeds,
-                                                    subset(prepared, n), out_dir, device)]
+    calls = [c for n in rungs for c in seed_calls(family, cell, model_cfg, train, tuning["lr"], seeds, data_at[n],
+                                                    out_dir, device)]
     runs = map_units(train_with_retries, calls)  # every rung's seeds at once
-    records = [rung_record(runs[i * len(seeds):(i + 1) * len(seeds)], seeds, n_train)
-               for i, n_train in enumerate(len(subset(prepared, n).train_y) for n in rungs)]
+    records = [rung_record(runs[i * len(seeds):(i + 1) * len(seeds)], seeds, len(data_at[n].train_y))
+               for i, n in enumerate(rungs)]
     record = {"family": family, "cell": cell, "batchnorm": model_cfg["batchnorm"], "dropout": model_cfg["dropout"],
               "model": model_cfg, "lr": tuning["lr"], "lr_rule": tuning["rule"], "lr_grid": list(ablation["lr_grid"]),
+              "lr_walk": ablation["lr_walk"],
               "train": train, "tuning": tuning["grid"], "rungs": records,
               "seconds": sum(r["seconds"] for r in records) + sum(r["seconds"] or 0 for r in tuning["grid"])}
     write_json(out_dir / "cell.json", record)
@@ -224,8 +246,9 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
     table = [{k: c[k] for k in ("cell", "batchnorm", "dropout", "lr")} for c in cells.values()]
     plain = cells["plain"]
     record = {"family": family, "cells": table, "rungs": ladder, "best": {"cell": full["best"]},
-              "lr_rule": plain["lr_rule"], "lr_grid": plain["lr_grid"],
-              "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"]}
+              "lr_rule": plain["lr_rule"], "lr_grid": plain["lr_grid"], "lr_walk": plain["lr_walk"],
+              "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"],
+              "chance": 1 / len(np.unique(val_y))}  # a guess's accuracy, for "stays near chance"
     out_dir = Path(out_dir)
     plot_ladder(ladder, out_dir / "ladder.png", family)
     plot_curves({c: full["cells"][c] for c in cells}, out_dir / "curves.png", family)

@@ -16,9 +16,9 @@ SCHEMA = {
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr"},
     "levers": {"run", "families"},
-    "ablation": {"rungs", "seeds", "full_seeds", "lr_grid", "dropout", "overrides"},
+    "ablation": {"rungs", "seeds", "full_seeds", "lr_grid", "lr_walk", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
-    "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines"},
+    "interpret": {"n_correct", "n_incorrect", "steps", "random_baselines", "n_measure", "measure_steps"},
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
               "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
               "matrix_weights", "translate", "epoch_val_limit"},
@@ -42,13 +42,20 @@ _FULL = {
     # sizes below the full split (which is always the last rung), each with `seeds`; the full split
     # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~1 minute a run here: 16 runs a
     # family (tuning included); the full split costs ~8 minutes a run, 3 a family beyond the final.
-    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24],
+    # lr_walk: a cell whose smallest grid rate wins also tries half of it, at most twice (at 4,000
+    # images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06, 40.0% at 0.03; dense-m 15.1 / 50.8 / 49.6)
+    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24], "lr_walk": 2,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
     # 8 epochs of airbench94's widths take about 8 of the 12 minutes on a 2-core AVX-512 CPU
     "final": {"epochs": 8, "max_minutes": 12},
-    "interpret": {"n_correct": 6, "n_incorrect": 6, "steps": 24, "random_baselines": 3},
+    # n_correct + n_incorrect images are shown; n_measure more are measured (experiments/interpret/
+    # measure_stage.py): deletion/insertion at measure_steps against random_baselines random maps each
+    # is ~80k bf16 forwards a network: 112-129 s a network on the 2-core CPU while a training build
+    # shared its cores (2026-11-26), so about a minute alone
+    "interpret": {"n_correct": 6, "n_incorrect": 6, "steps": 24, "random_baselines": 3, "n_measure": 300,
+                  "measure_steps": 16},
     # airbench94_muon's recipe (experiments/recipe.py): Muon on the filters at lr, Nesterov SGD on
     # the rest at lr * ratio (loss summed over the batch), decoupled decay 2e-6 * batch per step
     "train": {"batch_size": 2000, "label_smoothing": 0.2, "weight_decay": 0.004,
@@ -78,7 +85,7 @@ PROFILES = {
         # 20k training images and a final budget of half a minute: the search picks the s widths,
         # and each of the 8 full-split runs (finals included) takes under a minute
         data={"train_limit": 20000},
-        ablation={"lr_grid": [0.24]},  # one rate: no tuning runs
+        ablation={"lr_grid": [0.24], "lr_walk": 0},  # one rate: no tuning runs
         final={"epochs": 2, "max_minutes": 0.5},
         interpret={"steps": 16, "random_baselines": 2},
         # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs
@@ -105,7 +112,8 @@ PROFILES = {
                 "candidates": {"dense": ["dense-s"], "gap": ["gap-s"]}},
         ablation={"rungs": [200]},
         final={"epochs": 1},
-        interpret={"n_correct": 2, "n_incorrect": 2, "steps": 4, "random_baselines": 1},
+        interpret={"n_correct": 2, "n_incorrect": 2, "steps": 4, "random_baselines": 1, "n_measure": 20,
+                   "measure_steps": 4},
         # float32 weights: bf16 kernels cost seconds to set up for each new shape, more than tiny runs take
         train={"batch_size": 50, "eval_batch_size": 100, "matrix_weights": "float32", "epoch_val_limit": None},
     ),

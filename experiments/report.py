@@ -17,6 +17,7 @@ from pathlib import Path
 
 from experiments.errors import UserError
 from experiments.io import atomic_write, read_json
+from experiments.map_findings import measures_findings
 from experiments.provenance import summarize as summarize_provenance
 from experiments.stages import CELLS, FAMILIES, STAGES
 from experiments.verdicts import duplicates_verdict, is_number
@@ -138,6 +139,14 @@ def family_context(res: Results, family: str) -> dict:
     return {**context, "verdicts": family_verdicts(context)}
 
 
+def measures_context(res: Results) -> dict:
+    """Problems 4-5 over many images: interpret/measures.json, its findings
+    (experiments.map_findings.measures_findings) and the mean-map figures."""
+    measures = res.json("interpret/measures.json")
+    return {**measures, "findings": measures_findings(measures),
+            "mean_maps_png": {kind: res.figure(f"interpret/{name}") for kind, name in measures["mean_maps"].items()}}
+
+
 def run_facts(res: Results, families: list[dict]) -> dict:
     """How the results were made, as the stages recorded it when they ran (not as this machine is
     now): commits, libraries, hardware, times."""
@@ -159,7 +168,8 @@ def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
     """Training wall time behind each training stage's results, as its runs recorded it."""
     out = {}
     for f in families:
-        out[f"search-{f['name']}"] = sum(c["seconds"] for c in f["search"]["candidates"])
+        # a candidate the probe left untrained has no seconds
+        out[f"search-{f['name']}"] = sum(c["seconds"] or 0.0 for c in f["search"]["candidates"])
         for cell in CELLS:
             out[f"ablation-{f['name']}-{cell}"] = res.json(f"ablation/{f['name']}-{cell}/cell.json")["seconds"]
         out[f"final-{f['name']}"] = f["final"]["seconds"]
@@ -232,6 +242,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "n_shown": {group: sum(item["group"] == group for item in selection["items"])
                     for group in ("correct", "incorrect")},
         "lowest_correct_confidence": lowest_confidence(selection, "correct"),
+        "measures": measures_context(res),
         "audit": audit,
         "duplicates_png": res.figure("audit/duplicates.png"),
         "reflection": reflection_facts(audit, families),

@@ -92,11 +92,12 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
 
     from experiments.recipe import augment, loss_for_step, make_optimizer, store_matrix_weights
     from experiments.train import as_float, autocast, autocast_dtype, resolve_device, to_tensor_images
+    cfg = validate_train_config(cfg)  # the recipe's defaults filled in, once
     dev = resolve_device(device)
     model = build_model(model_cfg, data.mean, data.std)
     store_matrix_weights(model, autocast_dtype(dev) if cfg["matrix_weights"] == "low" else None)
     model = model.to(dev, memory_format=torch.channels_last).train()
-    opt = make_optimizer(model, validate_train_config(cfg))
+    opt = make_optimizer(model, cfg)
     bs = min(cfg["batch_size"], len(data.train_y))
     x, y = to_tensor_images(data.train_x[:bs], dev), torch.as_tensor(data.train_y[:bs], device=dev)
     gen = torch.Generator().manual_seed(0)
@@ -109,7 +110,7 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
         with autocast(dev):
             logits = model(augment(as_float(x), gen)).float()
         opt.zero_grad(set_to_none=True)
-        loss_for_step(logits, y, validate_train_config(cfg)).backward()
+        loss_for_step(logits, y, cfg).backward()
         opt.step()
     if dev.type == "cuda":
         torch.cuda.synchronize()

@@ -134,6 +134,15 @@ def _interpret_stage(kind: str, family: str) -> Stage:
                  ("data", f"final-{family}", "select"), (f"{{results}}/interpret/{family}/{outs[kind]}",), trains=True)
 
 
+def _measures(ctx: Context) -> None:
+    from experiments.interpret.measure_stage import measures_stage
+    measures_stage(ctx.results, ctx.prepared, ctx.profile["interpret"])
+
+
+def _measures_params(ctx: Context) -> dict:
+    return {k: ctx.profile["interpret"][k] for k in ("n_measure", "measure_steps", "random_baselines")}
+
+
 def _report(ctx: Context) -> None:
     from experiments.report import render
     render(ctx.results, ctx.report_dir, ctx.settings)
@@ -159,9 +168,14 @@ STAGES: list[Stage] = [
     Stage("select", _select, INTERPRET_CODE, lambda ctx: ctx.profile["interpret"],
           ("data", *[f"final-{f}" for f in FAMILIES]), ("{results}/interpret/selection.json",), trains=True),
     *[_interpret_stage(kind, f) for f in FAMILIES for kind in ("features", "cam", "saliency")],
+    # both networks at once: the measures compare their maps of the same images
+    Stage("interpret-measures", _measures, INTERPRET_CODE, _measures_params,
+          ("data", *[f"final-{f}" for f in FAMILIES]),
+          ("{results}/interpret/measures.json", "{results}/interpret/mean_maps_cam.png",
+           "{results}/interpret/mean_maps_saliency.png"), trains=True),
 ]
 STAGES.append(Stage("report", _report, ("experiments/report.py", "experiments/verdicts.py", "experiments/wording.py",
-                                        "templates/*"), _report_params,
+                                        "experiments/map_findings.py", "templates/*"), _report_params,
                     tuple(s.name for s in STAGES), ("{report}/report.pdf", "{report}/report.html")))
 
 

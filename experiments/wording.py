@@ -4,8 +4,8 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 """
 from __future__ import annotations
 
-from experiments.verdicts import (NOT_MEASURED, effect_verdict, faithful_overall, faithfulness_verdict, finite,
-                                  gabor_verdict, is_number, moments_verdict, sanity_verdict, search_verdict)
+from experiments.verdicts import (NOT_MEASURED, effect_verdict, finite, gabor_verdict, is_number, moments_verdict,
+                                  sanity_verdict, search_verdict)
 
 MISSING = "not recorded"
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
@@ -102,6 +102,7 @@ def ablation_verdicts(ablation: dict) -> dict:
     full = rungs[-1]
     text = basis_sentence(full["rows"][0]) + " " + " ".join(row["sentence"] for row in full["rows"])
     text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full)
+    text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
     reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
                                                                   "n_train": r["n_train"]})]
     return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns}
@@ -129,6 +130,18 @@ def ladder_sentence(rungs: list[dict]) -> str:
         parts.append(f"{a['label']} {pts(a['mean'])} points ({a['word']}) at {first['n_train']:,} images against "
                      f"{pts(b['mean'])} ({b['word']}) at {last['n_train']:,}")
     return "Along the ladder: " + "; ".join(parts) + "."
+
+
+def near_chance_sentence(rung: dict, chance) -> str:
+    """The cells whose mean accuracy on a rung is below twice a guess's: they did not train there."""
+    if not is_number(chance):
+        return ""
+    low = [c for c in rung["cells"] if is_number(c.get("mean")) and c["mean"] < 2 * chance]
+    if not low:
+        return ""
+    listed = " and ".join(f"{c['cell']} ({pct(c['mean'], 1)})" for c in low)
+    return (f"At {rung['n_train']:,} images {listed} stay{'s' if len(low) == 1 else ''} below twice chance "
+            f"({pct(chance, 0)} for a guess): in the final's regime, that network barely trains.")
 
 
 def fit_gap_sentence(rung: dict) -> str:
@@ -222,7 +235,8 @@ def gabor_sentence(r: dict, v: dict) -> str:
 # ---------------------------------------------------------------- Problems 4 and 5
 
 def maps_verdicts(record: dict, kind: str) -> dict:
-    """Sanity check, deletion, insertion and overall faithfulness of one method, with the paragraph."""
+    """The randomisation sanity check of one method on the shown images, with its sentences. (Its
+    faithfulness is judged over many more images: experiments/map_findings.py.)"""
     m, method = record["metrics"], record["method"]
     n = m.get("n_images", 0)
     blank = m.get("blank_per_image")
@@ -231,19 +245,11 @@ def maps_verdicts(record: dict, kind: str) -> dict:
     # without the flags, blank maps cannot be left out of the mean: no verdict
     correlations = m.get("randomization_per_image") if blank is not None else None
     sanity = sanity_verdict(correlations, blank or [], record.get("sanity_threshold"))
-    margin = record.get("faithful_margin")
-    deletion = faithfulness_verdict(m.get("deletion_auc"), m.get("random_deletion_aucs"),
-                                    lower_is_better=True, margin=margin)
-    insertion = faithfulness_verdict(m.get("insertion_auc"), m.get("random_insertion_aucs"),
-                                     lower_is_better=False, margin=margin)
-    overall = faithful_overall(deletion, insertion)
     if not n:
         text = "No validation images were selected, so there is nothing to measure."
     else:
-        parts = [sanity_sentence(method, sanity, EXPECTED[kind]), _signed(m),
-                 faithfulness_sentence(deletion, insertion, overall, sanity["n_blank"])]
-        text = " ".join(p for p in parts if p)
-    return {"sanity": sanity, "deletion": deletion, "insertion": insertion, "overall": overall, "text": text}
+        text = " ".join(p for p in (sanity_sentence(method, sanity, EXPECTED[kind]), _signed(m)) if p)
+    return {"sanity": sanity, "text": text}
 
 
 def sanity_sentence(method: str, v: dict, expected: str) -> str:
@@ -278,22 +284,6 @@ def _signed(m: dict) -> str:
     if "randomization_rank_correlation_signed" not in m:
         return ""
     return f"(For the signed gradient the mean rank correlation is {dec(m['randomization_rank_correlation_signed'])}.)"
-
-
-def faithfulness_sentence(deletion: dict, insertion: dict, overall: dict, n_blank: int) -> str:
-    def one(v, name, better):
-        if v["word"] == NOT_MEASURED:
-            return f"{name} AUC {dec(v['auc'], 3)}, random maps {MISSING}: {NOT_MEASURED}"
-        return (f"{name} AUC {dec(v['auc'], 3)} ({better} is better) against {dec(v['random_min'], 3)} to "
-                f"{dec(v['random_max'], 3)} for {v['n_random']} random map(s): {v['word']}")
-    numbers = (f"{one(deletion, 'deletion', 'lower')}; {one(insertion, 'insertion', 'higher')} (beating random "
-               f"needs an AUC outside the random maps' range and more than {deletion['margin']} from their mean)")
-    lead = {"faithful": "The highlighted pixels matter to the prediction more than random ones",
-            "mixed": f"Faithfulness is mixed: only the {' and '.join(overall['beats'])} test beats random maps",
-            "not more faithful than random": "The maps are not more faithful than random ones",
-            NOT_MEASURED: "Faithfulness was not fully measured"}[overall["word"]]
-    blank = f" The AUCs include the {n_blank} blank map(s), whose pixel order is arbitrary." if n_blank else ""
-    return f"{lead}: {numbers}.{blank}"
 
 
 def lowest_confidence(selection: dict, group: str = "correct") -> float | None:

@@ -114,7 +114,7 @@ def summary(family: str, acc: dict | None = None, halvings: dict | None = None) 
                       {"n_train": 45000, "seeds": [0], "cells": full,
                        "effects": {k: {"unit": "image", "n": 5000, "mean": m, "sd": sd, "per_seed": []}
                                    for k, (m, sd) in image_effects.items()}}],
-            "lr_rule": "best validation accuracy of the whole recipe on 4,000 images, seed 0", "lr_grid": [0.12, 0.24],
+            "lr_rule": "best validation accuracy of the whole recipe on 4,000 images, seed 0", "lr_grid": [0.12, 0.24], "lr_walk": 2,
             "tuning": {}, "train": TRAIN}
 
 
@@ -139,12 +139,19 @@ def maps_record(kind: str, family: str) -> dict:
 def write_interpret(root: Path, family: str) -> None:
     out = root / "interpret" / family
     layers = []
-    for n, ch, size in [(1, 32, [32, 32]), (4, 128, [16, 16]), (7, 256, [8, 8])]:
-        layers.append({"layer": n, "learned": n > 1, "channels": ch, "channels_shown": min(ch, 32), "kernel": [3, 3],
-                       "map_size": size, "maps_taken": "after ReLU", "filter_rule": "RGB" if n == 1 else "channel 0",
+    # gap-m's shown layers; the pictures have the sizes the stage draws for them (half or full text width)
+    half, full = {"rows": 3, "cols": 8, "width": "half"}, {"rows": 8, "cols": 32, "width": "full"}
+    for n, ch, size, maps, filters, shape in [(1, 24, [31, 31], half, {"rows": 2, "cols": 16, "width": "half"},
+                                               ((690, 388), (690, 181))),
+                                              (4, 256, [7, 7], full, full, ((1410, 488), (1410, 415))),
+                                              (7, 256, [3, 3], full, full, ((1410, 488), (1410, 415)))]:
+        layers.append({"layer": n, "learned": n > 1, "channels": ch, "channels_shown": ch,
+                       "kernel": [2, 2] if n == 1 else [3, 3], "map_size": size, "maps_taken": "after ReLU",
+                       "scale_rule": "each channel is min-max scaled on its own", "constant_channels": 3 * (n == 7),
+                       "filter_rule": "RGB" if n == 1 else "channel 0", "maps_layout": maps, "filters_layout": filters,
                        "feature_maps": f"feature_maps_{n}.png", "filters": f"filters_{n}.png"})
-        png(out / f"feature_maps_{n}.png", 1050, 700, f"{family} feature maps {n}", n)
-        png(out / f"filters_{n}.png", 1050, 700, f"{family} filters {n}", n + 10)
+        png(out / f"feature_maps_{n}.png", *shape[0], f"{family} feature maps {n}", n)
+        png(out / f"filters_{n}.png", *shape[1], f"{family} filters {n}", n + 10)
     write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})
     write_json(out / "gabor.json", {"kernel_size": [3, 3], "small_kernel": True, "n_filters": 32, "threshold": 0.7,
                                     "channel_rule": "each filter's input channel with the largest L2 norm",
@@ -157,6 +164,60 @@ def write_interpret(root: Path, family: str) -> None:
         write_json(out / f"{kind}.json", maps_record(kind, family))
         png(out / f"{kind}_correct.png", 1080, 420 if kind == "cam" else 600, f"{family} {kind} correct")
         png(out / f"{kind}_incorrect.png", 1080, 560 if kind == "cam" else 900, f"{family} {kind} incorrect")
+
+
+# Per family and kind: mean centre fraction, predicted-vs-true rank correlation, deletion and insertion
+# AUC gain over smooth random maps, blank rate for the predicted class (what real finals look like).
+MEASURES = {("dense", "cam"): (0.15, 0.35, 0.03, 0.06, 0.04), ("gap", "cam"): (0.42, 0.30, 0.06, 0.09, 0.0),
+            ("dense", "saliency"): (0.30, 0.93, 0.01, 0.0, 0.0), ("gap", "saliency"): (0.33, 0.92, 0.02, 0.03, 0.0)}
+
+
+LEANS = {("dense", "cam"): (3.0, 3.5)}  # the mass centre's mean offset (right, down) in pixels; others (0, 0)
+
+
+def measures_record(n: int = 300, seed: int = 0, means: dict | None = None, spread: float = 0.1,
+                    n_random: int = 3, leans: dict | None = None) -> dict:
+    """interpret/measures.json for `n` images, half misclassified by a network: per-image values drawn
+    around `means` (MEASURES' layout) and `leans` (LEANS') with sd `spread` (20 * spread pixels)."""
+    rng = np.random.default_rng(seed)
+    means, leans = means or MEASURES, LEANS if leans is None else leans
+    labels = (np.arange(n) % 10).tolist()
+    families = {}
+    for f, acc in (("dense", 0.45), ("gap", 0.55)):
+        correct = (rng.random(n) < 0.5 + acc / 5).tolist()
+        methods = {}
+        for kind in ("cam", "saliency"):
+            centre, rho, gain_del, gain_ins, blank_rate = means[(f, kind)]
+            blank = (rng.random(n) < blank_rate).tolist()
+            rand_del = rng.uniform(0.25, 0.3, (n_random, n))
+            rand_ins = rng.uniform(0.45, 0.5, (n_random, n))
+
+            def draw(mean, lo, hi):
+                return np.clip(rng.normal(mean, spread, n), lo, hi).round(4).tolist()
+            methods[kind] = {
+                "method": {"cam": "CAM" if f == "gap" else "HiResCAM", "saliency": "guided backpropagation"}[kind],
+                "random_resolution": 3 if kind == "cam" else 16, "random_rule": "uniform noise, upsampled",
+                "smoothness": 0.99 if kind == "cam" else 0.71, "random_smoothness": 0.99 if kind == "cam" else 0.7,
+                "blank": blank, "blank_true": [bool(rng.random() < 2 * blank_rate) if not c else None for c in correct],
+                "centre": [None if b else v for b, v in zip(blank, draw(centre, 0, 1))],
+                **{axis: [None if b else round(float(v), 2) for b, v in
+                          zip(blank, rng.normal(leans.get((f, kind), (0.0, 0.0))[i], 20 * spread, n))]
+                   for i, axis in enumerate(("right", "down"))},
+                "class_rho": [None if c or b else v for c, b, v in zip(correct, blank, draw(rho, -1, 1))],
+                "deletion": (rand_del.mean(0) - np.array(draw(gain_del, -1, 1))).round(4).tolist(),
+                "insertion": (rand_ins.mean(0) + np.array(draw(gain_ins, -1, 1))).round(4).tolist(),
+                "random_deletion": rand_del.round(4).tolist(), "random_insertion": rand_ins.round(4).tolist()}
+        families[f] = {"pred": labels, "correct": correct, "methods": methods}
+    both = [a and b for a, b in zip(families["dense"]["correct"], families["gap"]["correct"])]
+    agreement = {kind: {"rho": np.clip(rng.normal(0.4, spread, n), -1, 1).round(4).tolist(),
+                        "shuffled_rho": np.clip(rng.normal(0.2, spread, n), -1, 1).round(4).tolist(),
+                        "both_correct": both} for kind in ("cam", "saliency")}
+    return {"rule": "the first 150 validation images, in a fixed random order (seed 0), that both networks classify "
+                    "correctly and the first 150 that at least one network misclassifies",
+            "images": list(range(n)), "labels": labels, "n_images": n, "centre_side": 0.5, "centre_area": 0.25,
+            "steps": 16, "random_baselines": n_random, "removal": "pixels set to the image's per-channel mean",
+            "faithful_margin": 0.02, "families": families, "agreement": agreement,
+            "mean_maps": {"cam": "mean_maps_cam.png", "saliency": "mean_maps_saliency.png"}}
 
 
 def audit() -> dict:
@@ -224,6 +285,9 @@ def write_fake_results(root: Path) -> Path:
     items = [{"index": 10 + i, "group": "correct" if i < 6 else "incorrect", "label": i % 10,
               "pred": {"dense": i % 10, "gap": i % 10 if i < 6 else (i + 1) % 10}, "conf": {"dense": 0.9, "gap": 0.8}}
              for i in range(12)]
+    write_json(root / "interpret" / "measures.json", measures_record())
+    for kind in ("cam", "saliency"):
+        png(root / "interpret" / f"mean_maps_{kind}.png", 1080, 300, f"mean {kind} maps")
     write_json(root / "interpret" / "selection.json", {"items": items, "rule": "correct: ...; incorrect: ...",
                                                        "accuracy": {"dense": 0.86, "gap": 0.9}, "classes": CLASSES})
     return root

@@ -87,7 +87,7 @@ def test_summary_leaves_a_diverged_seed_out_of_the_effects(tmp_path):
         runs = [run(a, 2 if (cell == "plain" and a is None) else 0) for a in acc]
         write_json(tmp_path / cell / "cell.json", {
             "family": "gap", "cell": cell, "batchnorm": "bn" in cell, "dropout": 0.5 * ("dropout" in cell),
-            "lr": 0.1, "model": {}, "lr_rule": "r", "lr_grid": [0.1], "tuning": [], "train": {"epochs": 1},
+            "lr": 0.1, "model": {}, "lr_rule": "r", "lr_grid": [0.1], "lr_walk": 0, "tuning": [], "train": {"epochs": 1},
             "rungs": [rung_record(runs, [0, 1, 2], 100)], "seconds": 3.0})
         full[cell] = rung_record([run(acc[0])], [0], 400)
         dirs[cell] = tmp_path / cell

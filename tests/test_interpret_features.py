@@ -1,10 +1,19 @@
-"""Problem 3: which layers are shown, what the filter tiles are, and the Gabor measurement."""
+"""Problem 3: which layers are shown, what the filter tiles are, how the grids are laid out, and the
+Gabor measurement."""
+import json
+import math
+
+import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
-from experiments.interpret.features import chosen_layers, feature_maps, filter_tiles
+from experiments.interpret.features import (WIDTH_IN, chosen_layers, constant_channels, feature_maps, filter_tiles,
+                                            plot_feature_maps, plot_filters, tile_layout)
 from experiments.interpret.gabor import NULL_PER_FILTER, fit_gabor, gabor, gabor_test
+from experiments.interpret.stage import run_features
+from experiments.models import build_model, candidate
 from experiments.verdicts import gabor_verdict
 from tests.test_interpret_toys import ToyNet, hook_count
 
@@ -38,6 +47,74 @@ def test_first_layer_tiles_are_rgb_and_deeper_tiles_are_the_strongest_input_chan
     assert tiles.shape == (2, 3, 3) and "largest L2 norm" in rule
     assert np.allclose(tiles[0], np.arange(9.0).reshape(3, 3) / 8), "min-max scaled channel 2"
     assert np.allclose(tiles[1], 0.0), "a constant tile is drawn as zeros, not NaN"
+
+
+
+def image_tiles(fig, shape) -> int:
+    """Axes of fig that draw an image of `shape` (the input image in the header has another shape)."""
+    return sum(1 for ax in fig.axes for im in ax.images if im.get_array().shape[:2] == shape)
+
+
+@pytest.fixture(scope="module")
+def gap_s():
+    torch.manual_seed(0)
+    return build_model(candidate("gap-s")).eval()  # shown layers: 24 channels 31x31, 128 at 7x7, 128 at 3x3
+
+
+def test_a_128_channel_layer_gets_one_tile_per_channel_and_per_filter(gap_s):
+    conv = chosen_layers(gap_s)[1][1]  # the middle conv, conv layer 4
+    maps = feature_maps(gap_s, torch.rand(3, 32, 32))[1]
+    assert conv.out_channels == len(maps) == 128
+    fig = plot_feature_maps(torch.rand(3, 32, 32), maps, "conv 4", tile_layout(128, 7))
+    assert image_tiles(fig, (7, 7)) == 128, "every channel, no cap"
+    assert "all 128 channels" in fig.texts[0].get_text().replace("\n", " ")
+    fig, _ = plot_filters(conv, False, "conv 4", tile_layout(128, 3))
+    assert image_tiles(fig, (3, 3)) == 128
+    plt.close("all")
+
+
+def test_features_json_records_every_channel_and_how_it_was_drawn(tmp_path):
+    torch.manual_seed(0)
+    model = build_model({"family": "gap", "widths": [8, 80, 80], "stem_width": 8}).eval()  # 80 > the old cap of 64
+    record = run_features(model, torch.rand(3, 32, 32), tmp_path, {"seed": 0})
+    assert json.loads((tmp_path / "features.json").read_text()) == record
+    assert [layer["channels"] for layer in record["layers"]] == [8, 80, 80]
+    for layer in record["layers"]:
+        assert layer["channels_shown"] == layer["channels"]
+        assert "min-max" in layer["scale_rule"] and 0 <= layer["constant_channels"] <= layer["channels"]
+        for key in ("maps_layout", "filters_layout"):
+            grid = layer[key]
+            assert grid["rows"] * grid["cols"] >= layer["channels"] and grid["width"] in WIDTH_IN
+
+
+@pytest.mark.parametrize("n, side, width, cols", [
+    (4, 32, "half", 4), (24, 31, "half", 8), (24, 2, "half", 16), (64, 15, "half", 8), (128, 15, "full", 16),
+    (128, 7, "half", 16), (256, 7, "full", 32), (256, 3, "full", 32), (384, 3, "full", 32)])
+def test_grids_have_no_empty_rows_and_large_layers_go_full_width(n, side, width, cols):
+    layout = tile_layout(n, side)
+    assert (layout.width, layout.cols) == (width, cols), "32 small tiles or 16 larger ones across the page"
+    assert layout.rows == math.ceil(n / cols), "no empty row"
+    assert layout.rows <= 12, "a grid fits on one page"
+
+
+def test_figure_height_grows_with_the_channel_count_and_tiles_are_square():
+    heights = []
+    for n in (24, 64, 128, 256):
+        layout = tile_layout(n, 7)
+        fig = plot_feature_maps(torch.rand(3, 32, 32), torch.rand(n, 7, 7), "t", layout)
+        width, height = fig.get_size_inches()
+        tile = fig.axes[0].get_position()
+        assert tile.width * width == pytest.approx(tile.height * height, rel=1e-6), "square tiles"
+        assert width == WIDTH_IN[layout.width] and layout.width == ("full" if n == 256 else "half")
+        heights.append(height)
+        plt.close(fig)
+    assert heights[0] < heights[1] < heights[2], "at half width: 2, 4 and 8 rows of 16"
+
+
+def test_constant_channels_are_counted():
+    maps = torch.rand(3, 4, 4)
+    maps[1] = 0.0  # a channel the ReLU silenced everywhere
+    assert constant_channels(maps) == 1
 
 
 def test_gabor_fit_recovers_a_synthetic_gabor_on_a_7x7_kernel():

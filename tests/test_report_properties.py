@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from experiments.report import load_settings, render_html
 from experiments.verdicts import NARROW
-from tests.fake_results import CELLS, maps_record, metrics, search, summary
+from tests.fake_results import CELLS, MEASURES, maps_record, measures_record, metrics, search, summary
 
 NAN = float("nan")
 MISSING = "not recorded"
@@ -160,20 +160,92 @@ def check_sanity(page: str) -> None:
             assert word == "fails" and rho >= threshold - ROUND, f"'{word}' at mean correlation {rho}"
 
 
-def check_faithfulness(page: str, margin: float) -> None:
-    for label, value, compared, word in _rows(page, "faithfulness"):
-        auc = _num(value)
-        low, high = map(_num, re.search(r"random maps: ([-\d.]+) to ([-\d.]+)", compared).groups())
-        lower_better = label.startswith("deletion")
-        best, worst = (low, high) if lower_better else (high, low)
-        beyond = (best - auc) if lower_better else (auc - best)  # > 0: better than every random map
-        if word == "beats random":
-            assert beyond >= 0, f"{label} {auc} 'beats random' inside the random range {low} to {high}"
-        elif word == "worse than random":
-            assert ((auc - worst) if lower_better else (worst - auc)) >= 0
-        else:
-            assert word == "not clearly better than random"
-            assert beyond <= margin + 0.002, f"{label} {auc} beats every random map ({low} to {high}) by the margin"
+def _interval(text: str, unit: str = "") -> tuple[float, float] | None:
+    """The printed interval "low to high" (without `unit`), or None for "none (...)"."""
+    if text.startswith("none ("):
+        return None
+    return tuple(_num(x.strip().rstrip(unit)) for x in text.split(" to "))
+
+
+def _unjudged(word: str, interval, mean: str) -> None:
+    assert interval is None and word in ("not measured", "not estimable"), f"'{word}' without an interval"
+    if word == "not measured":
+        assert mean == MISSING
+
+
+def check_centre(page: str) -> None:
+    for family, measure, n, mean, interval, compared, word in _rows(page, "centre"):
+        area = _num(re.search(r"area ([\d.]+)%", compared).group(1))
+        iv = _interval(interval, "%")
+        if iv is None:
+            _unjudged(word, iv, mean)
+            continue
+        low, high = iv
+        half = 0.051  # percentages are printed to 1 place
+        assert {"centred": low >= area - half, "off-centre": high <= area + half,
+                "unclear": low - half <= area <= high + half}[word], f"{family} {measure}: '{word}' with {interval}"
+
+
+def check_lean(page: str) -> None:
+    r = 0.051  # offsets are printed to 1 place
+    for family, _, n, mean, interval, compared, word in _rows(page, "lean"):
+        if interval.startswith("none ("):
+            _unjudged(word, None, mean)
+            continue
+        least = _num(re.search(r"a lean from ([\d.]+) px", compared).group(1))
+        assert word == "no clear lean" or word.startswith("leans"), word
+        axes = [tuple(map(_num, axis.split(" to "))) for axis in interval.split("; ")]
+        means = [_num(m) for m in mean.split("; ")]
+        for (low, high), m, positive, negative in zip(axes, means, (("right",), ("lower", "down")),
+                                                      (("left",), ("upper", "up"))):
+            named = [w for w in word.split() if w in positive + negative]
+            if not named:
+                assert (low <= r and high >= -r) or abs(m) <= least + r, f"{family}: '{word}' with {mean}, {interval}"
+            else:
+                assert abs(m) >= least - r, f"{family}: '{word}' with a mean offset {m} below {least} px"
+                assert (low >= -r) if named[0] in positive else (high <= r), f"{family}: '{word}' with {interval}"
+
+
+def check_class(page: str) -> None:
+    for family, _, n, mean, interval, compared, word in _rows(page, "class"):
+        insensitive, sensitive = map(_num, re.search(r"≥ ([\d.]+): insensitive; < ([\d.]+)", compared).groups())
+        iv = _interval(interval)
+        if iv is None:
+            _unjudged(word, iv, mean)
+            continue
+        low, high = iv
+        r = 0.0051
+        crosses = low - r <= sensitive <= high + r or low - r <= insensitive <= high + r
+        assert {"nearly class-insensitive": low >= insensitive - r, "class-sensitive": high <= sensitive + r,
+                "partly class-sensitive": low >= sensitive - r and high <= insensitive + r,
+                "unclear": crosses}[word], f"{family}: '{word}' with {interval}"
+
+
+def check_faithfulness(page: str) -> None:
+    for family, name, n, mean, interval, compared, word in _rows(page, "faithfulness"):
+        margin = _num(re.search(r"margin ([\d.]+)", compared).group(1))
+        iv = _interval(interval)
+        if iv is None:
+            _unjudged(word, iv, mean)
+            continue
+        (low, high), m, r = iv, _num(mean), 0.00051
+        assert {"beats random": low >= -r and m >= margin - r,
+                "slightly better than random": low >= -r and m <= margin + r,
+                "worse than random": high <= r, "unclear": low <= r and high >= -r}[word], \
+            f"{family} {name}: '{word}' with mean {mean}, interval {interval}"
+
+
+def check_comparisons(page: str) -> None:
+    for kind, words, r in (("agreement", ("agree", "disagree"), 0.0051), ("difference", None, 0.051)):
+        for _, measure, n, mean, interval, compared, word in _rows(page, kind):
+            iv = _interval(interval)
+            if iv is None:
+                _unjudged(word, iv, mean)
+                continue
+            low, high = iv
+            positive, negative = words or ("gap more centred", "dense more centred")
+            assert {positive: low >= -r, negative: high <= r, "unclear": low <= r and high >= -r}[word], \
+                f"{measure}: '{word}' with {interval}"
 
 
 def check_gabor(page: str) -> None:
@@ -207,7 +279,6 @@ def test_verdict_words_agree_with_the_printed_numbers(results, dense, gap):
         assert leak not in page, f"{leak!r} reached the page"
     check_effects(page)
     check_sanity(page)
-    check_faithfulness(page, margin=0.02)
     check_gabor(page)
     for family, g in (("dense", dense), ("gap", gap)):
         tta = g["val_acc_no_tta"]
@@ -217,6 +288,32 @@ def test_verdict_words_agree_with_the_printed_numbers(results, dense, gap):
         signed = g["saliency"]["metrics"]["randomization_rank_correlation_signed"]
         if signed is None or math.isnan(signed):
             assert f"signed gradient the mean rank correlation is {MISSING}" in page
+
+
+@st.composite
+def measures_draws(draw):
+    """A measures.json: 2 to 40 images, per family and kind a centre share, class correlation, AUC gains
+    and blank rate (all blank included), a spread of 0 (every image the same) or more, 1 to 3 random maps."""
+    means = {key: (draw(st.floats(0, 1)), draw(st.floats(-1, 1)), draw(st.floats(-0.1, 0.1)),
+                   draw(st.floats(-0.1, 0.1)), draw(st.sampled_from([0.0, 0.1, 1.0]))) for key in MEASURES}
+    leans = {key: (draw(st.floats(-5, 5)), draw(st.floats(-5, 5))) for key in MEASURES}
+    return measures_record(draw(st.integers(2, 40)), draw(st.integers(0, 99)), means,
+                           draw(st.sampled_from([0.0, 0.02, 0.3])), draw(st.integers(1, 3)), leans)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(measures=measures_draws())
+def test_the_map_measures_verdicts_agree_with_their_printed_intervals(results, measures):
+    _dump(results / "interpret" / "measures.json", measures)
+    page = render_html(results, load_settings(results / "absent.toml"))
+    text = _text(page)
+    assert not re.search(r"\bnan\b|\bNone\b", text), "nan or None reached the page"
+    assert len(_rows(page, "centre")) == 8 and len(_rows(page, "faithfulness")) == 8, "2 kinds x 2 families x 2"
+    check_centre(page)
+    check_lean(page)
+    check_class(page)
+    check_faithfulness(page)
+    check_comparisons(page)
 
 
 def _search_sentences(page: str) -> list[str]:

@@ -35,11 +35,15 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     ablation = {**prof["ablation"], "rungs": [60], "seeds": [0, 1]}
     cell_params = {"ablation": ablation, "train": prof["train"], "final": prof["final"]}
     cell_dirs = {cell: tmp_path / cell for cell in CELLS}
+    extra_rates = 0
     for cell in CELLS:
         rec = run_cell("gap", cell, tmp_path / "search", prepared, cell_dirs[cell], cell_params, "cpu")
         [rung] = rec["rungs"]
-        assert rung["n_train"] == 60 and len(rung["val_acc"]) == 2 and rec["lr"] in ablation["lr_grid"]
-        assert len(rec["tuning"]) == len(ablation["lr_grid"])
+        tried = [row["lr"] for row in rec["tuning"]]
+        assert rung["n_train"] == 60 and len(rung["val_acc"]) == 2 and rec["lr"] in tried
+        assert tried[:len(ablation["lr_grid"])] == ablation["lr_grid"]
+        assert len(tried) <= len(ablation["lr_grid"]) + ablation["lr_walk"]
+        extra_rates += len(tried) - 1  # the winning rate's run is the rung's first seed
     final = run_final("gap", cell_dirs, prepared, tmp_path / "final", cell_params, "cpu")
     full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full", cell_params, "cpu")
     best = json.loads((tmp_path / "final" / "arch.json").read_text())["cell"]
@@ -47,7 +51,7 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     assert not (tmp_path / "full" / f"gap-{best}-n{len(prepared.train_y)}-s0-lr{final['train']['lr']:g}").exists()
 
     configs = [json.loads(p.read_text()) for p in tmp_path.rglob("config.json") if "search" not in p.parts]
-    assert len(configs) == 4 * (2 + 1) + 3 + 1, "tuning's extra rate, 2 seeds a cell on the rung, 3 + the final"
+    assert len(configs) == extra_rates + 4 * 2 + 3 + 1, "tuning's extra rates, 2 seeds a cell, 3 + the final"
     final_cfg = json.loads((tmp_path / "final" / "config.json").read_text())
     allowed = {"lr", "seed"}
     for cfg in configs:

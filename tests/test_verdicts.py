@@ -1,10 +1,14 @@
 """Every verdict the report prints is a function of recorded numbers: each test pins one rule."""
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from experiments.verdicts import (NARROW, effect_verdict, faithful_overall, faithfulness_verdict, gabor_verdict,
-                                  sanity_verdict, search_verdict)
+from experiments.verdicts import (NARROW, centre_verdict, class_sensitivity_verdict, effect_verdict, faithful_overall,
+                                  gabor_verdict, image_mean_verdict, lean_verdict, paired_difference_verdict,
+                                  sanity_verdict,
+                                  search_verdict, smooth_faithfulness_verdict)
 from experiments.wording import ablation_verdicts, gabor_sentence, maps_verdicts, rerun_notes, search_sentence
 
 # ---------------------------------------------------------------- effects over seeds
@@ -97,32 +101,6 @@ def test_blank_flags_must_match_the_correlations():
 
 # ---------------------------------------------------------------- faithfulness
 
-def test_a_deletion_auc_below_every_random_map_by_the_margin_beats_random():
-    v = faithfulness_verdict(0.20, [0.30, 0.31, 0.29], lower_is_better=True, margin=0.02)
-    assert v["word"] == "beats random" and v["random_min"] == 0.29 and v["random_max"] == 0.31
-
-
-def test_an_auc_inside_the_random_spread_does_not_beat_random_even_past_the_mean_margin():
-    # 0.27 is 0.03 below the random mean (more than the margin), but one random map scored 0.25
-    v = faithfulness_verdict(0.27, [0.25, 0.30, 0.35], lower_is_better=True, margin=0.02)
-    assert v["word"] == "not clearly better than random"
-
-
-def test_an_auc_outside_the_spread_but_within_the_margin_does_not_beat_random():
-    v = faithfulness_verdict(0.51, [0.50], lower_is_better=False, margin=0.02)
-    assert v["word"] == "not clearly better than random", "one random map has no spread: the margin decides"
-
-
-def test_an_insertion_auc_below_every_random_map_is_worse_than_random():
-    v = faithfulness_verdict(0.30, [0.45, 0.46], lower_is_better=False, margin=0.02)
-    assert v["word"] == "worse than random"
-
-
-def test_missing_random_aucs_are_not_measured():
-    v = faithfulness_verdict(0.2, None, lower_is_better=True, margin=0.02)
-    assert v["word"] == "not measured" and v["random_min"] is None
-
-
 def test_faithful_needs_both_tests_and_mixed_names_the_one_that_passed():
     beats = {"word": "beats random"}
     no = {"word": "not clearly better than random"}
@@ -130,6 +108,80 @@ def test_faithful_needs_both_tests_and_mixed_names_the_one_that_passed():
     mixed = faithful_overall(no, beats)
     assert mixed["word"] == "mixed" and mixed["beats"] == ["insertion"]
     assert faithful_overall(no, no)["word"] == "not more faithful than random"
+    assert faithful_overall({"word": "unclear"}, no)["word"] == "unclear", "an interval that includes 0 decides nothing"
+    assert faithful_overall({"word": "not estimable"}, beats)["word"] == "not measured"
+
+
+# ---------------------------------------------------------------- what the maps show (over many images)
+
+def test_a_per_image_mean_is_judged_by_its_t_interval_against_the_reference():
+    v = image_mean_verdict([0.30, 0.32, 0.34, 0.36], reference=0.25)
+    half = stats.t.ppf(0.975, 3) * float(np.std([0.30, 0.32, 0.34, 0.36], ddof=1)) / 2
+    assert v["word"] == "above" and v["low"] == pytest.approx(0.33 - half) and v["n"] == 4
+    assert image_mean_verdict([0.1, 0.4, 0.2, 0.35], reference=0.25)["word"] == "unclear"
+
+
+def test_images_that_all_agree_are_an_exact_answer_not_a_missing_interval():
+    v = image_mean_verdict([1.0] * 5, reference=0.8)
+    assert v["word"] == "above" and v["low"] == v["high"] == 1.0, "zero spread over images is no rounding"
+
+
+def test_blank_maps_are_left_out_of_a_per_image_mean_and_counted():
+    v = image_mean_verdict([0.5, None, float("nan"), 0.6, 0.7])
+    assert v["n"] == 3 and v["n_missing"] == 2 and v["mean"] == pytest.approx(0.6)
+    assert image_mean_verdict([None])["word"] == "not measured" and image_mean_verdict([0.4])["word"] == "not estimable"
+
+
+def test_a_map_all_in_the_centre_is_centred_and_one_in_the_corners_is_off_centre():
+    assert centre_verdict([1.0, 0.98, 0.99], area=0.25)["word"] == "centred"
+    assert centre_verdict([0.02, 0.0, 0.05], area=0.25)["word"] == "off-centre"
+    assert centre_verdict([0.2, 0.3, 0.25, 0.24], area=0.25)["word"] == "unclear", "uniform maps give the area share"
+
+
+def test_a_lean_is_named_by_the_sides_whose_interval_excludes_zero():
+    assert lean_verdict([3.0, 3.5, 2.5, 3.2], [4.0, 3.0, 3.5, 4.2])["word"] == "leans to the lower right"
+    assert lean_verdict([-3.0, -3.5, -2.5], [1.0, -1.0, 0.5])["word"] == "leans left"
+    assert lean_verdict([1.0, -1.0, 0.2], [-0.5, 0.5, 0.1])["word"] == "no clear lean"
+    assert lean_verdict([None, None], [None, None])["word"] == "not measured"
+
+
+def test_a_clear_lean_of_less_than_a_pixel_is_no_lean():
+    v = lean_verdict([0.4, 0.5, 0.45, 0.42], [-0.7, -0.8, -0.75, -0.72])
+    assert v["right"]["word"] == "right" and v["down"]["word"] == "upper", "both intervals exclude 0"
+    assert v["word"] == "no clear lean", f"but a mass centre {v['lean_px']} px off is the least worth a word"
+
+
+def test_a_method_that_ignores_the_class_is_nearly_class_insensitive():
+    assert class_sensitivity_verdict([1.0] * 6)["word"] == "nearly class-insensitive"
+    assert class_sensitivity_verdict([0.1, -0.2, 0.0, 0.2, 0.1])["word"] == "class-sensitive"
+    assert class_sensitivity_verdict([0.6, 0.65, 0.7, 0.62])["word"] == "partly class-sensitive"
+    assert class_sensitivity_verdict([0.5, 0.95, 0.7, 0.9])["word"] == "unclear", "the interval crosses 0.8"
+
+
+def test_a_method_beats_smooth_random_maps_only_when_the_paired_gain_clears_zero_and_the_margin():
+    random = [[0.30, 0.32, 0.31, 0.33], [0.31, 0.30, 0.32, 0.34]]
+    v = smooth_faithfulness_verdict([0.20, 0.22, 0.21, 0.20], random, [False] * 4, lower_is_better=True, margin=0.02)
+    assert v["word"] == "beats random" and v["mean"] == pytest.approx(0.10875) and v["n_random"] == 2
+    assert v["random_min"] == pytest.approx(0.315) and v["random_max"] == pytest.approx(0.3175)
+    small = smooth_faithfulness_verdict([0.30, 0.30, 0.305, 0.32], random, [False] * 4, lower_is_better=True,
+                                        margin=0.02)
+    assert small["word"] == "slightly better than random", "clear but below the margin"
+    worse = smooth_faithfulness_verdict([0.20, 0.22, 0.21, 0.20], random, [False] * 4, lower_is_better=False,
+                                        margin=0.02)
+    assert worse["word"] == "worse than random", "an insertion AUC below the random maps'"
+
+
+def test_images_with_a_blank_map_are_left_out_of_faithfulness():
+    random = [[0.3, 0.3, 0.3], [0.3, 0.3, 0.3]]
+    v = smooth_faithfulness_verdict([0.9, 0.1, 0.12], random, [True, False, False], lower_is_better=True, margin=0.02)
+    assert v["n"] == 2 and v["n_missing"] == 1 and v["word"] == "beats random"
+
+
+def test_agreement_is_the_paired_difference_from_maps_of_different_images():
+    same, shuffled = [0.6, 0.5, 0.55, None, 0.9], [0.2, 0.25, 0.1, 0.3, 0.2]
+    v = paired_difference_verdict(shuffled, same, [True, True, True, True, False], "agree", "disagree")
+    assert v["word"] == "agree" and v["n"] == 3 and v["n_missing"] == 1, "a blank pair and an unmasked image left out"
+    assert v["mean_b"] == pytest.approx(0.55) and v["mean_a"] == pytest.approx(0.55 / 3)
 
 
 # ---------------------------------------------------------------- Gabor
@@ -268,3 +320,15 @@ def test_no_images_means_no_claims():
     record = {"method": "CAM", "sanity_threshold": 0.5, "faithful_margin": 0.02, "metrics": {"n_images": 0}}
     text = maps_verdicts(record, "cam")["text"]
     assert "nothing to measure" in text and "passes" not in text
+
+
+def test_cells_below_twice_chance_are_said_not_to_train_and_only_those():
+    effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    ladder = _ladder(effects, effects)
+    ladder["rungs"][0]["cells"] = [{"cell": "plain", "mean": 0.151}, {"cell": "bn", "mean": 0.70},
+                                   {"cell": "dropout", "mean": 0.19}, {"cell": "bn-dropout", "mean": 0.68}]
+    ladder["rungs"][1]["cells"] = [dict(c, mean=0.9) for c in ladder["rungs"][1]["cells"]]
+    text = ablation_verdicts({**ladder, "chance": 0.1})["text"]
+    assert "At 4,000 images plain (15.1%) and dropout (19.0%) stay below twice chance (10% for a guess)" in text
+    assert "At 45,000 images" not in text
+    assert "below twice chance" not in ablation_verdicts(ladder)["text"], "no chance level recorded: no claim"

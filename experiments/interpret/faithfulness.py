@@ -33,9 +33,14 @@ def curves(model, images: torch.Tensor, maps: torch.Tensor, classes: torch.Tenso
     return probs.gather(2, classes.view(n, 1, 1).expand(n, steps + 1, 1)).squeeze(2).numpy()
 
 
+def image_aucs(curve: np.ndarray) -> np.ndarray:
+    """Per image, the trapezoidal area under (N, steps + 1) curves on [0, 1]: shape (N,)."""
+    return np.trapezoid(curve, np.linspace(0, 1, curve.shape[1]), axis=1)
+
+
 def auc(curve: np.ndarray) -> float:
-    """Mean over images of the trapezoidal area under (N, steps + 1) curves on [0, 1]."""
-    return float(np.mean(np.trapezoid(curve, np.linspace(0, 1, curve.shape[1]), axis=1)))
+    """Mean over images of `image_aucs`."""
+    return float(np.mean(image_aucs(curve)))
 
 
 def deletion_insertion(model, images, maps, classes, steps: int, random_baselines: int, seed: int = 0) -> dict:

@@ -1,9 +1,12 @@
-"""Problem 3: feature maps of one image and the learned filters, for up to three conv layers
-(early, middle, late). Maps are taken after the ReLU that follows each convolution; grids show at
-most MAX_CHANNELS channels (the title says so when capped)."""
+"""Problem 3: feature maps of one image and the learned filters, for three conv layers (first,
+middle, last). Maps are taken after the ReLU that follows each convolution. Every output channel,
+and every filter, gets its own tile; `tile_layout` sizes each grid for the printed report (A4, 180 mm
+of text width): half or full width, square tiles a small gap apart."""
 from __future__ import annotations
 
 import math
+import textwrap
+from typing import NamedTuple
 
 import matplotlib
 matplotlib.use("Agg")
@@ -12,7 +15,34 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-MAX_CHANNELS = 64  # larger layers show their first 64 channels (said in the title)
+# drawn sizes, in inches: save_figure adds 0.1 in of margin on each side, so a figure of these widths
+# prints at about 1:1 across the report's text (7.09 in) or half of it, two figures to a row (3.44 in)
+WIDTH_IN = {"full": 6.85, "half": 3.25}
+SMALL_SIDE = 7      # maps or kernels this small stay legible at 1/32 of the page (5.5 mm, >= 0.8 mm a pixel)
+MAX_HALF_ROWS = 8   # a grid that needs more rows at half width is drawn full width
+GAP = 0.06          # space between tiles, as a fraction of a tile
+FONT_PT = 7.5
+INPUT_IN = 0.5      # the input image, drawn once in the header of a feature-map figure
+FIGURE_DPI = 200    # 5.5 mm tiles get ~43 px: each pixel of a 7x7 map is a clear block
+MAPS_SCALE_RULE = ("each channel is min-max scaled on its own colour scale (viridis), so a tile shows where its "
+                   "channel responds, not how strongly compared with the others; a constant channel is drawn dark")
+
+
+class TileLayout(NamedTuple):
+    rows: int
+    cols: int
+    width: str  # "half" or "full": the share of the report's text width the figure is drawn for
+
+
+def tile_layout(n: int, side: int) -> TileLayout:
+    """Grid for n tiles of side x side pixels: 32 tiles across the page for small maps and kernels
+    (<= SMALL_SIDE), else 16; half as many columns at half width, which is used when the grid fits
+    in MAX_HALF_ROWS rows there."""
+    across = 32 if side <= SMALL_SIDE else 16
+    if n <= across // 2 * MAX_HALF_ROWS:
+        cols = min(n, across // 2)
+        return TileLayout(math.ceil(n / cols), cols, "half")
+    return TileLayout(math.ceil(n / across), across, "full")
 
 
 def chosen_layers(model: nn.Module) -> list[tuple[int, nn.Conv2d, nn.Module]]:
@@ -53,29 +83,50 @@ def feature_maps(model: nn.Module, image: torch.Tensor) -> list[torch.Tensor]:
     return [captured[number] for number, _, _ in layers]
 
 
-def _grid(n: int) -> tuple[int, int]:
-    cols = min(16, math.ceil(math.sqrt(n * 2)))
-    return math.ceil(n / cols), cols
+def _tile_figure(n: int, layout: TileLayout, title: str, header_min_in: float = 0.0):
+    """A figure of layout's width: a header band (title at the right of `header_min_in` of free space)
+    over n square tiles, GAP apart and with no empty rows. Returns the figure and the tiles' axes in
+    reading order."""
+    width = WIDTH_IN[layout.width]
+    text_in = width - header_min_in - (0.1 if header_min_in else 0.0)
+    chars = int(text_in * 72 / (0.55 * FONT_PT))  # 0.55 em: DejaVu Sans' mean character width, rounded up
+    title = textwrap.fill(title, chars)
+    header = max(header_min_in, (title.count("\n") + 1) * 1.3 * FONT_PT / 72) + 0.08
+    tile = width / (layout.cols + GAP * (layout.cols - 1))
+    grid = tile * (layout.rows + GAP * (layout.rows - 1))
+    fig = plt.figure(figsize=(width, header + grid))
+    spec = fig.add_gridspec(layout.rows, layout.cols, left=0, right=1, bottom=0, top=grid / (header + grid),
+                            wspace=GAP, hspace=GAP)
+    axes = [fig.add_subplot(spec[k // layout.cols, k % layout.cols], xticks=[], yticks=[]) for k in range(n)]
+    for ax in axes:  # a thin grey frame keeps pale tiles apart from the white gaps
+        for spine in ax.spines.values():
+            spine.set(color="0.6", linewidth=0.4)
+    left = (header_min_in + 0.1) / width if header_min_in else 0.0
+    fig.text(left, 1 - 0.04 / (header + grid), title, ha="left", va="top", fontsize=FONT_PT)
+    return fig, axes
 
 
-def plot_feature_maps(image: torch.Tensor, maps: torch.Tensor, title: str, after: str = "after ReLU"):
-    """The image beside one panel per channel (each channel on its own colour scale)."""
-    n = min(len(maps), MAX_CHANNELS)
-    rows, cols = _grid(n)
-    fig = plt.figure(figsize=(7.2, 0.45 * rows + 1.6))
-    outer = fig.add_gridspec(1, 2, width_ratios=[1, 4], wspace=0.05)
-    ax = fig.add_subplot(outer[0])
-    ax.imshow(image.permute(1, 2, 0).numpy())
-    ax.set_title("input", fontsize=8)
-    ax.axis("off")
-    inner = outer[1].subgridspec(rows, cols, wspace=0.05, hspace=0.05)
-    for k in range(n):
-        a = fig.add_subplot(inner[k // cols, k % cols])
-        a.imshow(maps[k].numpy(), cmap="viridis")
-        a.axis("off")
-    shown = f"first {n} of {len(maps)} channels" if n < len(maps) else f"{n} channels"
-    fig.suptitle(f"{title} ({shown}, {maps.shape[1]}x{maps.shape[2]}, {after}; each channel min-max scaled)",
-                 fontsize=9)
+def constant_channels(maps: torch.Tensor) -> int:
+    """How many channels of maps (C, h, w) have one value everywhere (after a ReLU: zero everywhere)."""
+    flat = maps.flatten(1)
+    return int((flat.amax(1) == flat.amin(1)).sum())
+
+
+def plot_feature_maps(image: torch.Tensor, maps: torch.Tensor, title: str, layout: TileLayout,
+                      after: str = "after ReLU"):
+    """One tile per channel of maps (C, h, w), each on its own colour scale (MAPS_SCALE_RULE), under
+    a header with the input image (3, H, W) in [0, 1] and the title."""
+    n, h, w = maps.shape
+    constant = constant_channels(maps)
+    words = (f"{title}: all {n} channels, {h}×{w}, {after}; each channel min-max scaled on its own"
+             + (f" ({constant} constant, drawn dark)" if constant else ""))
+    fig, axes = _tile_figure(n, layout, words, header_min_in=INPUT_IN)
+    height = fig.get_figheight()
+    inset = fig.add_axes([0, 1 - (INPUT_IN + 0.04) / height, INPUT_IN / fig.get_figwidth(), INPUT_IN / height])
+    inset.imshow(image.permute(1, 2, 0).numpy())
+    inset.axis("off")
+    for ax, channel in zip(axes, maps.numpy()):
+        ax.imshow(channel, cmap="viridis", vmin=channel.min(), vmax=channel.max())
     return fig
 
 
@@ -94,17 +145,13 @@ def filter_tiles(conv: nn.Conv2d, first: bool) -> tuple[np.ndarray, str]:
     return (tiles - lo) / np.where(hi > lo, hi - lo, 1.0), rule
 
 
-def plot_filters(conv: nn.Conv2d, first: bool, title: str):
+def plot_filters(conv: nn.Conv2d, first: bool, title: str, layout: TileLayout):
+    """One tile per filter of conv (see `filter_tiles`); returns the figure and the rule its tiles follow."""
     tiles, rule = filter_tiles(conv, first)
-    n = min(len(tiles), MAX_CHANNELS)
-    rows, cols = _grid(n)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 0.45 * rows + 0.8), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        if k < n:
-            ax.imshow(tiles[k], cmap=None if first else "gray", interpolation="nearest")
-        ax.axis("off")
-    shown = f"first {n} of {len(tiles)}" if n < len(tiles) else f"{n}"
-    fig.suptitle(f"{title}: {shown} filters, {rule}", fontsize=9)
+    k = "×".join(map(str, conv.kernel_size))
+    fig, axes = _tile_figure(len(tiles), layout, f"{title}: all {len(tiles)} filters ({k}), {rule}")
+    for ax, tile in zip(axes, tiles):
+        ax.imshow(tile, cmap=None if first else "gray", vmin=0, vmax=1, interpolation="nearest")
     return fig, rule
 
 

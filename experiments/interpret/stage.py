@@ -17,8 +17,9 @@ from torch import nn  # noqa: E402
 
 from experiments.interpret.cam import method_for  # noqa: E402
 from experiments.interpret.faithfulness import FAITHFUL_MARGIN, deletion_insertion  # noqa: E402
-from experiments.interpret.features import (MAX_CHANNELS, chosen_layers, feature_maps, plot_feature_maps,  # noqa: E402
-                                            plot_filters, plot_gabor_fits)
+from experiments.interpret.features import (FIGURE_DPI, MAPS_SCALE_RULE, chosen_layers,  # noqa: E402
+                                            constant_channels, feature_maps, plot_feature_maps, plot_filters,
+                                            plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
@@ -45,13 +46,18 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
     layers = []
     for (number, conv, shown), maps in zip(chosen_layers(model), feature_maps(model, image)):
         after = "after ReLU" if isinstance(shown, nn.ReLU) else "conv output"
-        save_figure(plot_feature_maps(image, maps, f"{family}: conv layer {number}", after),
-                    out / f"feature_maps_{number}.png")
-        fig, rule = plot_filters(conv, number == 1, f"{family}: conv layer {number}")
-        save_figure(fig, out / f"filters_{number}.png")
+        title = f"{family}: conv layer {number}"
+        maps_layout = tile_layout(len(maps), max(maps.shape[1:]))
+        filters_layout = tile_layout(conv.out_channels, max(conv.kernel_size))
+        save_figure(plot_feature_maps(image, maps, title, maps_layout, after), out / f"feature_maps_{number}.png",
+                    dpi=FIGURE_DPI)
+        fig, rule = plot_filters(conv, number == 1, title, filters_layout)
+        save_figure(fig, out / f"filters_{number}.png", dpi=FIGURE_DPI)
         layers.append({"layer": number, "learned": getattr(conv, "learned", True), "channels": conv.out_channels,
-                       "channels_shown": min(conv.out_channels, MAX_CHANNELS), "kernel": list(conv.kernel_size),
-                       "map_size": list(maps.shape[1:]), "maps_taken": after, "filter_rule": rule,
+                       "channels_shown": len(maps), "kernel": list(conv.kernel_size),
+                       "map_size": list(maps.shape[1:]), "maps_taken": after, "scale_rule": MAPS_SCALE_RULE,
+                       "constant_channels": constant_channels(maps), "filter_rule": rule,
+                       "maps_layout": maps_layout._asdict(), "filters_layout": filters_layout._asdict(),
                        "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
     # the Gabor question is about what training found: a frozen stem (patch whitening) is skipped
     convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
