@@ -40,8 +40,9 @@ _FULL = {
     # Every ablation run is the final's recipe and epochs (experiments/ablation.py); cells differ
     # in BN, dropout and their rate, picked from lr_grid on the smallest rung. rungs: training-set
     # sizes below the full split (which is always the last rung), each with `seeds`; the full split
-    # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~1 minute a run here: 16 runs a
-    # family (tuning included); the full split costs ~8 minutes a run, 3 a family beyond the final.
+    # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~40 s a run here: 20 runs a family
+    # (tuning and the walk included; 31 minutes for both); the full split ~6 minutes a run, 3 a
+    # family beyond the final (34 minutes for both), measured quiet on 2026-11-26.
     # lr_walk: a cell whose smallest grid rate wins also tries half of it, at most twice (at 4,000
     # images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06, 40.0% at 0.03; dense-m 15.1 / 50.8 / 49.6)
     "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24], "lr_walk": 2,
@@ -85,7 +86,6 @@ PROFILES = {
         # 20k training images and a final budget of half a minute: the search picks the s widths,
         # and each of the 8 full-split runs (finals included) takes under a minute
         data={"train_limit": 20000},
-        ablation={"lr_grid": [0.24], "lr_walk": 0},  # one rate: no tuning runs
         final={"epochs": 2, "max_minutes": 0.5},
         interpret={"steps": 16, "random_baselines": 2},
         # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs

@@ -101,7 +101,7 @@ def ablation_verdicts(ablation: dict) -> dict:
              for r in ablation["rungs"]]
     full = rungs[-1]
     text = basis_sentence(full["rows"][0]) + " " + " ".join(row["sentence"] for row in full["rows"])
-    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full)
+    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full) + " " + underfit_sentence(full)
     text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
     reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
                                                                   "n_train": r["n_train"]})]
@@ -155,6 +155,26 @@ def fit_gap_sentence(rung: dict) -> str:
     direction = "narrows" if change < 0 else "widens"
     return (f"On the {rung['n_train']:,} images, training accuracy (un-augmented, no TTA) exceeds validation accuracy by "
             f"{listed} points; dropout {direction} that gap by {abs(100 * change):.1f} points on average.")
+
+
+UNDERFIT_POINTS = 10.0  # a cell this far below the best cell on its own training images underfits
+
+
+def underfit_sentence(rung: dict) -> str:
+    """The cells that fit their own training images far worse than the best cell does: their
+    validation accuracy is held back by optimisation in this budget, not by overfitting."""
+    train = {c["cell"]: _mean(c.get("train_acc") or []) for c in rung["cells"]}
+    train = {c: a for c, a in train.items() if is_number(a)}
+    if len(train) < 2:
+        return ""
+    top = max(train, key=train.get)
+    low = [c for c, a in train.items() if 100 * (train[top] - a) > UNDERFIT_POINTS]
+    if not low:
+        return ""
+    listed = " and ".join(f"{c} ({pct(train[c], 1)})" for c in low)
+    return (f"Un-augmented, {listed} fit{'s' if len(low) == 1 else ''} far fewer of {'its' if len(low) == 1 else 'their'}"
+            f" own training images than {top} ({pct(train[top], 1)}): at this rung they underfit, so what holds "
+            f"them back is how far the training budget takes them, not overfitting.")
 
 
 def rerun_notes(ablation: dict) -> list[dict]:

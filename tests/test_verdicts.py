@@ -289,6 +289,21 @@ def test_the_effects_paragraph_speaks_of_the_full_split_and_says_clearly_only_wh
     assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no clear effect) at 45,000" in text
 
 
+def test_cells_far_below_the_best_on_their_own_training_images_are_called_underfit():
+    effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    ladder = _ladder(effects, effects)
+    for cell, acc in zip(ladder["rungs"][-1]["cells"], (0.45, 0.99, 0.50, 0.98)):
+        cell["train_acc"] = [acc]
+    text = ablation_verdicts(ladder)["text"]
+    assert "plain (45.0%) and dropout (50.0%) fit far fewer of their own training images than bn (99.0%)" in text
+    ladder["rungs"][-1]["cells"][0]["train_acc"] = [0.95]  # 4 points below: not underfit
+    text = ablation_verdicts(ladder)["text"]
+    assert "dropout (50.0%) fits far fewer of its own" in text and "plain (" not in text.split("Un-augmented")[1]
+    for cell in ladder["rungs"][-1]["cells"]:
+        cell["train_acc"] = [0.9]
+    assert "underfit" not in ablation_verdicts(ladder)["text"]
+
+
 def test_the_fit_gap_sentence_says_which_way_dropout_moves_the_gap():
     effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
     narrows = ablation_verdicts(_ladder(effects, effects, gaps=(0.05, 0.04, 0.02, 0.01)))["text"]
