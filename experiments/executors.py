@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Callable
 
 from experiments.errors import UserError
@@ -58,7 +59,7 @@ def _ray_map(fn: Callable, calls: list[tuple]) -> list:
 def _unit(fn: Callable, *args):
     """A unit on a worker: the threads it was given, and any UserError returned as a value (Ray
     would otherwise wrap it into a long multi-line error)."""
-    _use_assigned_threads()
+    _on_worker()
     try:
         return fn(*args)
     except UserError as err:
@@ -140,7 +141,7 @@ def _stage_task(stage, ctx):
     """A stage on a worker: its units become Ray tasks too; a failure comes back as a value."""
     global _map
     from experiments.pipeline import execute_stage
-    _use_assigned_threads()
+    _on_worker()
     _map = _ray_map
     try:
         return execute_stage(stage, ctx)
@@ -170,9 +171,13 @@ def task_resources(gpu: bool) -> dict:
     return {"num_cpus": max(1, min(TRAIN_CPUS, int(largest)))}
 
 
-def _use_assigned_threads() -> None:
+def _on_worker() -> None:
+    """torch uses the CPUs this task was given. Arguments arrive zero-copy from Ray's object store,
+    hence read-only; training only reads its images (each batch is a fresh tensor), so torch's
+    warning about non-writable arrays is noise."""
     import ray
     import torch
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
 
