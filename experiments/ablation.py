@@ -9,7 +9,8 @@ run is the final model itself (experiments/final.py), not a second copy of it.
 
 The learning rate, per cell, by one recorded rule: on the smallest rung at the first seed, each
 rate of `lr_grid` trains the whole recipe; the best validation accuracy wins (a tie goes to the
-smaller rate). While the smallest rate tried wins, half of it is tried too, up to `lr_walk` times:
+smaller rate). While the smallest rate tried wins, or no rate trained (each diverged or stayed
+below twice chance), half the smallest is tried too, up to `lr_walk` times:
 the grid is the recipe's own range, and without batch norm the same recipe can need a rate several
 times smaller (a plain net at the recipe's rate blows up and sits at chance). The winning run is
 that rung's first-seed run, so tuning costs the rates tried − 1 extra runs a cell (and that one
@@ -55,11 +56,12 @@ def run_name(family: str, cell: str, n_train: int, seed: int, lr: float) -> str:
 def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, seed: int, data, out_dir: Path,
             device, walk: int = 0) -> dict:
     """Each rate of the grid at one seed on this rung; the best validation accuracy picks the rate.
-    While the smallest rate tried wins (or every rate diverged), half of it is tried too, at most
+    While the smallest rate tried wins, or no rate trained (each diverged or stayed below twice
+    chance, where which one "wins" is noise), half of the smallest is tried too, at most
     `walk` times: a network without batch norm can need a rate far below the recipe's."""
     if len(grid) == 1 and not walk:  # nothing to choose
         return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
-    rows = []
+    rows, chance = [], 1 / len(np.unique(data.val_y))
 
     def try_rates(rates: list[float]) -> None:  # the rates are independent runs: units for the executor
         calls = [(run_name(family, cell, len(data.train_y), seed, lr), model_cfg, {**train, "lr": lr, "seed": seed},
@@ -74,13 +76,14 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
     try_rates(list(grid))
     for _ in range(walk):  # each halving depends on the last result: one at a time
         smallest = min(r["lr"] for r in rows)
-        if best() is not None and best()["lr"] != smallest:
+        if best() is not None and best()["lr"] != smallest and best()["val_acc"] >= 2 * chance:
             break
         try_rates([smallest / 2])
     if best() is None:
         raise Diverged(f"{family}-{cell}: every learning rate in {[r['lr'] for r in rows]} diverged; "
                        f"add smaller ones to lr_grid")
-    walked = f", halving below the grid while its smallest rate won (at most {walk} times)" if walk else ""
+    walked = (f", halving below the grid while its smallest rate won or no rate reached twice chance (at most {walk} "
+              f"times)") if walk else ""
     return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}"
                     f"{walked}",
             "grid": rows, "lr": best()["lr"]}

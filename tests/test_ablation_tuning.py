@@ -7,7 +7,7 @@ import pytest
 from experiments import ablation
 from experiments.train import Diverged
 
-DATA = types.SimpleNamespace(train_y=list(range(40)))
+DATA = types.SimpleNamespace(train_y=list(range(40)), val_y=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9])  # chance: 10%
 
 
 def _fake_training(monkeypatch, accuracy_at, diverges_above=None):
@@ -53,6 +53,13 @@ def test_a_grid_that_all_diverges_walks_down_to_a_rate_that_trains(monkeypatch):
     tuning = _tune([0.12, 0.24], walk=2)
     assert tuning["lr"] == 0.06 and tried == [0.12, 0.24, 0.06, 0.03]
     assert [r["diverged"] for r in tuning["grid"]] == [True, True, False, False]
+
+
+def test_a_grid_where_nothing_trained_walks_down_even_if_its_larger_rate_won_by_noise(monkeypatch):
+    accuracy = {0.12: 0.100, 0.24: 0.106, 0.06: 0.35, 0.03: 0.22}  # the quick build's plain dense cell
+    tried = _fake_training(monkeypatch, accuracy.get)
+    tuning = _tune([0.12, 0.24], walk=2)
+    assert tried == [0.12, 0.24, 0.06, 0.03] and tuning["lr"] == 0.06
 
 
 def test_every_rate_diverging_is_one_clear_error(monkeypatch):
