@@ -34,6 +34,12 @@ from experiments.train import Diverged, train_run, train_with_retries
 
 CELLS = {"plain": (False, False), "bn": (True, False), "dropout": (False, True), "bn-dropout": (True, True)}
 MAX_HALVINGS = 2  # a seed that diverges at the chosen lr retries at lr/2, then lr/4 (recorded)
+TRAINED_FACTOR = 2  # below this many times a guess's accuracy a run did not train (the report's "near chance" too)
+
+
+def chance_accuracy(labels) -> float:
+    """A guess's accuracy: one over the number of classes."""
+    return 1 / len(np.unique(labels))
 
 
 def regime(params: dict) -> dict:
@@ -61,11 +67,12 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
     `walk` times: a network without batch norm can need a rate far below the recipe's."""
     if len(grid) == 1 and not walk:  # nothing to choose
         return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
-    rows, chance = [], 1 / len(np.unique(data.val_y))
+    rows, chance = [], chance_accuracy(data.val_y)
 
     def try_rates(rates: list[float]) -> None:  # the rates are independent runs: units for the executor
-        calls = [(run_name(family, cell, len(data.train_y), seed, lr), model_cfg, {**train, "lr": lr, "seed": seed},
-                  data, out_dir / run_name(family, cell, len(data.train_y), seed, lr), device) for lr in rates]
+        names = [run_name(family, cell, len(data.train_y), seed, lr) for lr in rates]
+        calls = [(name, model_cfg, {**train, "lr": lr, "seed": seed}, data, out_dir / name, device)
+                 for name, lr in zip(names, rates)]
         rows.extend({"lr": lr, "val_acc": m["val_acc"] if m else None, "diverged": m is None,
                      "seconds": m["seconds"] if m else None} for lr, m in zip(rates, map_units(train_or_none, calls)))
 
@@ -75,8 +82,8 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
 
     try_rates(list(grid))
     for _ in range(walk):  # each halving depends on the last result: one at a time
-        smallest = min(r["lr"] for r in rows)
-        if best() is not None and best()["lr"] != smallest and best()["val_acc"] >= 2 * chance:
+        top, smallest = best(), min(r["lr"] for r in rows)
+        if top is not None and top["lr"] != smallest and top["val_acc"] >= TRAINED_FACTOR * chance:
             break
         try_rates([smallest / 2])
     if best() is None:
@@ -251,7 +258,7 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
     record = {"family": family, "cells": table, "rungs": ladder, "best": {"cell": full["best"]},
               "lr_rule": plain["lr_rule"], "lr_grid": plain["lr_grid"], "lr_walk": plain["lr_walk"],
               "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"],
-              "chance": 1 / len(np.unique(val_y))}  # a guess's accuracy, for "stays near chance"
+              "chance": chance_accuracy(val_y)}  # for "stays near chance"
     out_dir = Path(out_dir)
     plot_ladder(ladder, out_dir / "ladder.png", family)
     plot_curves({c: full["cells"][c] for c in cells}, out_dir / "curves.png", family)

@@ -43,8 +43,9 @@ _FULL = {
     # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~40 s a run here: 20 runs a family
     # (tuning and the walk included; 31 minutes for both); the full split ~6 minutes a run, 3 a
     # family beyond the final (34 minutes for both), measured quiet on 2026-11-26.
-    # lr_walk: a cell whose smallest grid rate wins also tries half of it, at most twice (at 4,000
-    # images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06, 40.0% at 0.03; dense-m 15.1 / 50.8 / 49.6)
+    # lr_walk: a cell whose smallest grid rate wins, or none of whose rates trained, also tries half
+    # the smallest, at most twice (at 4,000 images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06,
+    # 40.0% at 0.03; dense-m 15.1 / 50.8 / 49.6)
     "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24], "lr_walk": 2,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns

@@ -133,7 +133,8 @@ def ladder_sentence(rungs: list[dict]) -> str:
 
 
 def near_chance_sentence(rung: dict, chance) -> str:
-    """The cells whose mean accuracy on a rung is below twice a guess's: they did not train there."""
+    """The cells whose mean accuracy on a rung is below twice a guess's: they did not train there
+    (the rule by which the ablation's rate tuning calls a run untrained, ablation.TRAINED_FACTOR)."""
     if not is_number(chance):
         return ""
     low = [c for c in rung["cells"] if is_number(c.get("mean")) and c["mean"] < 2 * chance]
