@@ -9,14 +9,17 @@ import sys
 
 from invoke import task
 
+from experiments.training.profiles import PROFILES
+
 RESULTS = "results"
+PROFILE_HELP = " or ".join(", ".join(PROFILES).rsplit(", ", 1)) + " (see experiments/training/profiles.py)"
 
 
 def user_errors(fn):
     """Print a UserError (or a mytorch ValueError raised by bad options) as one line, exit 1."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from experiments.errors import UserError
+        from experiments.engine.errors import UserError
         try:
             return fn(*args, **kwargs)
         except UserError as err:
@@ -39,29 +42,7 @@ def test(c, k="", fast=False):
     c.run(" ".join(args), pty=False)
 
 
-def _context(profile, data, device, results, report_dir, student=None, reflection=None, config="cnn-report.toml"):
-    from experiments.report import load_settings
-    from experiments.stages import make_context
-    settings = load_settings(config, student=student, reflection=reflection)
-    return make_context(profile, data, device, results, report_dir, settings)
-
-
-def _last_build(results, required=True):
-    """profile/data/device of the last build on this results folder, and the settings given on its
-    command line (`given`), so that status and report need no options."""
-    from pathlib import Path
-    from experiments.errors import UserError
-    from experiments.io import read_json
-    path = Path(results) / ".pipeline" / "build.json"
-    if not path.exists():
-        if required:
-            raise UserError(f"no build in {results}/ yet: run `invoke all` first")
-        return {"given": {}}
-    last = read_json(path)
-    return {**last, "given": last.get("settings", {}).get("command_line", {})}
-
-
-@task(help={"profile": "smoke, quick or full", "data": "CIFAR-10 folder (default: found or downloaded)",
+@task(help={"profile": PROFILE_HELP, "data": "CIFAR-10 folder (default: found or downloaded)",
             "device": "auto, cpu or cuda", "results": "results folder", "report_dir": "where report.pdf goes",
             "student": "your name for the title block", "reflection": "your Problem 6 text (three ## parts)",
             "config": "settings file",
@@ -71,21 +52,19 @@ def _last_build(results, required=True):
 def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
         student=None, reflection=None, config="cnn-report.toml", executor="local", address=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
-    from experiments.stages import run_all
-    ctx = _context(profile, data, device, results, report_dir, student, reflection, config)
+    from experiments.build.commands import context, run_all
+    ctx = context(profile, data, device, results, report_dir, student, reflection, config)
     ran = run_all(ctx, executor=executor, address=address)
     print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
 
 
-@task(help={"results": "results folder", "profile": "profile to compare against (default: last build's)"})
+@task(help={"results": "results folder", "profile": f"{PROFILE_HELP}; default: the last build's"})
 @user_errors
 def status(c, results=RESULTS, profile=None, data=None, device=None, report_dir="report", config="cnn-report.toml"):
     """Say which stages would run and why; runs nothing."""
-    from experiments.stages import status as stage_status
-    last = _last_build(results, required=False)
-    ctx = _context(profile or last.get("profile", "full"), data or last.get("data_dir"),
-                   device or last.get("device", "auto"), results, report_dir,
-                   last["given"].get("student"), last["given"].get("reflection"), config)
+    from experiments.build.commands import status as stage_status
+    from experiments.build.commands import status_context
+    ctx = status_context(results, profile, data, device, report_dir, config)
     for name, reason in stage_status(ctx):
         print(f"{name:28s} {'would run: ' + reason if reason else 'up to date'}")
 
@@ -95,10 +74,8 @@ def status(c, results=RESULTS, profile=None, data=None, device=None, report_dir=
 @user_errors
 def report(c, results=RESULTS, report_dir="report", student=None, reflection=None, config="cnn-report.toml"):
     """Re-render the report from existing results (no training)."""
-    from experiments.stages import run_all
-    last = _last_build(results)
-    ctx = _context(last["profile"], last["data_dir"], last["device"], results, report_dir,
-                   student or last["given"].get("student"), reflection or last["given"].get("reflection"), config)
+    from experiments.build.commands import report_context, run_all
+    ctx = report_context(results, report_dir, student, reflection, config)
     run_all(ctx, only={"report"}, force=True)
     print(f"report: {ctx.report_dir / 'report.pdf'}")
 
@@ -108,8 +85,10 @@ def report(c, results=RESULTS, report_dir="report", student=None, reflection=Non
 def conv(c, results=RESULTS):
     """Problem 1: run the NumPy Conv2D tester against PyTorch and record its table."""
     from pathlib import Path
+
+    from experiments.engine.io import write_json
     from mytorch.tester import run_tester
-    run_tester(Path(results) / "conv")
+    write_json(Path(results) / "conv" / "tester.json", run_tester())
 
 
 @task(help={"results": "results folder", "repeats": "timed calls per block (3 alternating blocks per implementation)"})
@@ -117,8 +96,10 @@ def conv(c, results=RESULTS):
 def bench_conv(c, results=RESULTS, repeats=5):
     """Benchmark Conv2D forward+backward against torch (prints and writes the ratios)."""
     from pathlib import Path
+
+    from experiments.engine.io import write_json
     from mytorch.bench import run_benchmark
-    run_benchmark(Path(results) / "conv", repeats=int(repeats))
+    write_json(Path(results) / "conv" / "bench.json", run_benchmark(repeats=int(repeats)))
 
 
 @task(help={"data": "an ImageFolder: a folder of class folders, or a root with test/",
@@ -127,5 +108,5 @@ def bench_conv(c, results=RESULTS, repeats=5):
 @user_errors
 def evaluate(c, data, out="results/evaluate.json", results=RESULTS, device="auto"):
     """Accuracy of the final models and every ablation run on a held-out image folder."""
-    from experiments.evaluate import evaluate_folder
+    from experiments.studies.evaluate import evaluate_folder
     evaluate_folder(data, out, results, device)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -109,9 +108,9 @@ def describe_method(dtype: str, threads: int, blocks: int, repeats: int, warmup:
             f"of {blocks * repeats} timed call(s)")
 
 
-def run_benchmark(out_dir: Path | None = None, repeats: int = 5, small: bool = False,
+def run_benchmark(repeats: int = 5, small: bool = False,
                   blocks: int = 3, warmup: int = 1) -> dict:
-    """Time every case, print a table, write out_dir/bench.json when out_dir is given.
+    """Time every case, print a table, return the record (the build writes it as conv/bench.json).
 
     repeats: timed calls per block; blocks: blocks per implementation; warmup: untimed calls
     opening each block. small=True runs tiny shapes (a smoke test of the pipeline, not a
@@ -147,7 +146,4 @@ def run_benchmark(out_dir: Path | None = None, repeats: int = 5, small: bool = F
     for r in rows:
         print(f"  {r['name']:28s} mytorch {r['mytorch_ms']:8.2f} ms {r['mytorch_spread_ms']}   "
               f"torch {r['torch_ms']:8.2f} ms {r['torch_spread_ms']}   ratio {r['ratio']:.2f}x")
-    if out_dir is not None:
-        from experiments.io import write_json
-        write_json(Path(out_dir) / "bench.json", result)
     return result

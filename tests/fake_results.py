@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from experiments.audit import identify
-from experiments.io import write_json
+from experiments.engine.io import write_json
+from experiments.studies.audit import identify
 
-# What experiments.provenance.collect records with each stage (distinctive values a test can find).
+# What experiments.engine.provenance.collect records with each stage (distinctive values a test can find).
 PROVENANCE = {"commit": "abc1234", "dirty": False, "versions": {"python": "3.11.7", "torch": "2.14.1",
               "torchvision": "0.29.1", "numpy": "2.4.6"}, "cpu": "Example CPU @ 2.00GHz", "cpu_count": 2,
               "threads": 2, "device": "cpu", "gpu": None, "precision": "bfloat16"}
@@ -82,7 +82,7 @@ def summary(family: str, acc: dict | None = None, halvings: dict | None = None) 
     """summary.json of a two-rung ladder: 4,000 images from per-seed accuracies per cell (default:
     BN +5 points, dropout -1, noise 0.8 points over 3 seeds; effects by the ablation's own code),
     then the full split, one seed, with effects paired over 5,000 validation images."""
-    from experiments.ablation import factorial
+    from experiments.studies.ablation_summary import factorial
     if acc is None:
         rng = np.random.default_rng(len(family))
         acc = {name: (0.52 + 0.05 * bn - 0.01 * drop + rng.normal(0, 0.008, 3)).round(4).tolist()
@@ -123,17 +123,13 @@ def maps_record(kind: str, family: str) -> dict:
     per_image = [0.05, 0.1, 0.15, 0.2] * 3 if kind == "cam" else [0.66, 0.71, 0.76] * 4
     blank = [False] * 11 + [kind == "cam"]  # one blank CAM map, left out of the mean
     kept = [r for r, b in zip(per_image, blank) if not b]
-    deletion, insertion = [0.295, 0.301, 0.307], [0.449, 0.455, 0.461]
-    m = {"method": method, "n_images": 12, "explained_class": "predicted", "deletion_auc": 0.213,
-         "insertion_auc": 0.612, "random_deletion_aucs": deletion, "random_insertion_aucs": insertion,
-         "random_deletion_auc": float(np.mean(deletion)), "random_insertion_auc": float(np.mean(insertion)),
-         "steps": 24, "random_baselines": 3, "removal": "pixels set to the image's per-channel mean",
-         "faithful_margin": 0.02, "blank_maps": sum(blank), "blank_per_image": blank,
+    m = {"method": method, "n_images": 12, "explained_class": "predicted", "blank_maps": sum(blank),
+         "blank_per_image": blank,
          "randomization_rank_correlation": float(np.mean(kept)), "randomization_per_image": per_image}
     if kind == "saliency":
         m["randomization_rank_correlation_signed"] = 0.42
     return {"family": family, "method": method, "caption": f"{method} maps over the image.", "metrics": m,
-            "sanity_threshold": 0.5, "faithful_margin": 0.02, "images": list(range(12))}
+            "sanity_threshold": 0.5, "images": list(range(12))}
 
 
 def write_interpret(root: Path, family: str) -> None:

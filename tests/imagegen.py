@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from experiments.data import CIFAR10_CLASSES
+from experiments.training.data import CIFAR10_CLASSES
 
 
 def class_images(n_per_class: int, seed: int = 0, classes=CIFAR10_CLASSES) -> list[tuple[str, np.ndarray]]:
@@ -42,13 +42,16 @@ def write_cifar_root(root: Path, n_train: int = 20, n_test: int = 0, seed: int =
 
 
 # A one-epoch training config small enough for tests.
+# the earlier plain recipe (Nesterov SGD, random flips, float32 weights): quick to set up on tiny data
 TINY_TRAIN = {"epochs": 1, "lr": 0.05, "batch_size": 50, "label_smoothing": 0.2, "weight_decay": 5e-4,
-              "momentum": 0.9, "eval_batch_size": 100, "seed": 0, "warmup": 0.2}
+              "momentum": 0.9, "eval_batch_size": 100, "seed": 0, "warmup": 0.2, "optimizer": "sgd",
+              "bias_lr_ratio": 1.0, "head_lr_ratio": 1.0, "whiten_bias_epochs": 0, "flip": "random", "tta": "flip",
+              "matrix_weights": "float32"}
 
 
 def tiny_prepared(tmp: Path, n_train: int, val_size: int):
     """A generated CIFAR-like folder, split and loaded as the experiments see it."""
-    from experiments.data import load_prepared, prepare_data
+    from experiments.training.data import load_prepared, prepare_data
     root = write_cifar_root(Path(tmp) / "cifar", n_train=n_train)
     prepare_data(str(root), Path(tmp) / "data", Path(tmp) / "cache",
                  {"val_size": val_size, "seed": 0, "train_limit": None, "val_limit": None})
@@ -60,7 +63,7 @@ def straight_and_resumed(model_cfg: dict, cfg: dict, data, tmp: Path, device: st
     Returns (straight metrics, resumed metrics, whether b kept a checkpoint when killed)."""
     import pytest
 
-    from experiments.train import train_run
+    from experiments.training.train import train_run
     straight = train_run("r", model_cfg, cfg, data, Path(tmp) / "a", device)
 
     def interrupt(epoch):

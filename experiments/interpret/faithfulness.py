@@ -3,8 +3,9 @@
 Pixels are ranked by the map. Deletion replaces the top-ranked pixels, a growing fraction at a
 time, by the image's per-channel mean; insertion starts from the all-mean image and puts the
 top-ranked pixels back. The area under the class-probability curve (x = fraction of pixels, 0..1)
-is compared with the same curves for random maps: a faithful map has a lower deletion AUC and a
-higher insertion AUC than random orderings.
+is compared with the same curves for random maps of the method's own smoothness
+(experiments/interpret/measures.py): a faithful map has a lower deletion AUC and a higher
+insertion AUC than random orderings.
 """
 from __future__ import annotations
 
@@ -41,22 +42,3 @@ def image_aucs(curve: np.ndarray) -> np.ndarray:
 def auc(curve: np.ndarray) -> float:
     """Mean over images of `image_aucs`."""
     return float(np.mean(image_aucs(curve)))
-
-
-def deletion_insertion(model, images, maps, classes, steps: int, random_baselines: int, seed: int = 0) -> dict:
-    """AUCs for the method's maps, and for each of `random_baselines` random maps (uniform noise,
-    fixed seed; same images and classes) with their mean: the report judges a method against the
-    random maps' range, not only their mean."""
-    if random_baselines < 1:
-        raise ValueError("deletion/insertion needs at least one random map to compare with")
-    classes = torch.as_tensor(classes, dtype=torch.long).view(-1)
-    out = {"deletion_auc": auc(curves(model, images, maps, classes, steps, False)),
-           "insertion_auc": auc(curves(model, images, maps, classes, steps, True))}
-    gen = torch.Generator().manual_seed(seed)
-    noise = [torch.rand(maps.shape, generator=gen) for _ in range(random_baselines)]
-    out["random_deletion_aucs"] = [auc(curves(model, images, r, classes, steps, False)) for r in noise]
-    out["random_insertion_aucs"] = [auc(curves(model, images, r, classes, steps, True)) for r in noise]
-    out["random_deletion_auc"] = float(np.mean(out["random_deletion_aucs"]))
-    out["random_insertion_auc"] = float(np.mean(out["random_insertion_aucs"]))
-    out.update(steps=steps, random_baselines=random_baselines, removal=REMOVAL, faithful_margin=FAITHFUL_MARGIN)
-    return out

@@ -9,6 +9,7 @@ import textwrap
 from typing import NamedTuple
 
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

@@ -7,7 +7,7 @@ by least squares from several starts; goodness of fit is R^2. The same fit on ra
 of the same shape is the null: a 9-parameter Gabor fits a 3x3 kernel (9 pixels) almost perfectly
 and ~half of the variance of a random 5x5 kernel, so only R² significantly above the null's
 (one-sided Mann-Whitney U) with a fraction clearly above the null's says "Gabor-like"
-(experiments.verdicts.gabor_verdict decides from the numbers recorded here).
+(experiments.writeup.verdicts.gabor_verdict decides from the numbers recorded here).
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def strongest_channel(filters: np.ndarray) -> np.ndarray:
 
 def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, list[np.ndarray]]:
     """R^2 of each first-layer filter (C_out, C_in, k, k) and of norm-matched random filters, and the
-    test between them (the verdict is experiments.verdicts.gabor_verdict's); also the kernels fitted
+    test between them (the verdict is experiments.writeup.verdicts.gabor_verdict's); also the kernels fitted
     and their fits, for the figure."""
     kernels = strongest_channel(filters)
     fits = [fit_gabor(k) for k in kernels]

@@ -1,7 +1,7 @@
 """The interpretation stage of Problems 4-5: the measures of experiments/interpret/measures.py over a
 few hundred validation images, for both final networks and both methods (CAM or HiResCAM, and
 guided backpropagation). The 12 images of the figures stay the illustration; these numbers are what
-the report's interpretation says (experiments/map_findings.py words them).
+the report's interpretation says (experiments/writeup/map_findings.py words them).
 
 Writes interpret/measures.json (per-image numbers; schema in `run_measures`) and
 interpret/mean_maps_<kind>.png (the average map per family, correctly and incorrectly classified).
@@ -13,23 +13,23 @@ import copy
 from pathlib import Path
 
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from experiments.core.names import FAMILIES, MAP_KINDS
+from experiments.engine.io import save_figure, write_json  # noqa: E402
 from experiments.interpret.cam import method_for  # noqa: E402
 from experiments.interpret.faithfulness import FAITHFUL_MARGIN, REMOVAL  # noqa: E402
 from experiments.interpret.guided import guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import inspecting, probabilities, to_float_images  # noqa: E402
 from experiments.interpret.measures import (CENTRE_SIDE, blank_maps, centre_mass, centre_region,  # noqa: E402
-                                            faithfulness, mass_centre, matching_resolution,
-                                            paired_rank_correlations, smooth_random_maps, smoothness)
-from experiments.io import save_figure, write_json  # noqa: E402
+                                            faithfulness, mass_centre, matching_resolution, paired_rank_correlations,
+                                            smooth_random_maps, smoothness)
 
-FAMILIES = ("dense", "gap")
-KINDS = ("cam", "saliency")
 RULE = ("the first {both} validation images, in a fixed random order (seed {seed}), that both networks classify "
         "correctly and the first {other} that at least one network misclassifies")
 RANDOM_RULE = {"cam": "uniform noise at the last feature map's resolution, upsampled bilinearly as the maps are",
@@ -108,10 +108,10 @@ def _measure_maps(kind, model, images, maps, true_maps, pred, wrong, side, param
 
 @contextlib.contextmanager
 def as_scored(model):
-    """A copy of the network run as its accuracy was scored (experiments.train.autocast: bf16 on a CPU
+    """A copy of the network run as its accuracy was scored (experiments.training.train.autocast: bf16 on a CPU
     with AVX-512 bf16; channels_last): the deletion/insertion curves need ~50k forwards a network,
     3-4x faster so. The maps themselves are computed in float32."""
-    from experiments.train import autocast
+    from experiments.engine.devices import autocast
     with autocast(torch.device("cpu")):
         yield copy.deepcopy(model).to(memory_format=torch.channels_last)
 
@@ -124,7 +124,7 @@ def agreement(true_maps: dict, correct: dict) -> dict:
     both = (torch.tensor(correct["dense"]) & torch.tensor(correct["gap"])).tolist()
     return {kind: {"rho": _round(paired_rank_correlations(dense[kind], gap[kind])),
                    "shuffled_rho": _round(paired_rank_correlations(dense[kind], gap[kind].roll(-1, 0))),
-                   "both_correct": both} for kind in KINDS}
+                   "both_correct": both} for kind in MAP_KINDS}
 
 
 def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chosen: dict, out_dir: Path,
@@ -151,8 +151,8 @@ def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chose
               "steps": params["measure_steps"], "random_baselines": params["random_baselines"], "removal": REMOVAL,
               "faithful_margin": FAITHFUL_MARGIN, "families": families,
               "agreement": agreement(true, {f: families[f]["correct"] for f in FAMILIES}),
-              "mean_maps": {kind: f"mean_maps_{kind}.png" for kind in KINDS}}
-    for kind in KINDS:
+              "mean_maps": {kind: f"mean_maps_{kind}.png" for kind in MAP_KINDS}}
+    for kind in MAP_KINDS:
         save_figure(plot_mean_maps(kind, predicted, families), out / record["mean_maps"][kind])
     write_json(out / "measures.json", record)
     return record
@@ -199,7 +199,7 @@ def _round(values, digits: int = 4):
 
 def measures_stage(results: Path, prepared, params: dict) -> dict:
     """Load both final models, choose `n_measure` validation images, measure; writes into interpret/."""
-    from experiments.runs import load_model
+    from experiments.training.runs import load_model
     models = {f: load_model(Path(results) / "final" / f"{f}-final") for f in FAMILIES}
     labels, seed, n = torch.as_tensor(prepared.val_y, dtype=torch.long), params.get("seed", 0), params["n_measure"]
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))

@@ -1,7 +1,7 @@
 """What the maps show about a network, measured over many images (the interpretation of Problems 4-5).
 
 Each function takes maps (N, H, W) in [0, 1], as the methods return them, or a model and images, and
-returns per-image numbers; the report's verdicts (experiments/verdicts.py) turn those into means
+returns per-image numbers; the report's verdicts (experiments/writeup/verdicts.py) turn those into means
 with intervals. A blank map (max <= 0: no location raises the class score) has no mass, no ranking
 and no shape, so a per-image measure gives None for it instead of a number that would read as a finding.
 

@@ -1,5 +1,5 @@
 """The stage functions of Problems 3-5: figures as PNG, numbers as JSON (the report words them,
-experiments/wording.py).
+experiments/writeup/wording.py).
 
 `run_features`, `run_cam` and `run_saliency` work on a model and tensors; `*_stage(family,
 results, prepared, params)` are the pipeline's adapters that load the final model and the
@@ -10,24 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from experiments.core.names import FAMILIES
+from experiments.engine.io import read_json, save_figure, write_json  # noqa: E402
 from experiments.interpret.cam import method_for  # noqa: E402
-from experiments.interpret.faithfulness import FAITHFUL_MARGIN, deletion_insertion  # noqa: E402
-from experiments.interpret.features import (FIGURE_DPI, MAPS_SCALE_RULE, chosen_layers,  # noqa: E402
-                                            constant_channels, feature_maps, plot_feature_maps, plot_filters,
-                                            plot_gabor_fits, tile_layout)
+from experiments.interpret.features import (FIGURE_DPI, MAPS_SCALE_RULE, chosen_layers, constant_channels,  # noqa: E402
+                                            feature_maps, plot_feature_maps, plot_filters, plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
 from experiments.interpret.sanity import SANITY_THRESHOLD, randomized_copy, rank_correlations  # noqa: E402
 from experiments.interpret.selection import select_images  # noqa: E402
-from experiments.io import read_json, save_figure, write_json  # noqa: E402
 
-FAMILIES = ("dense", "gap")
 GUIDED = "guided backpropagation"
 GUIDED_CAPTION = ("Guided backpropagation (Springenberg et al. 2015): the input gradient of the class score where "
                   "every ReLU passes gradient only where both its input and the incoming gradient are positive; shown "
@@ -115,19 +114,18 @@ def _run_maps(kind, model, images, labels, selection, classes, out, params, meth
                         f"{getattr(model, 'family', 'model')}, {method}")
         save_figure(fig, out / f"{kind}_{group}.png")
     record = {"family": getattr(model, "family", None), "method": method, "caption": caption, "metrics": metrics,
-              "sanity_threshold": SANITY_THRESHOLD,
-              "faithful_margin": FAITHFUL_MARGIN, "images": [it.get("index") for it in items]}
+              "sanity_threshold": SANITY_THRESHOLD, "images": [it.get("index") for it in items]}
     write_json(out / f"{kind}.json", record)
     return record
 
 
 def _measure(kind, model, images, classes, params: dict, explain) -> dict:
-    """Randomisation sanity check and deletion/insertion against random maps, for the predicted class."""
+    """The randomisation sanity check, for the predicted class (faithfulness is measured over many
+    more images by the interpret-measures stage)."""
     shuffled = randomized_copy(model)
     maps, random_maps = explain(model, images, classes), explain(shuffled, images, classes)
     per_image = rank_correlations(maps, random_maps)
-    metrics = deletion_insertion(model, images, maps, classes, params["steps"], params["random_baselines"],
-                                 params.get("seed", 0))
+    metrics = {}
     # a map with no positive evidence anywhere is blank (all zero after normalising): flagged per
     # image and left out of the mean, since its rank correlation (0) would read as "changed a lot"
     blank = (maps.flatten(1).amax(1) <= 0).tolist()
@@ -187,7 +185,7 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
 # ---------------------------------------------------------------- the pipeline's adapters
 
 def _model(results: Path, family: str) -> nn.Module:
-    from experiments.runs import load_model
+    from experiments.training.runs import load_model
     return load_model(Path(results) / "final" / f"{family}-final")
 
 

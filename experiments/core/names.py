@@ -1,0 +1,14 @@
+"""The names every layer agrees on: the two families, the ablation's cells and their switches, and
+the two kinds of saliency map. Defined here once; everything else imports them."""
+from __future__ import annotations
+
+FAMILIES = ("dense", "gap")
+# each batch-norm x dropout cell of the ablation: (batch norm on, dropout on)
+CELL_SWITCHES = {"plain": (False, False), "bn": (True, False), "dropout": (False, True), "bn-dropout": (True, True)}
+CELLS = tuple(CELL_SWITCHES)
+MAP_KINDS = ("cam", "saliency")  # class activation maps and guided-backprop saliency
+
+
+def final_run(family: str) -> str:
+    """The name of a family's final model (and of its run folder)."""
+    return f"{family}-final"

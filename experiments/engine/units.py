@@ -1,0 +1,34 @@
+"""The independent units inside a stage (search candidates, an ablation cell's rates and seeds):
+run one after another here, or as Ray tasks when the executor running the stage says so.
+
+The executor passes its way of mapping units for the duration of one stage (`units_mapped_by`);
+a stage's code only calls `map_units` and never knows where its units run.
+"""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import Callable
+
+
+def sequential(fn: Callable, calls: list[tuple]) -> list:
+    return [fn(*args) for args in calls]
+
+
+_mapper: ContextVar[Callable] = ContextVar("unit_mapper", default=sequential)
+
+
+def map_units(fn: Callable, calls: list[tuple]) -> list:
+    """fn(*args) for each args in `calls`, results in order. `fn` must be a module-level function
+    (an executor may send it to another process by reference)."""
+    return _mapper.get()(fn, calls)
+
+
+@contextlib.contextmanager
+def units_mapped_by(mapper: Callable):
+    """Inside this block, `map_units` hands its calls to `mapper(fn, calls)`."""
+    token = _mapper.set(mapper)
+    try:
+        yield
+    finally:
+        _mapper.reset(token)

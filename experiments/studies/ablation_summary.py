@@ -1,0 +1,132 @@
+"""Problem 2 (c)/(d), the ablation's summary: per rung of the ladder, each cell's accuracy and fit
+gap and the paired 2x2 effects of batch norm and dropout; the effect-against-size figure (with the
+intervals of experiments/writeup/verdicts.py) and the full split's curves.
+
+Effects are paired: on a rung with several seeds, per seed (the same seed gives every cell the
+same batch order and augmentation); on a rung with one seed, per validation image (the same
+images), which measures which images were drawn for validation but not training noise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from experiments.engine.io import read_json, save_figure, write_json
+from experiments.studies.ablation import chance_accuracy, read_cells, sample_sd
+from experiments.writeup.verdicts import interval_from_moments
+
+# ---------------------------------------------------------------- effects
+
+def factorial(acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """2x2 factorial effects, elementwise (per seed or per image): main effects averaged over the
+    other factor, and the interaction (how much BN changes dropout's effect)."""
+    return {"bn_effect": ((acc["bn"] - acc["plain"]) + (acc["bn-dropout"] - acc["dropout"])) / 2,
+            "dropout_effect": ((acc["dropout"] - acc["plain"]) + (acc["bn-dropout"] - acc["bn"])) / 2,
+            "interaction": (acc["bn-dropout"] - acc["bn"]) - (acc["dropout"] - acc["plain"])}
+
+
+def rung_effects(records: dict[str, dict], val_y: np.ndarray) -> dict:
+    """Paired effects on one rung: per seed when it has several, else per validation image (the
+    first seed's predictions). Each effect is {"unit", "n", "mean", "sd", "per_seed"}; NaN seeds
+    (a cell diverged) are left out."""
+    n_seeds = len(next(iter(records.values()))["seeds"])
+    if n_seeds > 1:
+        acc = {c: np.array([np.nan if a is None else a for a in r["val_acc"]], dtype=float) for c, r in records.items()}
+        out = {}
+        for key, per_seed in factorial(acc).items():
+            ok = per_seed[np.isfinite(per_seed)]
+            out[key] = {"unit": "seed", "n": int(len(ok)), "mean": float(ok.mean()) if len(ok) else None,
+                        "sd": sample_sd(ok) if len(ok) else None,
+                        "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
+        return out
+    preds = {c: r["val_pred"][0] for c, r in records.items()}
+    if any(p is None for p in preds.values()):  # a cell diverged: no predictions to pair
+        return {key: {"unit": "image", "n": 0, "mean": None, "sd": None, "per_seed": []}
+                for key in ("bn_effect", "dropout_effect", "interaction")}
+    correct = {c: (np.asarray(p) == val_y).astype(float) for c, p in preds.items()}
+    return {key: {"unit": "image", "n": int(len(v)), "mean": float(v.mean()), "sd": sample_sd(v), "per_seed": []}
+            for key, v in factorial(correct).items()}
+
+
+def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np.ndarray, out_dir: Path) -> dict:
+    """The ladder: per rung, each cell's accuracy and fit gap and the paired effects; the
+    effect-against-size figure and the full split's curves."""
+    cells, full = read_cells(cell_dirs), read_json(Path(full_dir) / "full.json")
+    ladder = []
+    n_small = len(next(iter(cells.values()))["rungs"])
+    for i in range(n_small + 1):
+        records = {c: (cells[c]["rungs"][i] if i < n_small else full["cells"][c]) for c in cells}
+        ladder.append({"n_train": next(iter(records.values()))["n_train"],
+                       "seeds": next(iter(records.values()))["seeds"],
+                       "cells": [{"cell": c, **{k: r[k] for k in ("val_acc", "mean", "sd", "train_acc", "fit_gap",
+                                                                   "lr_halvings", "diverged")}}
+                                 for c, r in records.items()],
+                       "effects": rung_effects(records, np.asarray(val_y))})
+    table = [{k: c[k] for k in ("cell", "batchnorm", "dropout", "lr")} for c in cells.values()]
+    plain = cells["plain"]
+    record = {"family": family, "cells": table, "rungs": ladder, "best": {"cell": full["best"]},
+              "lr_rule": plain["lr_rule"], "lr_grid": plain["lr_grid"], "lr_walk": plain["lr_walk"],
+              "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"],
+              "chance": chance_accuracy(val_y)}  # for "stays near chance"
+    out_dir = Path(out_dir)
+    plot_ladder(ladder, out_dir / "ladder.png", family)
+    plot_curves({c: full["cells"][c] for c in cells}, out_dir / "curves.png", family)
+    write_json(out_dir / "summary.json", record)
+    return record
+
+
+# ---------------------------------------------------------------- figures
+
+def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
+    """Each effect against training-set size, with its 95% interval (from experiments.writeup.verdicts)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = {"bn_effect": "batch norm", "dropout_effect": "dropout", "interaction": "interaction"}
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    sizes = np.array([r["n_train"] for r in ladder], dtype=float)
+    for k, (key, label) in enumerate(labels.items()):
+        x = sizes * (1 + 0.04 * (k - 1))  # side by side at each rung
+        mean, low, high = [], [], []
+        for r in ladder:
+            e = r["effects"][key]
+            lo, hi = interval_from_moments(e["mean"], e["sd"], e["n"])
+            mean.append(np.nan if e["mean"] is None else 100 * e["mean"])
+            low.append(np.nan if lo is None else 100 * lo)
+            high.append(np.nan if hi is None else 100 * hi)
+        mean, low, high = map(np.array, (mean, low, high))
+        ax.errorbar(x, mean, yerr=[np.nan_to_num(mean - low), np.nan_to_num(high - mean)], marker="o", capsize=3,
+                    label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images")
+    ax.set_ylabel("effect on val. accuracy (points)")
+    ax.set_title(f"{family}: effects against training-set size (95% intervals)", fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def plot_curves(records: dict[str, dict], path: Path, family: str) -> None:
+    """Loss and validation accuracy per epoch for each cell: mean over seeds, band = min..max."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3))
+    for cell, r in records.items():
+        if not r["history"]:  # every seed diverged: nothing to draw
+            continue
+        for ax, key in zip(axes, ("train_loss", "val_loss", "val_acc")):
+            curves = np.array([[h[key] for h in hist] for hist in r["history"]])
+            epochs = np.arange(1, curves.shape[1] + 1)
+            ax.plot(epochs, curves.mean(0), marker="o", label=cell)
+            ax.fill_between(epochs, curves.min(0), curves.max(0), alpha=0.2)
+    for ax, title in zip(axes, ("training loss", "validation loss", "validation accuracy")):
+        ax.set_title(f"{family}: {title}", fontsize=9)
+        ax.set_xlabel("epoch")
+    axes[2].legend(fontsize=7)
+    save_figure(fig, path)

@@ -1,0 +1,50 @@
+"""Problem 2 (e)/(f): each family's final model: the ablation's best cell, trained on the whole
+training split in the ablation's regime at that cell's tuned rate. It is also that cell's run on
+the ladder's full-split rung (experiments/studies/ablation.py), so no cell is trained twice.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from experiments.engine.errors import UserError
+from experiments.engine.io import save_figure, write_json
+from experiments.studies.ablation import MAX_HALVINGS, best_cell, read_cells, regime
+from experiments.training.models import build_model, describe
+from experiments.training.train import train_with_retries
+
+
+def run_final(family: str, cell_dirs: dict[str, Path], prepared, out_dir: Path, params: dict, device: str) -> dict:
+    """Train `<family>-final` on the whole training split; write loss.png and arch.json beside it."""
+    best = best_cell(read_cells(cell_dirs))
+    cfg = {**regime(params), "lr": best["lr"], "seed": params["ablation"]["full_seeds"][0]}
+    metrics = train_with_retries(f"{family}-final", best["model"], cfg, prepared, Path(out_dir), device,
+                                 MAX_HALVINGS)
+    if metrics["diverged"]:  # nothing downstream can use a model that is not there
+        raise UserError(f"{family}-final diverged at every learning rate tried ({metrics['diverged_lrs']}); "
+                        f"lower the learning rates (profile ablation.lr_grid)")
+    write_json(Path(out_dir) / "arch.json", {"family": family, "cell": best["cell"], "model": best["model"],
+                                             **describe(build_model(best["model"]))})
+    plot_loss(metrics, Path(out_dir) / "loss.png")
+    return metrics
+
+
+def plot_loss(metrics: dict, path: Path) -> None:
+    """Training and validation loss per epoch, with validation accuracy on a second axis."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hist = metrics["history"]
+    epochs = [h["epoch"] for h in hist]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(epochs, [h["train_loss"] for h in hist], marker="o", label="training loss")
+    ax.plot(epochs, [h["val_loss"] for h in hist], marker="o", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    acc_ax = ax.twinx()
+    acc_ax.plot(epochs, [100 * h["val_acc"] for h in hist], color="tab:green", ls="--", label="validation accuracy")
+    acc_ax.set_ylabel("validation accuracy (%)")
+    lines = ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
+    ax.legend(lines, [l.get_label() for l in lines], fontsize=8, loc="center right")
+    ax.set_title(f"{metrics['run']}: loss per epoch", fontsize=10)
+    save_figure(fig, path)

@@ -1,0 +1,144 @@
+"""Profiles: how much compute each part of the pipeline gets. Plain data, validated once.
+
+`smoke` is for tests and CI (tiny data, whole pipeline in minutes), `quick` gives a complete but
+rough report, `full` is the real thing on a 2-core CPU.
+"""
+from __future__ import annotations
+
+import copy
+
+from experiments.engine.errors import UserError
+from experiments.training.airbench import RECIPE, RECIPE_DEFAULTS
+
+# Keys every profile must have, and the keys each section accepts.
+SCHEMA = {
+    "data": {"val_size", "seed", "train_limit", "val_limit"},
+    "conv": {"bench_repeats", "bench_small"},
+    "audit": {"near_dup_threshold", "n_examples"},
+    "search": {"epochs", "train_limit", "candidates", "lr"},
+    "levers": {"run", "families"},
+    "ablation": {"rungs", "seeds", "full_seeds", "lr_grid", "lr_walk", "dropout", "overrides"},
+    "final": {"epochs", "max_minutes"},
+    "interpret": {"n_correct", "n_incorrect", "random_baselines", "n_measure", "measure_steps"},
+    "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
+              "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
+              "matrix_weights", "translate", "epoch_val_limit"},
+}
+
+_FULL = {
+    "data": {"val_size": 5000, "seed": 0, "train_limit": None, "val_limit": None},
+    "conv": {"bench_repeats": 5, "bench_small": False},
+    "audit": {"near_dup_threshold": 0.985, "n_examples": 8},
+    # 4 epochs on 10k images at the final batch size: 20 steps, enough to rank the widths (and the
+    # levers' budget); the l widths project to ~21 minutes on a 2-core CPU and stop at the probe
+    "search": {"epochs": 4, "train_limit": 10000,
+               "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
+                              "gap": ["gap-s", "gap-m", "gap-l"]},
+               "lr": 0.24},
+    # each lever of the recipe switched off in turn, at the search's budget (experiments/studies/levers.py)
+    # the levers belong to the shared trunk and recipe: measured once, on the gap family
+    "levers": {"run": True, "families": ["gap"]},
+    # Every ablation run is the final's recipe and epochs (experiments/studies/ablation.py); cells differ
+    # in BN, dropout and their rate, picked from lr_grid on the smallest rung. rungs: training-set
+    # sizes below the full split (which is always the last rung), each with `seeds`; the full split
+    # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~40 s a run here: 20 runs a family
+    # (tuning and the walk included; 31 minutes for both); the full split ~6 minutes a run, 3 a
+    # family beyond the final (34 minutes for both), measured quiet on 2026-11-26.
+    # lr_walk: a cell whose smallest grid rate wins, or none of whose rates trained, also tries half
+    # the smallest, at most twice (at 4,000 images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06,
+    # 40.0% at 0.03; dense-m 15.1 / 50.8 / 49.6)
+    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24], "lr_walk": 2,
+                 "dropout": {"dense": 0.5, "gap": 0.2},
+                 # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
+                 "overrides": {}},
+    # 8 epochs of airbench94's widths take about 8 of the 12 minutes on a 2-core AVX-512 CPU
+    "final": {"epochs": 8, "max_minutes": 12},
+    # n_correct + n_incorrect images are shown; n_measure more are measured (experiments/interpret/
+    # measure_stage.py): deletion/insertion at measure_steps against random_baselines random maps each
+    # is ~80k bf16 forwards a network: 112-129 s a network on the 2-core CPU while a training build
+    # shared its cores (2026-11-26), so about a minute alone
+    "interpret": {"n_correct": 6, "n_incorrect": 6, "random_baselines": 3, "n_measure": 300,
+                  "measure_steps": 16},
+    # airbench94_muon's recipe (experiments/training/airbench.py)
+    "train": {**RECIPE, **RECIPE_DEFAULTS, "eval_batch_size": 2000,
+              # per-epoch curves on 1,000 validation images: on the 16-step rungs a full pass each
+              # epoch would cost a quarter of the run; final scores use all of them
+              "epoch_val_limit": 1000},
+}
+
+
+def _with(base: dict, **sections) -> dict:
+    out = copy.deepcopy(base)
+    for name, values in sections.items():
+        out[name].update(values)
+    return out
+
+
+PROFILES = {
+    "full": _FULL,
+    "quick": _with(
+        _FULL,
+        search={"epochs": 2, "train_limit": 10000,
+                "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
+        levers={"run": False},  # 7 more trainings: not within quick's 15 minutes
+        # 20k training images and a final budget of half a minute: the search picks the s widths,
+        # and each of the 8 full-split runs (finals included) takes under a minute
+        data={"train_limit": 20000},
+        final={"epochs": 2, "max_minutes": 0.5},
+        interpret={"random_baselines": 2},
+        # flip-only scoring: the 6-view TTA costs ~10 s a run, a third of quick's budget over ~30 runs
+        train={"tta": "flip"},
+    ),
+    # the uncut study, for a GPU or a cluster (--executor ray): the ablation at the final budget on
+    # the full split with 5 seeds per cell and 5 on each smaller rung, three rates tuned per cell,
+    # the search at the final budget with room for the l widths, the lever study on both families
+    "paper": _with(
+        _FULL,
+        search={"epochs": 8, "train_limit": None},
+        levers={"families": ["dense", "gap"]},
+        ablation={"rungs": [4000, 15000], "seeds": [0, 1, 2, 3, 4], "full_seeds": [0, 1, 2, 3, 4],
+                  "lr_grid": [0.12, 0.24, 0.48]},
+        final={"max_minutes": 30},
+        interpret={"n_correct": 8, "n_incorrect": 8},
+    ),
+    "smoke": _with(
+        _FULL,
+        data={"val_size": 100, "train_limit": 400, "val_limit": 100},
+        conv={"bench_repeats": 1, "bench_small": True},
+        audit={"n_examples": 4},
+        search={"epochs": 1, "train_limit": 200,
+                "candidates": {"dense": ["dense-s"], "gap": ["gap-s"]}},
+        ablation={"rungs": [200]},
+        final={"epochs": 1},
+        interpret={"n_correct": 2, "n_incorrect": 2, "random_baselines": 1, "n_measure": 20,
+                   "measure_steps": 4},
+        # float32 weights: bf16 kernels cost seconds to set up for each new shape, more than tiny runs take
+        train={"batch_size": 50, "eval_batch_size": 100, "matrix_weights": "float32", "epoch_val_limit": None},
+    ),
+}
+
+
+def validate_profile(profile: dict, name: str = "profile") -> dict:
+    """Check sections and keys against SCHEMA; raise UserError naming the first problem."""
+    if not isinstance(profile, dict):
+        raise UserError(f"{name}: expected a table of sections, got {type(profile).__name__}")
+    unknown = set(profile) - set(SCHEMA)
+    missing = set(SCHEMA) - set(profile)
+    if unknown:
+        raise UserError(f"{name}: unknown section(s) {sorted(unknown)}; known: {sorted(SCHEMA)}")
+    if missing:
+        raise UserError(f"{name}: missing section(s) {sorted(missing)}")
+    for section, keys in SCHEMA.items():
+        given = set(profile[section])
+        if given - keys:
+            raise UserError(f"{name}.{section}: unknown key(s) {sorted(given - keys)}; known: {sorted(keys)}")
+        if keys - given:
+            raise UserError(f"{name}.{section}: missing key(s) {sorted(keys - given)}")
+    return profile
+
+
+def load_profile(name: str) -> dict:
+    """A deep copy of the named profile, validated."""
+    if name not in PROFILES:
+        raise UserError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return validate_profile(copy.deepcopy(PROFILES[name]), name)

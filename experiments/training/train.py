@@ -1,0 +1,238 @@
+"""Training one run into a run folder: resumable, mixed precision, one line per epoch.
+
+The recipe is airbench94_muon's (experiments/training/recipe.py, defaults in airbench.py): Muon on
+the filters and Nesterov SGD on the rest, a frozen patch-whitening stem, label smoothing, alternating
+flips and translation on whole batches, the schedule of `recipe.make_scheduler`, and flip +
+translate test-time augmentation for the final score (the config's `tta`). bf16 autocast +
+channels_last on CPUs with AVX-512 bf16, filters stored in bf16 (`matrix_weights: "low"`), CUDA
+autocast on a GPU.
+
+A run folder holds config.json, checkpoint.pt (every epoch, atomic), then model.pt and
+metrics.json once finished. Rerunning resumes from the checkpoint: at most one epoch is lost,
+and the result equals an uninterrupted run's (all RNG states are in the checkpoint).
+
+A run's identity (experiments/training/identity.py) decides when a finished run or a checkpoint is reused.
+
+At the end a run records, besides the TTA score: its accuracy without TTA on the validation split
+and on (up to EVAL_TRAIN_LIMIT of) its own training images, un-augmented, whose difference is the
+fit gap the ablation reports; and its per-image validation predictions, for paired comparisons
+between runs on the same images.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from experiments.engine.devices import autocast, autocast_dtype, resolve_device
+from experiments.engine.errors import UserError
+from experiments.engine.io import atomic_write, write_json
+from experiments.training.airbench import RECIPE_DEFAULTS
+from experiments.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from experiments.training.identity import finished_metrics, run_identity
+from experiments.training.models import build_model, describe, init_whitening
+from experiments.training.recipe import (CHOICES, augment, base_flips, flips_for, loss_for_step, make_optimizer,
+                                         make_scheduler, store_matrix_weights)
+from experiments.training.scoring import as_float, predict, score, spread, to_tensor_images
+
+TRAIN_KEYS = {"epochs", "lr", "batch_size", "label_smoothing", "weight_decay", "momentum",
+              "eval_batch_size", "seed", "warmup"}
+
+
+class Diverged(UserError):
+    """The run blew up: a loss or a weight stopped being finite, or the loss exploded."""
+
+
+# A mean training loss this many times a uniform guess's (ln 10 for ten classes) means the run
+# has left any regime it can recover from: 4.9e12 was seen at a learning rate far too high, while
+# a healthy net without BN can open near 30 (large logits at He init) and recover.
+EXPLODED_LOSS_FACTOR = 1000.0
+EVAL_TRAIN_LIMIT = 5000  # training images scored at the end (evenly spaced): enough for the fit gap
+
+
+# ---------------------------------------------------------------- the run
+
+def validate_train_config(cfg: dict) -> dict:
+    """The config with the recipe's optional keys filled in (so a run's identity spells them out)."""
+    cfg = {**RECIPE_DEFAULTS, **cfg}
+    unknown, missing = set(cfg) - TRAIN_KEYS - set(RECIPE_DEFAULTS), TRAIN_KEYS - set(cfg)
+    if unknown or missing:
+        raise UserError(f"training config: unknown {sorted(unknown)}, missing {sorted(missing)}")
+    if cfg["epochs"] < 1 or cfg["lr"] <= 0 or cfg["batch_size"] < 1:
+        raise UserError(f"training config: epochs, lr and batch_size must be positive: {cfg}")
+    bad = {k: cfg[k] for k, allowed in CHOICES.items() if cfg[k] not in allowed}
+    if bad:
+        raise UserError(f"training config: {bad} not among {CHOICES}")
+    return cfg
+
+
+def check_diverged(name: str, cfg: dict, epoch: int, train_loss: float, val_loss: float,
+                   model: torch.nn.Module) -> None:
+    """Raise Diverged when the epoch left the run unusable: a non-finite loss or weight, or a
+    training loss EXPLODED_LOSS_FACTOR times a uniform guess's."""
+    limit = EXPLODED_LOSS_FACTOR * math.log(10)
+    bad_weights = [n for n, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+    problem = (f"training loss {train_loss:.3g}" if not math.isfinite(train_loss) or train_loss > limit else
+               f"validation loss {val_loss}" if not math.isfinite(val_loss) else
+               f"non-finite weights in {bad_weights[0]}" if bad_weights else None)
+    if problem:
+        raise Diverged(f"run {name} diverged in epoch {epoch}: {problem} (limit {limit:.1f}); "
+                       f"the learning rate {cfg['lr']} is too high for this model")
+
+
+def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, device: str = "cpu",
+              on_epoch_end: Callable[[int], None] | None = None, log=print) -> dict:
+    """Train one run (or resume it, or return it if already finished) and return its metrics.
+
+    `data` has train_x/train_y/val_x/val_y (uint8 NHWC, int64) and mean/std (training split).
+    """
+    run_dir = Path(run_dir)
+    train_cfg = validate_train_config(train_cfg)
+    config = run_identity(name, model_cfg, train_cfg, data)
+    done = finished_metrics(run_dir, config)
+    if done is not None:
+        return done
+    dev = resolve_device(device) if isinstance(device, str) else device
+    torch.manual_seed(train_cfg["seed"])
+    gen = torch.Generator().manual_seed(train_cfg["seed"])
+    model = build_model(model_cfg, data.mean, data.std)
+    init_whitening(model, as_float(to_tensor_images(data.train_x[spread(len(data.train_y), 5000)], torch.device("cpu"))))
+    store_matrix_weights(model, autocast_dtype(dev) if train_cfg["matrix_weights"] == "low" else None)
+    model = model.to(dev, memory_format=torch.channels_last)
+    opt = make_optimizer(model, train_cfg)
+    bs = min(train_cfg["batch_size"], len(data.train_y))
+    steps_per_epoch = len(data.train_y) // bs  # drop the ragged last batch: BN wants full batches
+    total = steps_per_epoch * train_cfg["epochs"]
+    sched = make_scheduler(opt, train_cfg, total, steps_per_epoch)
+    history, start = [], 0
+    ckpt = run_dir / "checkpoint.pt"
+    if ckpt.exists():
+        state = load_checkpoint(ckpt)
+        if state.get("config") == config:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            restore_rng_state(gen, state["rng"])
+            history, start = state["history"], state["epoch"]
+            log(f"{name}: resuming after epoch {start}")
+    write_json(run_dir / "config.json", config)
+    train_x, train_y = to_tensor_images(data.train_x, dev), torch.as_tensor(data.train_y, device=dev)
+    val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
+    # the per-epoch curve may use an evenly spaced part of validation (a full pass costs as much as
+    # training on tiny rungs); the final score always uses all of it
+    curve = spread(len(data.val_y), train_cfg["epoch_val_limit"] or len(data.val_y))
+    for epoch in range(start, train_cfg["epochs"]):
+        t0, cpu0 = time.time(), time.process_time()
+        train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
+                                                train_cfg, gen, dev, name, epoch)
+        val = score(predict(model, val_x[curve], dev, train_cfg["eval_batch_size"]), val_y[curve])
+        check_diverged(name, train_cfg, epoch + 1, train_loss, val["loss"], model)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+                        "val_loss": val["loss"], "val_acc": val["acc"],
+                        "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
+                        # CPU seconds per thread: what the epoch costs without other load on the machine
+                        "cpu_seconds": round((time.process_time() - cpu0) / torch.get_num_threads(), 2)})
+        save_checkpoint(ckpt, {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                               "scheduler": sched.state_dict(), "rng": rng_state(gen),
+                               "history": history, "epoch": epoch + 1})
+        log(f"{name}: epoch {epoch + 1}/{train_cfg['epochs']} train_loss {train_loss:.3f} "
+            f"val_loss {val['loss']:.3f} val_acc {val['acc']:.4f} ({history[-1]['seconds']:.0f} s)")
+        if on_epoch_end:
+            on_epoch_end(epoch + 1)
+    return _finish(name, model, config, history, data, dev, run_dir, ckpt)
+
+
+def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device,
+                       max_halvings: int) -> dict:
+    """`train_run`, retried at half the learning rate after each divergence (at most
+    `max_halvings` times). The metrics carry `lr_halvings` and `diverged_lrs`; when every try
+    diverges the result is {"diverged": True, "val_acc": None, ...}, a recorded outcome, not a crash."""
+    diverged = []
+    for halving in range(max_halvings + 1):
+        lr = cfg["lr"] / 2 ** halving
+        try:
+            m = train_run(name, model_cfg, {**cfg, "lr": lr}, data, run_dir, device)
+            return {**m, "diverged": False, "lr_halvings": halving, "diverged_lrs": diverged}
+        except Diverged as err:
+            print(f"{err}; retrying at lr {lr / 2}" if halving < max_halvings else str(err), flush=True)
+            diverged.append(lr)
+    return {"run": name, "diverged": True, "val_acc": None, "lr_halvings": max_halvings,
+            "diverged_lrs": diverged, "history": [], "seconds": 0.0}
+
+
+def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, dev, name, epoch):
+    """One pass over a fresh permutation; returns mean (unsmoothed) cross-entropy and accuracy."""
+    from tqdm import tqdm
+
+    model.train()
+    base = base_flips(len(train_y), cfg["seed"]) if cfg["flip"] == "alternate" else None
+    perm = torch.randperm(len(train_y), generator=gen).to(dev)
+    total_loss = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev)
+    bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}", leave=False, disable=not sys.stderr.isatty())
+    for step in bar:
+        idx = perm[step * bs:(step + 1) * bs]
+        y = train_y[idx]
+        logits, loss = train_step(model, opt, augmented_batch(train_x, idx, epoch, cfg, base, gen), y, cfg, dev)
+        if not torch.isfinite(loss):  # no point finishing the epoch
+            raise Diverged(f"run {name} diverged in epoch {epoch + 1} (step {step + 1}): loss {loss.item()}; "
+                           f"the learning rate {cfg['lr']} is too high for this model")
+        sched.step()
+        with torch.no_grad():
+            total_loss += F.cross_entropy(logits, y)
+            correct += (logits.argmax(1) == y).sum()
+    return float(total_loss) / steps, float(correct) / (steps * bs)
+
+
+def augmented_batch(train_x, idx, epoch: int, cfg: dict, base, gen) -> torch.Tensor:
+    """The float training batch of images `idx` as the recipe augments it (flips, translation)."""
+    return augment(as_float(train_x[idx]), gen, cfg["translate"], flips_for(idx, epoch, cfg, base, gen))
+
+
+def train_step(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: torch.device):
+    """One optimisation step of the recipe on an augmented batch: forward under autocast, the
+    recipe's loss, backward, step. Returns (float32 logits, loss); a non-finite loss takes no step
+    (the caller decides what that means). The trainer and the search's speed probe both use it."""
+    with autocast(dev):
+        logits = model(x)
+    logits = logits.float()
+    loss = loss_for_step(logits, y, cfg)
+    if torch.isfinite(loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return logits, loss
+
+
+def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path) -> dict:
+    """Score the trained model (TTA and plain on validation, plain on its training images); write
+    model.pt and metrics.json; drop the checkpoint."""
+    bs, tta = config["train"]["eval_batch_size"], config["train"]["tta"]
+    val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
+    logits = predict(model, val_x, dev, bs, tta=tta)
+    final, plain = score(logits, val_y), score(predict(model, val_x, dev, bs), val_y)
+    check_diverged(name, config["train"], len(history), history[-1]["train_loss"] if history else 0.0,
+                   final["loss"], model)
+    seen = spread(len(data.train_y), EVAL_TRAIN_LIMIT)
+    fit = score(predict(model, to_tensor_images(data.train_x[seen], dev), dev, bs), torch.as_tensor(data.train_y[seen]))
+    info = describe(build_model(config["model"]))  # a float32 copy: the trained one may hold bf16 weights
+    state = {k: v.float().cpu() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
+    atomic_write(run_dir / "model.pt", lambda tmp: torch.save(state, tmp))
+    metrics = {"run": name, "family": config["model"]["family"], "model": config["model"],
+               "train": config["train"], "history": history, "val_acc": final["acc"],
+               "val_loss": final["loss"], "val_acc_no_tta": plain["acc"], "train_acc_no_tta": fit["acc"],
+               "fit_gap": fit["acc"] - plain["acc"], "n_train_scored": len(seen),
+               "epochs": len(history), "seconds": round(sum(h["seconds"] for h in history), 2),
+               "cpu_seconds": round(sum(h.get("cpu_seconds", h["seconds"]) for h in history), 2),
+               "params": info["params"], "flops": info["flops"], "device": str(dev),
+               "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", ""),
+               # per-image predictions (with TTA): paired comparisons of runs on the same images
+               "val_pred": logits.argmax(1).tolist()}
+    write_json(run_dir / "metrics.json", metrics)
+    ckpt.unlink(missing_ok=True)
+    return metrics

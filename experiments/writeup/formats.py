@@ -1,0 +1,43 @@
+"""How the report prints numbers: one set of formatters for the sentences (wording, map findings)
+and the template (as Jinja filters). A None or NaN prints as MISSING, never as "None" or "nan"."""
+from __future__ import annotations
+
+from experiments.writeup.verdicts import is_number
+
+MISSING = "not recorded"
+
+
+def pts(x, digits: int = 1) -> str:
+    """A fraction as signed percentage points ("+1.2")."""
+    return f"{100 * x:+.{digits}f}" if is_number(x) else MISSING
+
+
+def pct(x, digits: int = 0) -> str:
+    """A fraction as a percentage ("93.7%")."""
+    return f"{100 * x:.{digits}f}%" if is_number(x) else MISSING
+
+
+def pp(x, digits: int = 1) -> str:
+    """A fraction as a bare percentage number ("93.7"), for table cells under a % heading."""
+    return f"{100 * x:.{digits}f}" if is_number(x) else MISSING
+
+
+def dec(x, digits: int = 2) -> str:
+    return f"{x:.{digits}f}" if is_number(x) else MISSING
+
+
+def num(x) -> str:
+    """An integer with thousands separators ("45,000")."""
+    return f"{x:,}" if is_number(x) else MISSING
+
+
+def sci(x) -> str:
+    return f"{x:.1e}" if is_number(x) else MISSING
+
+
+def mega(x) -> str:
+    return f"{x / 1e6:.2f} M" if is_number(x) else MISSING
+
+
+# the template's filters: {{ acc | pct(1) }}; pct's default there is one decimal
+FILTERS = {"pct": lambda x, d=1: pct(x, d), "pts": pts, "pp": pp, "dec": dec, "num": num, "sci": sci, "mega": mega}

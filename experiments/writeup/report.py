@@ -1,0 +1,226 @@
+"""The report: a context built only from results files, one Jinja2 template, HTML + PDF.
+
+`render(results, report_dir, settings)` reads the JSON/PNG files the stages wrote, renders
+`templates/report.html.j2` (StrictUndefined: a missing value fails the build instead of
+printing blank) and writes report.html and report.pdf atomically with WeasyPrint.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+from experiments.core import paths
+from experiments.core.names import CELLS, FAMILIES
+from experiments.engine.cache import read_records
+from experiments.engine.errors import UserError
+from experiments.engine.io import atomic_write, read_json
+from experiments.engine.paths import REPO, build_file
+from experiments.engine.provenance import summarize as summarize_provenance
+from experiments.writeup.citations import CITATIONS
+from experiments.writeup.figure_wording import lowest_confidence
+from experiments.writeup.formats import FILTERS
+from experiments.writeup.map_findings import measures_findings
+from experiments.writeup.verdicts import duplicates_verdict
+from experiments.writeup.wording import family_verdicts
+
+TEMPLATES = REPO / "templates"
+STUDENT_PLACEHOLDER = "[Student name — set report.student in cnn-report.toml or pass --student]"
+
+
+# ---------------------------------------------------------------- reading results
+
+class Results:
+    """Typed access to the results folder; a missing file is a UserError naming it."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def json(self, rel: str):
+        path = self.root / rel
+        if not path.exists():
+            raise UserError(f"report needs {path}, which no stage has written (run `invoke all`)")
+        return read_json(path)
+
+    def figure(self, rel: str) -> str:
+        """The PNG as a data: URI, so report.html is one self-contained file that still shows its
+        figures when it is sent or moved."""
+        path = self.root / rel
+        if not path.exists():
+            raise UserError(f"report needs the figure {path}, which no stage has written (run `invoke all`)")
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+
+def family_context(res: Results, family: str) -> dict:
+    """One family's results, and the verdicts computed from them (experiments.writeup.wording.family_verdicts)."""
+    final_dir, interp = paths.final(family), paths.interpret(family)
+    features = res.json(f"{interp}/features.json")
+    context = {
+        "name": family,
+        "arch": res.json(f"{final_dir}/arch.json"),
+        "search": res.json(paths.search(family) / "search.json"),
+        "levers": res.json(paths.levers(family) / "levers.json"),
+        "ablation": res.json(paths.summary(family) / "summary.json"),
+        "curves_png": res.figure(paths.summary(family) / "curves.png"),
+        "ladder_png": res.figure(paths.summary(family) / "ladder.png"),
+        "final": res.json(f"{final_dir}/metrics.json"),
+        "loss_png": res.figure(f"{final_dir}/loss.png"),
+        "features": features,
+        "layers": [{**layer, "maps_png": res.figure(f"{interp}/{layer['feature_maps']}"),
+                    "filters_png": res.figure(f"{interp}/{layer['filters']}")} for layer in features["layers"]],
+        "gabor": res.json(f"{interp}/gabor.json"),
+        "gabor_png": res.figure(f"{interp}/gabor.png"),
+        "cam": res.json(f"{interp}/cam.json"),
+        "cam_png": {g: res.figure(f"{interp}/cam_{g}.png") for g in ("correct", "incorrect")},
+        "saliency": res.json(f"{interp}/saliency.json"),
+        "saliency_png": {g: res.figure(f"{interp}/saliency_{g}.png") for g in ("correct", "incorrect")},
+    }
+    return {**context, "verdicts": family_verdicts(context)}
+
+
+def measures_context(res: Results) -> dict:
+    """Problems 4-5 over many images: interpret/measures.json, its findings
+    (experiments.writeup.map_findings.measures_findings) and the mean-map figures."""
+    measures = res.json(paths.MEASURES)
+    return {**measures, "findings": measures_findings(measures),
+            "mean_maps_png": {kind: res.figure(paths.INTERPRET / name) for kind, name in measures["mean_maps"].items()}}
+
+
+def run_facts(res: Results, families: list[dict]) -> dict:
+    """How the results were made, as the stages recorded it when they ran (not as this machine is
+    now): commits, libraries, hardware, times."""
+    build = read_json(build_file(res.root))
+    records = read_records(res.root)
+    # the report stage's own record is of the previous render: it made none of the results
+    made = summarize_provenance({k: v for k, v in records.items() if k != "report"},
+                                tuple(f"final-{f['name']}" for f in families))
+    seconds = {name: rec["seconds"] for name, rec in records.items() if rec}
+    trained = training_seconds(res, families)
+    # a rebuild reuses finished training runs, so its wall time can be far below what the
+    # results cost: the build's total counts each stage at the larger of the two
+    total = sum(max(sec, trained.get(name, 0.0)) for name, sec in seconds.items())
+    return {"profile": build["profile"], **made,
+            "stage_seconds": seconds, "training_seconds": trained, "total_minutes": total / 60}
+
+
+def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
+    """Training wall time behind each training stage's results, as its runs recorded it."""
+    out = {}
+    for f in families:
+        # a candidate the probe left untrained has no seconds
+        out[f"search-{f['name']}"] = sum(c["seconds"] or 0.0 for c in f["search"]["candidates"])
+        for cell in CELLS:
+            out[f"ablation-{f['name']}-{cell}"] = res.json(paths.cell(f["name"], cell) / "cell.json")["seconds"]
+        out[f"final-{f['name']}"] = f["final"]["seconds"]
+        full = res.json(paths.full_rung(f["name"]) / "full.json")  # its best cell's first run is the final's
+        out[f"ablation-{f['name']}-full"] = sum(r["seconds"] for r in full["cells"].values()) - f["final"]["seconds"]
+    return out
+
+
+# ---------------------------------------------------------------- Problem 6
+
+DEFAULT_PARTS = ("Something technical about datasets", "A harm associated with data, and a remedy", "A question")
+
+
+def read_reflection(path: str) -> list[dict]:
+    """A user's Problem 6 text: plain text or markdown in three parts, either each starting with a
+    `## ` heading (paragraphs under it separated by blank lines), or, without headings, exactly
+    three paragraphs separated by blank lines. A leading `# ` title line is ignored."""
+    lines = Path(path).read_text().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    preamble, *sections = re.split(r"^## ", "\n".join(lines), flags=re.M)
+    if sections:
+        if preamble.strip():
+            raise UserError(f"{path}: text before the first '## ' heading; start each of the three parts with one")
+        parts = [{"heading": heading.strip(), "paragraphs": _paragraphs(body)}
+                 for heading, _, body in (section.partition("\n") for section in sections)]
+        found = len(parts)
+    else:
+        paragraphs = _paragraphs(preamble)
+        parts = [{"heading": h, "paragraphs": [p]} for h, p in zip(DEFAULT_PARTS, paragraphs)]
+        found = len(paragraphs)
+    if found != 3:
+        raise UserError(f"{path}: expected three parts, each starting with a '## ' heading "
+                        f"(or three paragraphs separated by blank lines); found {found}")
+    return parts
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
+
+
+def reflection_facts(audit: dict, families: list[dict]) -> dict:
+    """The audit's numbers the draft reflection argues from: near-duplicate rates, and how far
+    each final validation accuracy could fall if every near-duplicated validation image had been
+    answered right only because its twin was in the training set."""
+    pairs = {d["pair"]: d for d in audit["duplicates"]}
+    val = pairs["validation vs train"]
+    rate = val["near_rate"]
+    duplicates = duplicates_verdict(rate, {f["name"]: f["final"]["val_acc"] for f in families})
+    return {"val": val, "test": pairs.get("test vs train"), "within": pairs.get("within train"),
+            "rate": rate, "worst_acc": duplicates["worst_acc"], "max_drop": duplicates["max_drop"],
+            "duplicates": duplicates, "vs_cifair": rate / CITATIONS["cifair"]["rate"]}
+
+
+# ---------------------------------------------------------------- rendering
+
+def build_context(results: Path, settings: dict) -> dict:
+    res = Results(results)
+    families = [family_context(res, f) for f in FAMILIES]
+    audit = res.json(paths.AUDIT / "audit.json")
+    selection = res.json(paths.SELECTION)
+    return {
+        "settings": {**settings, "student": settings.get("student") or STUDENT_PLACEHOLDER,
+                     "student_missing": not settings.get("student")},
+        "facts": run_facts(res, families),
+        "tester": res.json(paths.CONV / "tester.json"),
+        "bench": res.json(paths.CONV / "bench.json"),
+        "split": {k: v for k, v in res.json(paths.SPLIT).items() if not k.endswith("_idx")},
+        "families": families,
+        "n_shown": {group: sum(item["group"] == group for item in selection["items"])
+                    for group in ("correct", "incorrect")},
+        "lowest_correct_confidence": lowest_confidence(selection, "correct"),
+        "measures": measures_context(res),
+        "audit": audit,
+        "duplicates_png": res.figure(paths.AUDIT / "duplicates.png"),
+        "reflection": reflection_facts(audit, families),
+        "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
+        "citations": CITATIONS,
+        "cite_no": {key: i for i, key in enumerate(CITATIONS, 1)},
+        # inlined, like the figures: report.html must look the same wherever it is opened
+        "css": (TEMPLATES / "report.css").read_text(),
+    }
+
+
+def _environment():
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters.update(FILTERS)  # the same formatters as the sentences (experiments/writeup/formats.py)
+    return env
+
+
+def render_html(results: Path, settings: dict) -> str:
+    """The report as one self-contained HTML page (stylesheet and figures inlined)."""
+    import jinja2
+
+    context = build_context(Path(results), settings)
+    try:
+        return _environment().get_template("report.html.j2").render(**context)
+    except jinja2.UndefinedError as err:
+        raise UserError(f"report template uses a value the results do not have: {err}") from None
+
+
+def render(results: Path, report_dir: Path, settings: dict) -> Path:
+    """Render report.html and report.pdf into report_dir from the files under `results`; returns the
+    PDF path."""
+    from weasyprint import HTML
+
+    html = render_html(results, settings)
+    report_dir = Path(report_dir)
+    atomic_write(report_dir / "report.html", lambda tmp: Path(tmp).write_text(html))
+    pdf = report_dir / "report.pdf"
+    atomic_write(pdf, lambda tmp: HTML(string=html, base_url=str(TEMPLATES)).write_pdf(tmp))
+    return pdf

@@ -1,0 +1,201 @@
+"""The report's interpretation sentences for Problem 2 (the sentences about the shown figures of
+Problems 3-4 are in experiments/writeup/figure_wording.py), built from `experiments.writeup.verdicts`: each claim names the
+number it rests on, and a missing number is said to be missing ("not recorded"), never printed
+as "nan" or "None". `family_verdicts(family)` is what the report adds to each family's context.
+"""
+from __future__ import annotations
+
+from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts
+from experiments.writeup.formats import MISSING, pct, pts
+from experiments.writeup.map_verdicts import gabor_verdict
+from experiments.writeup.verdicts import (INTERACTION_WORDS, NOT_MEASURED, TRAINED_FACTOR, effect_verdict, finite,
+                                          is_number, moments_verdict, near_chance_cells, search_verdict, underfit_cells)
+
+EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
+           ("interaction", "interaction (BN changes dropout’s effect by)"))
+TIMES = {2: "twice", 3: "three times"}
+
+
+# ---------------------------------------------------------------- Problem 2
+
+def interval_text(v: dict) -> str:
+    """The 95% interval in points, or why there is none."""
+    if v["low"] is not None:
+        return f"{pts(v['low'])} to {pts(v['high'])}"
+    return f"{v['word']} ({v['reason']})"
+
+
+def basis_sentence(v: dict) -> str:
+    """What a rung's intervals are computed over, said once before its effects."""
+    if v.get("unit") == "image":
+        return (f"One seed per cell: each interval pairs the cells over the {v['n']:,} validation images, so it covers "
+                "which images were drawn for validation, not training noise.")
+    return f"Intervals are paired t over {v['n']} seeds (same batch order per seed)."
+
+
+def effect_sentence(key: str, v: dict) -> str:
+    """One effect's verdict with its mean and interval (points)."""
+    missing = f"; {v['n_missing']} seed(s) not recorded" if v.get("n_missing") else ""
+    numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)}{missing}"
+    noise = "validation-sample noise" if v.get("unit") == "image" else "seed noise"
+    if key == "interaction":
+        if v["clear"]:
+            return f"The two interact: with batch norm on, dropout's effect changes by {numbers}; the interval excludes 0."
+        if v["word"] == "no clear interaction":
+            return f"We see no interaction beyond {noise} ({numbers}; the interval includes 0)."
+        return _unjudged("The interaction", v)
+    name = {"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key]
+    if v["word"] in ("helps", "hurts"):
+        return f"{name} clearly {v['word']} here: {numbers}; the interval excludes 0."
+    if v["word"] == "no clear effect":
+        return f"{name} has no effect we can separate from {noise} ({numbers}; the interval includes 0)."
+    return _unjudged(name, v)
+
+
+def _unjudged(name: str, v: dict) -> str:
+    if v["word"] == NOT_MEASURED:
+        return f"{name} was not measured ({v['reason']})."
+    return f"{name} is not estimable from these runs ({v['reason']}; mean {pts(v['mean'])} points): no verdict."
+
+
+def rung_verdicts(rung: dict) -> list[dict]:
+    """The effects of one rung of the ladder, each judged by its 95% interval."""
+    rows = []
+    for key, label in EFFECTS:
+        e = rung["effects"][key]
+        words = INTERACTION_WORDS if key == "interaction" else ()
+        if e.get("unit") == "image":
+            v = moments_verdict(e["mean"], e["sd"], e["n"], 0, *words, unit="image")
+        else:
+            v = effect_verdict(e["per_seed"], *words)
+        rows.append({"key": key, "label": label, "per_seed": e.get("per_seed", []), **v,
+                     "sentence": effect_sentence(key, v)})
+    return rows
+
+
+def ablation_verdicts(ablation: dict) -> dict:
+    """Per rung: the effects with verdicts; the paragraph is about the full split (the last rung,
+    the network handed in), then how each effect changed along the ladder and what the fit gap says."""
+    rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r),
+              "cells": [{**c, "fit_gap_mean": _mean(c.get("fit_gap"))} for c in r["cells"]]}
+             for r in ablation["rungs"]]
+    full = rungs[-1]
+    text = basis_sentence(full["rows"][0]) + " " + " ".join(row["sentence"] for row in full["rows"])
+    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full) + " " + underfit_sentence(full)
+    text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
+    reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
+                                                                  "n_train": r["n_train"]})]
+    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns}
+
+
+def _mean(values):
+    ok = finite(values)
+    return sum(ok) / len(ok) if ok else None
+
+
+def _with_lr(rung: dict, ablation: dict) -> list[dict]:
+    lr = {c["cell"]: c["lr"] for c in ablation["cells"]}
+    return [{**c, "lr": lr.get(c["cell"])} for c in rung["cells"]]
+
+
+def ladder_sentence(rungs: list[dict]) -> str:
+    """Each main effect at the smallest rung and at the full split, with its verdict word at each."""
+    if len(rungs) < 2:
+        return ""
+    first, last = rungs[0], rungs[-1]
+    parts = []
+    for a, b in zip(first["rows"], last["rows"]):
+        if a["key"] == "interaction":
+            continue
+        parts.append(f"{a['label']} {pts(a['mean'])} points ({a['word']}) at {first['n_train']:,} images against "
+                     f"{pts(b['mean'])} ({b['word']}) at {last['n_train']:,}")
+    return "Along the ladder: " + "; ".join(parts) + "."
+
+
+def near_chance_sentence(rung: dict, chance) -> str:
+    """The cells whose mean accuracy on a rung is below twice a guess's: they did not train there
+    (the rule by which the ablation's rate tuning calls a run untrained, verdicts.TRAINED_FACTOR)."""
+    low = near_chance_cells(rung["cells"], chance)
+    if not low:
+        return ""
+    listed = " and ".join(f"{c['cell']} ({pct(c['mean'], 1)})" for c in low)
+    return (f"At {rung['n_train']:,} images {listed} stay{'s' if len(low) == 1 else ''} below {TIMES[TRAINED_FACTOR]} chance "
+            f"({pct(chance, 0)} for a guess): in the final's regime, that network barely trains.")
+
+
+def fit_gap_sentence(rung: dict) -> str:
+    """How much better each cell does on its own training images than on validation (no TTA), and
+    how dropout changes that gap, averaged over BN off and on."""
+    gap = {c["cell"]: c["fit_gap_mean"] for c in rung["cells"]}
+    if not all(is_number(gap.get(c)) for c in ("plain", "bn", "dropout", "bn-dropout")):
+        return "The train − validation gap was not recorded for every cell."
+    listed = ", ".join(f"{c} {pts(g)}" for c, g in gap.items())
+    change = ((gap["dropout"] - gap["plain"]) + (gap["bn-dropout"] - gap["bn"])) / 2
+    direction = "narrows" if change < 0 else "widens"
+    return (f"On the {rung['n_train']:,} images, training accuracy (un-augmented, no TTA) exceeds validation accuracy by "
+            f"{listed} points; dropout {direction} that gap by {abs(100 * change):.1f} points on average.")
+
+
+def underfit_sentence(rung: dict) -> str:
+    """The cells that fit their own training images far worse than the best cell does: their
+    validation accuracy is held back by optimisation in this budget, not by overfitting."""
+    train = {c["cell"]: _mean(c.get("train_acc") or []) for c in rung["cells"]}
+    top, low = underfit_cells(train)
+    if not low:
+        return ""
+    listed = " and ".join(f"{c} ({pct(train[c], 1)})" for c in low)
+    return (f"Un-augmented, {listed} fit{'s' if len(low) == 1 else ''} far fewer of {'its' if len(low) == 1 else 'their'}"
+            f" own training images than {top} ({pct(train[top], 1)}): at this rung they underfit, so what holds "
+            f"them back is how far the training budget takes them, not overfitting.")
+
+
+def rerun_notes(ablation: dict) -> list[dict]:
+    """Seeds that diverged at their cell's learning rate: rerun lower (the factor 2 ** lr_halvings
+    and the rate used), or diverged at every retry (no accuracy; left out of the effects)."""
+    notes = []
+    where = f" at {ablation['n_train']:,} images" if "n_train" in ablation else ""
+    for c in ablation["cells"]:
+        accs = c.get("val_acc") or []
+        diverged = c.get("diverged") or [not is_number(a) for a in accs]
+        for i, (seed, halvings) in enumerate(zip(ablation["seeds"], c.get("lr_halvings") or [])):
+            if not is_number(halvings) or halvings <= 0:
+                continue
+            factor = 2 ** int(halvings)
+            if i < len(diverged) and diverged[i]:
+                text = f"{c['cell']} seed {seed}{where} diverged at every rate down to 1/{factor} and has no accuracy"
+            else:
+                text = f"{c['cell']} seed {seed}{where} rerun at 1/{factor} of the rate ({c['lr'] / factor:g})"
+            notes.append({"cell": c["cell"], "seed": seed, "factor": factor, "text": text})
+    return notes
+
+
+def search_sentence(v: dict) -> str:
+    """How the rule applied to the recorded candidates."""
+    limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
+    if v["word"] == "most accurate that fits":
+        untrained = (f" {', '.join(v['untrained'])} projected past the budget on a few timed steps and was not trained."
+                     if v.get("untrained") else "")
+        binding = (untrained or " The budget was binding: a more accurate candidate's projected final training does "
+                   "not fit.") if v["binding"] else " The most accurate candidate also fits, so the budget did not decide."
+        return (f"{v['n_fit']} of {v['n_candidates']} candidates fit {limit}; the most accurate of them is "
+                f"{v['chosen']}.{binding}")
+    if v["word"] == "none fits: fastest chosen":
+        return (f"No candidate's projected final training fits {limit}, so the rule fell back to the fastest, "
+                f"{v['chosen']}; the final run will exceed the budget.")
+    if v["word"] == "budget not recorded":
+        return (f"The search did not record the final budget, so whether {v['chosen']} follows the rule "
+                "cannot be checked.")
+    return (f"The recorded choice, {v['chosen']}, is not what the rule gives for these numbers "
+            f"({v['expected'] or MISSING}).")
+
+
+# ---------------------------------------------------------------- per family
+
+def family_verdicts(family: dict) -> dict:
+    """Every verdict of one family's context (see experiments.writeup.report.family_context)."""
+    search = search_verdict(family["search"])
+    gabor = gabor_verdict(family["gabor"])
+    return {"ablation": ablation_verdicts(family["ablation"]),
+            "search": {**search, "sentence": search_sentence(search)},
+            "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)},
+            "cam": maps_verdicts(family["cam"], "cam"), "saliency": maps_verdicts(family["saliency"], "saliency")}

@@ -1,0 +1,155 @@
+"""Problem 3: which layers are shown, what the filter tiles are, how the grids are laid out, and the
+Gabor measurement."""
+import json
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from experiments.interpret.features import (WIDTH_IN, chosen_layers, constant_channels, feature_maps, filter_tiles,
+                                            plot_feature_maps, plot_filters, tile_layout)
+from experiments.interpret.gabor import NULL_PER_FILTER, fit_gabor, gabor, gabor_test
+from experiments.interpret.stage import run_features
+from experiments.training.models import build_model, candidate
+from experiments.writeup.map_verdicts import gabor_verdict
+from tests.interpret.test_interpret_toys import ToyNet, hook_count
+
+
+def test_first_middle_and_last_conv_are_shown_after_their_relu():
+    model = ToyNet("gap")
+    layers = chosen_layers(model)
+    assert [n for n, _, _ in layers] == [1, 2, 3]
+    assert all(isinstance(shown, nn.ReLU) for _, _, shown in layers)
+    maps = feature_maps(model, torch.rand(3, 32, 32))
+    assert [tuple(m.shape) for m in maps] == [(4, 32, 32), (8, 16, 16), (8, 16, 16)]
+    assert all((m >= 0).all() for m in maps), "after ReLU"
+    assert hook_count(model) == 0
+
+
+def test_without_relu_modules_the_conv_output_is_shown():
+    model = ToyNet("gap", style="functional")
+    assert all(shown is conv for _, conv, shown in chosen_layers(model))
+
+
+def test_first_layer_tiles_are_rgb_and_deeper_tiles_are_the_strongest_input_channel():
+    conv = nn.Conv2d(3, 2, 3)
+    tiles, rule = filter_tiles(conv, first=True)
+    assert tiles.shape == (2, 3, 3, 3) and tiles.min() >= 0 and tiles.max() <= 1 and "RGB" in rule
+    deep = nn.Conv2d(4, 2, 3)
+    with torch.no_grad():
+        deep.weight.mul_(0.01)
+        deep.weight[0, 2] = torch.arange(9.0).view(3, 3)  # filter 0: channel 2 has the largest norm
+        deep.weight[1, 0] = -torch.ones(3, 3)             # filter 1: channel 0
+    tiles, rule = filter_tiles(deep, first=False)
+    assert tiles.shape == (2, 3, 3) and "largest L2 norm" in rule
+    assert np.allclose(tiles[0], np.arange(9.0).reshape(3, 3) / 8), "min-max scaled channel 2"
+    assert np.allclose(tiles[1], 0.0), "a constant tile is drawn as zeros, not NaN"
+
+
+
+def image_tiles(fig, shape) -> int:
+    """Axes of fig that draw an image of `shape` (the input image in the header has another shape)."""
+    return sum(1 for ax in fig.axes for im in ax.images if im.get_array().shape[:2] == shape)
+
+
+@pytest.fixture(scope="module")
+def gap_s():
+    torch.manual_seed(0)
+    return build_model(candidate("gap-s")).eval()  # shown layers: 24 channels 31x31, 128 at 7x7, 128 at 3x3
+
+
+def test_a_128_channel_layer_gets_one_tile_per_channel_and_per_filter(gap_s):
+    conv = chosen_layers(gap_s)[1][1]  # the middle conv, conv layer 4
+    maps = feature_maps(gap_s, torch.rand(3, 32, 32))[1]
+    assert conv.out_channels == len(maps) == 128
+    fig = plot_feature_maps(torch.rand(3, 32, 32), maps, "conv 4", tile_layout(128, 7))
+    assert image_tiles(fig, (7, 7)) == 128, "every channel, no cap"
+    assert "all 128 channels" in fig.texts[0].get_text().replace("\n", " ")
+    fig, _ = plot_filters(conv, False, "conv 4", tile_layout(128, 3))
+    assert image_tiles(fig, (3, 3)) == 128
+    plt.close("all")
+
+
+def test_features_json_records_every_channel_and_how_it_was_drawn(tmp_path):
+    torch.manual_seed(0)
+    model = build_model({"family": "gap", "widths": [8, 80, 80], "stem_width": 8}).eval()  # 80 > the old cap of 64
+    record = run_features(model, torch.rand(3, 32, 32), tmp_path, {"seed": 0})
+    assert json.loads((tmp_path / "features.json").read_text()) == record
+    assert [layer["channels"] for layer in record["layers"]] == [8, 80, 80]
+    for layer in record["layers"]:
+        assert layer["channels_shown"] == layer["channels"]
+        assert "min-max" in layer["scale_rule"] and 0 <= layer["constant_channels"] <= layer["channels"]
+        for key in ("maps_layout", "filters_layout"):
+            grid = layer[key]
+            assert grid["rows"] * grid["cols"] >= layer["channels"] and grid["width"] in WIDTH_IN
+
+
+@pytest.mark.parametrize("n, side, width, cols", [
+    (4, 32, "half", 4), (24, 31, "half", 8), (24, 2, "half", 16), (64, 15, "half", 8), (128, 15, "full", 16),
+    (128, 7, "half", 16), (256, 7, "full", 32), (256, 3, "full", 32), (384, 3, "full", 32)])
+def test_grids_have_no_empty_rows_and_large_layers_go_full_width(n, side, width, cols):
+    layout = tile_layout(n, side)
+    assert (layout.width, layout.cols) == (width, cols), "32 small tiles or 16 larger ones across the page"
+    assert layout.rows == math.ceil(n / cols), "no empty row"
+    assert layout.rows <= 12, "a grid fits on one page"
+
+
+def test_figure_height_grows_with_the_channel_count_and_tiles_are_square():
+    heights = []
+    for n in (24, 64, 128, 256):
+        layout = tile_layout(n, 7)
+        fig = plot_feature_maps(torch.rand(3, 32, 32), torch.rand(n, 7, 7), "t", layout)
+        width, height = fig.get_size_inches()
+        tile = fig.axes[0].get_position()
+        assert tile.width * width == pytest.approx(tile.height * height, rel=1e-6), "square tiles"
+        assert width == WIDTH_IN[layout.width] and layout.width == ("full" if n == 256 else "half")
+        heights.append(height)
+        plt.close(fig)
+    assert heights[0] < heights[1] < heights[2], "at half width: 2, 4 and 8 rows of 16"
+
+
+def test_constant_channels_are_counted():
+    maps = torch.rand(3, 4, 4)
+    maps[1] = 0.0  # a channel the ReLU silenced everywhere
+    assert constant_channels(maps) == 1
+
+
+def test_gabor_fit_recovers_a_synthetic_gabor_on_a_7x7_kernel():
+    kernel = gabor(np.array([1.0, 0.6, 0.22, 0.4, 1.6, 1.0, 0.3, -0.2, 0.0]), 7, 7)
+    r2, fitted = fit_gabor(kernel + 0.01 * np.random.default_rng(0).standard_normal((7, 7)))
+    assert r2 > 0.95, "1% noise leaves R² near 1"
+    assert fitted.shape == (7, 7)
+
+
+def test_a_constant_kernel_has_r2_zero_not_nan():
+    assert fit_gabor(np.ones((3, 3)))[0] == 0.0
+
+
+def test_the_gabor_test_flags_small_kernels_and_reports_the_null():
+    filters = np.random.default_rng(1).standard_normal((3, 3, 3, 3))
+    result, kernels, fitted = gabor_test(filters)
+    assert result["small_kernel"] and result["kernel_size"] == [3, 3] and len(result["null_r2"]) == NULL_PER_FILTER * 3
+    assert gabor_verdict(result)["word"] in ("no better than random", "inconclusive at this kernel size")
+    assert kernels.shape == (3, 3, 3) and len(fitted) == 3
+
+
+def test_gabor_test_says_yes_for_gabor_filters_and_no_for_random_ones():
+    rng = np.random.default_rng(2)
+    gabors = np.stack([[gabor(np.array([1.0, t, 0.25, 0.0, 1.3, 1.0, 0.0, 0.0, 0.0]), 5, 5)] * 3
+                       for t in np.linspace(0, np.pi, 6, endpoint=False)])
+    result = gabor_test(gabors + 0.02 * rng.standard_normal(gabors.shape))[0]
+    assert gabor_verdict(result)["word"] == "Gabor-like" and result["p_value"] < 0.01
+    result = gabor_test(rng.standard_normal((6, 3, 5, 5)))[0]
+    assert gabor_verdict(result)["word"] == "no better than random", "random (untrained) filters are the null itself"
+
+
+def test_the_analytic_jacobian_matches_finite_differences():
+    from scipy.optimize._numdiff import approx_derivative
+
+    from experiments.interpret.gabor import gabor_jacobian
+    p = np.array([1.3, 0.7, 0.2, 0.3, 1.5, 0.8, 0.3, -0.2, 0.1])
+    numeric = approx_derivative(lambda q: gabor(q, 5, 7).ravel(), p, method="3-point")
+    assert np.allclose(gabor_jacobian(p, 5, 7), numeric, atol=1e-6), "central differences are accurate to ~1e-8"

@@ -1,0 +1,71 @@
+"""The stage functions write every file the report reads, for both families, from a toy model."""
+import json
+
+import pytest
+import torch
+
+from experiments.interpret.selection import select_images
+from experiments.interpret.stage import run_cam, run_features, run_saliency
+from tests.interpret.test_interpret_toys import ToyNet, hook_count
+
+CLASSES = [f"class{i}" for i in range(10)]
+PARAMS = {"n_correct": 2, "n_incorrect": 2}
+
+
+@pytest.fixture(scope="module")
+def selected():
+    torch.manual_seed(0)
+    models = {"gap": ToyNet("gap", seed=1), "dense": ToyNet("dense", seed=2)}
+    images, labels = torch.rand(40, 3, 32, 32), torch.arange(40) % 10
+    sel = select_images(models, images, labels, PARAMS["n_correct"], PARAMS["n_incorrect"])
+    idx = [it["index"] for it in sel["items"]]
+    return models, images[idx], labels[idx], sel
+
+
+@pytest.mark.parametrize("family", ["gap", "dense"])
+def test_stage_functions_write_every_file_the_report_reads(family, selected, tmp_path):
+    models, images, labels, sel = selected
+    model = models[family]
+    features = run_features(model, images[0], tmp_path, PARAMS, image_index=sel["items"][0]["index"])
+    cam = run_cam(model, images, labels, sel, CLASSES, tmp_path, PARAMS)
+    saliency = run_saliency(model, images, labels, sel, CLASSES, tmp_path, PARAMS)
+    for layer in features["layers"]:
+        assert (tmp_path / layer["feature_maps"]).stat().st_size > 0 and (tmp_path / layer["filters"]).exists()
+    for name in ("gabor.png", "cam_correct.png", "cam_incorrect.png", "saliency_correct.png", "saliency_incorrect.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    gabor = json.loads((tmp_path / "gabor.json").read_text())
+    assert gabor["kernel_size"] == [3, 3] and len(gabor["r2"]) == 4 and 0 <= gabor["p_value"] <= 1
+    assert json.loads((tmp_path / "features.json").read_text()) == features
+    assert cam["method"] == ("CAM" if family == "gap" else "HiResCAM") and cam["caption"]
+    assert saliency["method"] == "guided backpropagation"
+    for record in (cam, saliency):
+        m = record["metrics"]
+        assert m["n_images"] == len(images)
+        assert len(m["randomization_per_image"]) == len(m["blank_per_image"]) == len(images)
+        assert m["blank_maps"] == sum(m["blank_per_image"])
+        kept = [r for r, b in zip(m["randomization_per_image"], m["blank_per_image"]) if not b]
+        if kept:
+            assert m["randomization_rank_correlation"] == pytest.approx(sum(kept) / len(kept), abs=1e-4), \
+                "the mean leaves blank maps out (per-image values are rounded to 4 places)"
+        assert "interpretation" not in record, "the stage records numbers; the report words them"
+    assert "randomization_rank_correlation_signed" in saliency["metrics"]
+    assert hook_count(model) == 0
+
+
+def test_no_selected_images_still_writes_the_files(selected, tmp_path):
+    model = selected[0]["gap"]
+    record = run_cam(model, torch.empty(0, 3, 32, 32), torch.empty(0, dtype=torch.long), {"items": []},
+                     CLASSES, tmp_path, PARAMS)
+    assert record["metrics"]["n_images"] == 0 and "randomization_rank_correlation" not in record["metrics"]
+    assert (tmp_path / "cam_correct.png").exists() and (tmp_path / "cam_incorrect.png").exists()
+
+
+def test_a_frozen_whitening_stem_is_labelled_and_the_gabor_test_skips_it(tmp_path):
+    from experiments.training.models import build_model, candidate, init_whitening
+    torch.manual_seed(0)
+    model = build_model(candidate("gap-s")).eval()
+    init_whitening(model, torch.rand(8, 3, 32, 32))
+    features = run_features(model, torch.rand(3, 32, 32), tmp_path, PARAMS)
+    assert [layer["learned"] for layer in features["layers"]][0] is False, "conv layer 1 is the frozen whitening"
+    gabor = json.loads((tmp_path / "gabor.json").read_text())
+    assert gabor["layer"] == 2 and gabor["frozen_before"] == 1, "the Gabor test runs on the first learned conv"

@@ -1,0 +1,113 @@
+"""Problem 2's stages end to end on tiny data: search -> four cells on a rung -> final -> the full
+split's rung -> summary."""
+import pytest
+
+from experiments.core.names import CELLS
+from experiments.studies.ablation import run_cell
+from experiments.studies.ablation_summary import summarize
+from experiments.studies.final import run_final
+from experiments.studies.search import choose, run_search
+from experiments.training.data import load_prepared, prepare_data
+from experiments.training.profiles import load_profile
+from tests.imagegen import write_cifar_root
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("p2")
+    root = write_cifar_root(tmp / "cifar", n_train=20)
+    prepare_data(str(root), tmp / "data", tmp / "cache", load_profile("smoke")["data"] | {"val_size": 50})
+    return load_prepared(tmp / "data")
+
+
+def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(prepared, tmp_path):
+    """search -> four cells on a small rung -> final (the best cell on the full split) -> the other
+    cells on the full split -> summary; every run's recorded config is the final's but for the
+    cell's switches, its rate, the seed and the number of images."""
+    import json
+
+    from experiments.studies.ablation import run_full_rung
+    prof = load_profile("smoke")
+    params = {"search": prof["search"], "train": prof["train"], "final": prof["final"]}
+    search = run_search("gap", prepared, tmp_path / "search", params, "cpu")
+    # (smoke offers one candidate, so which is chosen says nothing; the rule is tested below)
+    assert search["candidates"][0]["flops"] > 0 and search["candidates"][0]["projected_final_minutes"] >= 0
+    assert search["final_budget"] == {"epochs": prof["final"]["epochs"], "n_train": len(prepared.train_y),
+                                      "max_minutes": prof["final"]["max_minutes"]}
+    ablation = {**prof["ablation"], "rungs": [60], "seeds": [0, 1]}
+    cell_params = {"ablation": ablation, "train": prof["train"], "final": prof["final"]}
+    cell_dirs = {cell: tmp_path / cell for cell in CELLS}
+    extra_rates = 0
+    for cell in CELLS:
+        rec = run_cell("gap", cell, tmp_path / "search", prepared, cell_dirs[cell], cell_params, "cpu")
+        [rung] = rec["rungs"]
+        tried = [row["lr"] for row in rec["tuning"]]
+        assert rung["n_train"] == 60 and len(rung["val_acc"]) == 2 and rec["lr"] in tried
+        assert tried[:len(ablation["lr_grid"])] == ablation["lr_grid"]
+        assert len(tried) <= len(ablation["lr_grid"]) + ablation["lr_walk"]
+        extra_rates += len(tried) - 1  # the winning rate's run is the rung's first seed
+    final = run_final("gap", cell_dirs, prepared, tmp_path / "final", cell_params, "cpu")
+    full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full", cell_params, "cpu")
+    best = json.loads((tmp_path / "final" / "arch.json").read_text())["cell"]
+    assert full["best"] == best and full["cells"][best]["val_acc"] == [final["val_acc"]], "the final is reused"
+    assert not (tmp_path / "full" / f"gap-{best}-n{len(prepared.train_y)}-s0-lr{final['train']['lr']:g}").exists()
+
+    configs = [json.loads(p.read_text()) for p in tmp_path.rglob("config.json") if "search" not in p.parts]
+    assert len(configs) == extra_rates + 4 * 2 + 3 + 1, "tuning's extra rates, 2 seeds a cell, 3 + the final"
+    final_cfg = json.loads((tmp_path / "final" / "config.json").read_text())
+    allowed = {"lr", "seed"}
+    for cfg in configs:
+        assert {k: v for k, v in cfg["train"].items() if k not in allowed} == \
+            {k: v for k, v in final_cfg["train"].items() if k not in allowed}, cfg["run"]
+        assert {k: v for k, v in cfg["model"].items() if k not in ("batchnorm", "dropout")} == \
+            {k: v for k, v in final_cfg["model"].items() if k not in ("batchnorm", "dropout")}, cfg["run"]
+        assert cfg["code"] == final_cfg["code"]
+    assert {c["n_train"] for c in configs} == {60, len(prepared.train_y)}
+
+    summary = summarize("gap", cell_dirs, tmp_path / "full", prepared.val_y, tmp_path / "summary")
+    assert [r["n_train"] for r in summary["rungs"]] == [60, len(prepared.train_y)]
+    assert [r["effects"]["bn_effect"]["unit"] for r in summary["rungs"]] == ["seed", "image"]
+    assert summary["rungs"][1]["effects"]["bn_effect"]["n"] == len(prepared.val_y)
+    for name in ("ladder.png", "curves.png", "summary.json"):
+        assert (tmp_path / "summary" / name).exists()
+    assert (tmp_path / "final" / "loss.png").exists() and (tmp_path / "final" / "arch.json").exists()
+
+
+def test_a_rung_at_or_above_the_full_split_is_one_clear_message():
+    from experiments.engine.errors import UserError
+    from experiments.studies.ablation import small_rungs
+    assert small_rungs([4000, 1000], 45000) == [1000, 4000]
+    for bad in ([45000], [], [0]):
+        with pytest.raises(UserError, match="ablation.rungs"):
+            small_rungs(bad, 45000)
+
+
+def test_search_rule_takes_the_most_accurate_model_that_fits_the_budget():
+    rows = [{"name": "s", "val_acc": 0.80, "flops": 1, "projected_final_minutes": 5},
+            {"name": "m", "val_acc": 0.805, "flops": 2, "projected_final_minutes": 10},
+            {"name": "l", "val_acc": 0.90, "flops": 3, "projected_final_minutes": 40}]
+    assert choose(rows, max_minutes=15) == "m", "l does not fit the budget; m is the most accurate that does"
+    assert choose(rows, max_minutes=60) == "l"
+    assert choose(rows, max_minutes=1) == "s", "when nothing fits, the fastest"
+
+
+@pytest.mark.parametrize("probed, trained, chosen", [
+    ({"gap-s": 0.001, "gap-m": 10.0}, {"gap-s"}, "gap-s"),          # m projects past the budget: not trained
+    ({"gap-s": 10.0, "gap-m": 20.0}, {"gap-s"}, "gap-s"),           # none fits: only the fastest is trained
+])
+def test_a_candidate_the_probe_projects_past_the_budget_is_not_trained(prepared, tmp_path, monkeypatch, probed,
+                                                                       trained, chosen):
+    from experiments.studies import search as search_module
+    prof = load_profile("smoke")
+    n_final = len(prepared.train_y) * prof["final"]["epochs"]
+    monkeypatch.setattr(search_module, "probe_minutes",
+                        lambda model_cfg, *a: probed[f"gap-{ {32: 's', 64: 'm'}[model_cfg['widths'][0]] }"] / n_final)
+    params = {"search": {**prof["search"], "candidates": {"gap": ["gap-s", "gap-m"]}}, "train": prof["train"],
+              "final": {**prof["final"], "max_minutes": 1.0}}
+    record = run_search("gap", prepared, tmp_path, params, "cpu")
+    rows = {r["name"]: r for r in record["candidates"]}
+    assert {n for n, r in rows.items() if r["trained"]} == trained and record["chosen"] == chosen
+    for name, row in rows.items():
+        assert (row["val_acc"] is None) == (name not in trained) and (tmp_path / name).exists() == (name in trained)
+        if name not in trained:
+            assert row["projected_final_minutes"] == pytest.approx(probed[name], abs=0.05)

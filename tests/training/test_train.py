@@ -1,0 +1,123 @@
+"""Training: every family x cell trains; resume is exact; divergence stops with a clear message."""
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from experiments.core.names import CELL_SWITCHES, CELLS
+from experiments.engine.errors import UserError
+from experiments.studies.ablation_summary import rung_effects
+from experiments.training.checkpoints import load_checkpoint
+from experiments.training.models import build_model, candidate, describe
+from experiments.training.train import Diverged, train_run
+from tests.imagegen import TINY_TRAIN as TRAIN
+from tests.imagegen import straight_and_resumed, tiny_prepared
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    return tiny_prepared(tmp, n_train=20, val_size=50)
+
+
+@pytest.mark.parametrize("family", ["dense", "gap"])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_one_short_epoch_of_every_family_and_cell(family, cell, data, tmp_path):
+    bn, drop = CELL_SWITCHES[cell]
+    m = train_run(f"{family}-{cell}", candidate(f"{family}-s", bn, 0.3 if drop else 0.0), TRAIN, data, tmp_path, "cpu")
+    assert m["epochs"] == 1 and 0.0 <= m["val_acc"] <= 1.0
+    assert all(math.isfinite(m["history"][0][k]) for k in ("train_loss", "val_loss", "lr", "seconds"))
+    assert (tmp_path / "model.pt").exists() and not (tmp_path / "checkpoint.pt").exists()
+
+
+def _weights(run_dir):
+    return torch.load(run_dir / "model.pt", weights_only=True)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path):
+    cfg = {**TRAIN, "epochs": 3}
+    model_cfg = candidate("gap-s", True, 0.3)  # dropout: the global RNG must be restored too
+    straight, resumed, kept = straight_and_resumed(model_cfg, cfg, data, tmp_path)
+    assert kept, "an interrupted run keeps its last epoch"
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights must equal the uninterrupted run's"
+    assert resumed["val_acc"] == straight["val_acc"]
+    assert [h["val_loss"] for h in resumed["history"]] == [h["val_loss"] for h in straight["history"]]
+
+
+def test_finished_run_is_not_trained_again(data, tmp_path, monkeypatch):
+    first = train_run("r", candidate("dense-s"), TRAIN, data, tmp_path, "cpu")
+    monkeypatch.setattr("experiments.training.train.train_one_epoch", lambda *a: pytest.fail("trained again"))
+    assert train_run("r", candidate("dense-s"), TRAIN, data, tmp_path, "cpu") == first
+
+
+def test_non_finite_loss_stops_the_run_naming_run_and_epoch(data, tmp_path):
+    broken = replace(data, std=[0.0, 0.0, 0.0])  # x / 0 -> inf -> NaN logits
+    with pytest.raises(Diverged, match=r"run gap-plain diverged in epoch 1 \(step 1\): loss nan"):
+        train_run("gap-plain", {**candidate("gap-s", False), "stem": "conv"}, TRAIN, broken, tmp_path, "cpu")
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_damaged_checkpoint_is_one_clear_error(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"truncated")
+    with pytest.raises(UserError, match="checkpoint .* is damaged"):
+        load_checkpoint(tmp_path / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("family", ["dense", "gap"])
+def test_models_follow_the_interpretability_contract(family):
+    model = build_model(candidate(f"{family}-s", True, 0.5))
+    assert model.family == family and model.classifier is model.head[-1]
+    assert not any(isinstance(m, torch.nn.ReLU) and m.inplace for m in model.modules())
+    feats = model.features(torch.rand(2, 3, 32, 32))
+    assert feats.ndim == 4
+    if family == "gap":
+        assert isinstance(model.head[0], torch.nn.AdaptiveAvgPool2d)
+
+
+def test_describe_counts_every_parameter_and_conv_flops():
+    model = build_model(candidate("gap-s"))
+    info = describe(model)
+    assert info["params"] == sum(p.numel() for p in model.parameters())
+    stem = info["layers"][0]
+    assert stem["layer"] == "PatchWhitening" and stem["output"] == [24, 31, 31]
+    assert stem["flops"] == 2 * 24 * 31 * 31 * 3 * 2 * 2, "2 x out channels x positions x in channels x kernel"
+
+
+def test_paired_effects_of_a_known_2x2_table():
+    acc = {"plain": [0.5, 0.6], "bn": [0.7, 0.8], "dropout": [0.55, 0.65], "bn-dropout": [0.7, 0.8]}
+    eff = rung_effects({c: {"seeds": [0, 1], "val_acc": a} for c, a in acc.items()}, np.array([0]))
+    assert eff["bn_effect"]["mean"] == pytest.approx(0.175) and eff["bn_effect"]["unit"] == "seed"
+    assert eff["dropout_effect"]["mean"] == pytest.approx(0.025)
+    assert eff["interaction"]["mean"] == pytest.approx(-0.05)
+    assert eff["bn_effect"]["sd"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_one_seed_rung_pairs_its_cells_image_by_image():
+    y = np.array([0, 1, 2, 3])
+    preds = {"plain": [0, 0, 0, 0], "bn": [0, 1, 2, 0], "dropout": [0, 1, 0, 0], "bn-dropout": [0, 1, 2, 3]}
+    eff = rung_effects({c: {"seeds": [0], "val_acc": [0.0], "val_pred": [p]} for c, p in preds.items()}, y)
+    # per image correct: plain 1000, bn 1110, dropout 1100, bn-dropout 1111
+    assert eff["bn_effect"]["unit"] == "image" and eff["bn_effect"]["n"] == 4
+    assert eff["bn_effect"]["mean"] == pytest.approx(((0.75 - 0.25) + (1.0 - 0.5)) / 2)
+    assert eff["dropout_effect"]["mean"] == pytest.approx(((0.5 - 0.25) + (1.0 - 0.75)) / 2)
+    assert eff["interaction"]["mean"] == pytest.approx((1.0 - 0.75) - (0.5 - 0.25))
+
+
+def test_a_finished_run_records_its_fit_gap_and_per_image_predictions(data, tmp_path):
+    m = train_run("gap-bn", candidate("gap-s", True), {**TRAIN, "epoch_val_limit": 8}, data, tmp_path, "cpu")
+    assert len(m["val_pred"]) == len(data.val_y) and set(m["val_pred"]) <= set(range(10))
+    assert m["val_acc"] == pytest.approx(np.mean(np.array(m["val_pred"]) == data.val_y))
+    assert m["fit_gap"] == pytest.approx(m["train_acc_no_tta"] - m["val_acc_no_tta"])
+    assert m["n_train_scored"] == len(data.train_y)
+    # the per-epoch curve used 8 validation images only: its accuracy is a multiple of 1/8
+    assert (m["history"][0]["val_acc"] * 8) == pytest.approx(round(m["history"][0]["val_acc"] * 8))
+
+
+def test_spread_takes_every_class_of_a_split_stored_sorted_by_class():
+    from experiments.training.scoring import spread
+    labels = np.repeat(np.arange(10), 500)  # how splits are stored
+    assert set(labels[spread(len(labels), 1000)]) == set(range(10))
+    assert len(spread(len(labels), 1000)) == 1000 and len(spread(7, 1000)) == 7

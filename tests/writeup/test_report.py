@@ -1,0 +1,202 @@
+"""The report renders from results files alone, answers every problem, and explains what is missing."""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from pypdf import PdfReader
+
+from experiments.engine.errors import UserError
+from experiments.engine.paths import REPO
+from experiments.writeup.report import read_reflection, render, render_html
+from experiments.writeup.settings import load_settings, settings_digest
+
+
+def _settings(tmp_path, **overrides):
+    return load_settings(tmp_path / "absent.toml", **overrides)
+
+
+@pytest.fixture(scope="module")
+def pdf(fake_results, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    return render(fake_results, tmp / "report", load_settings(tmp / "absent.toml"))
+
+
+@pytest.fixture
+def results_copy(fake_results, tmp_path):
+    return shutil.copytree(fake_results, tmp_path / "results")
+
+
+def test_pdf_answers_all_six_problems_with_nothing_unrendered(pdf):
+    reader = PdfReader(pdf)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for n in range(1, 7):
+        assert f"Problem {n}" in text
+    for bad in (r"\b[Nn]a[Nn]\b", r"\bNone\b", r"\{\{", r"\{%"):  # whole words: "provenance" is fine
+        assert not re.search(bad, text), f"{bad!r} leaked into the report"
+    # 19 pages before Problems 4-5 measured their maps over hundreds of images (about 1 page each)
+    assert len(reader.pages) <= 22, "readable at 22 pages or fewer"
+    assert pdf.stat().st_size < 10 * 2 ** 20 and (pdf.parent / "report.html").exists()
+
+
+def test_unset_student_name_is_a_visible_placeholder(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "[Student name — set report.student in cnn-report.toml" in html
+
+
+def test_student_and_course_come_from_the_settings_file(fake_results, tmp_path):
+    config = tmp_path / "cnn-report.toml"
+    config.write_text('[report]\nstudent = "Ada Lovelace"\ncourse = "ECE 4/599"\n')
+    html = render_html(fake_results, load_settings(config))
+    assert "Ada Lovelace" in html and "ECE 4/599" in html and "John Lipor" in html
+    assert "Student name" not in html
+
+
+def test_command_line_overrides_the_settings_file_and_is_remembered(tmp_path):
+    config = tmp_path / "cnn-report.toml"
+    config.write_text('[report]\nstudent = "From File"\n')
+    settings = load_settings(config, student="From Flag", reflection=None)
+    assert settings["student"] == "From Flag" and settings["command_line"] == {"student": "From Flag"}
+    assert "command_line" not in settings_digest(settings), "where a value came from does not change the report"
+
+
+def test_unknown_settings_key_is_refused(tmp_path):
+    config = tmp_path / "cnn-report.toml"
+    config.write_text('[report]\nstudnet = "typo"\n')
+    with pytest.raises(UserError, match="unknown \\[report\\] key.*studnet"):
+        load_settings(config)
+
+
+def test_draft_reflection_cites_the_audit_numbers(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "DRAFT — edit before submitting" in html
+    assert "28 of our" in html and "0.56%" in html, "the near-duplicate count and rate come from audit.json"
+    assert "3.3%" in html, "compared with ciFAIR's published rate"
+
+
+def test_run_facts_list_recorded_stage_times(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert re.search(r"<td>final-gap</td><td>50</td>", html), "wall seconds from .pipeline/final-gap.json"
+
+
+def test_provenance_is_what_the_stages_recorded_not_what_renders(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "git abc1234 (every stage)" in html, "the commit recorded with the stages"
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    if head:
+        assert f"git {head}" not in html, "the checkout at render time made none of the results"
+    assert "Example CPU @ 2.00GHz" in html and "bfloat16" in html and "torch 2.14.1" in html
+    assert "2026-01-01" in html, "the date the results were made, not the date of rendering"
+
+
+def test_stages_from_two_commits_are_both_named(results_copy, tmp_path):
+    path = results_copy / ".pipeline" / "final-gap.json"
+    record = json.loads(path.read_text())
+    record["provenance"] = {**record["provenance"], "commit": "def5678", "dirty": True}
+    path.write_text(json.dumps(record))
+    html = render_html(results_copy, _settings(tmp_path))
+    assert "2 states of the code" in html and "git def5678 + uncommitted changes" in html and "git abc1234" in html
+
+
+def test_html_is_self_contained(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "file://" not in html and str(fake_results) not in html, "no path into this machine's results"
+    assert html.count('src="data:image/png;base64,') >= 10 and "<style>" in html
+    assert 'href="report.css"' not in html
+
+
+def test_data_is_named_by_what_it_is_not_where_it_was(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "shared/data" not in html and "9f86d081884c7d659a2f" in html
+    assert "identified by the audit" in html, "counts and mean match CIFAR-10's"
+
+
+def test_published_figures_are_cited_with_their_paper(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert "Do CIFAR-10 Classifiers Generalize to CIFAR-10? arXiv:1806.00451" in html
+    assert "Purging CIFAR of Near-Duplicates" in html and "4 to 10 percentage points [" in html
+
+
+def test_user_reflection_with_headings_replaces_the_draft(fake_results, tmp_path):
+    mine = tmp_path / "mine.md"
+    mine.write_text("# Reflection\n\n## What I learned\nHoldout reuse\nis subtle.\n\n"
+                    "## A harm\nConsent.\n\n## My question\nWhy?\n")
+    html = render_html(fake_results, _settings(tmp_path, reflection=str(mine)))
+    assert "What I learned" in html and "Holdout reuse is subtle." in html and "DRAFT" not in html
+
+
+def test_reflection_may_be_three_plain_paragraphs(tmp_path):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("First part,\non two lines.\n\nSecond part.\n\nThird part?\n")
+    parts = read_reflection(str(mine))
+    assert [p["paragraphs"] for p in parts] == [["First part, on two lines."], ["Second part."], ["Third part?"]]
+
+
+@pytest.mark.parametrize("text", ["just one paragraph\n", "## one\na\n## two\nb\n", "intro\n## a\n## b\n## c\n"])
+def test_reflection_of_the_wrong_shape_is_refused(tmp_path, text):
+    bad = tmp_path / "r.md"
+    bad.write_text(text)
+    with pytest.raises(UserError, match="r.md"):
+        read_reflection(str(bad))
+
+
+def test_missing_reflection_file_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="reflection file not found: .*nowhere.md"):
+        _settings(tmp_path, reflection=str(tmp_path / "nowhere.md"))
+
+
+def test_missing_results_file_is_named(results_copy, tmp_path):
+    (results_copy / "search" / "gap" / "search.json").unlink()
+    with pytest.raises(UserError, match="search/gap/search.json"):
+        render_html(results_copy, _settings(tmp_path))
+
+
+def test_missing_figure_is_named(results_copy, tmp_path):
+    (results_copy / "interpret" / "dense" / "cam_incorrect.png").unlink()
+    with pytest.raises(UserError, match="interpret/dense/cam_incorrect.png"):
+        render_html(results_copy, _settings(tmp_path))
+
+
+def test_missing_value_in_a_results_file_fails_instead_of_printing_blank(results_copy, tmp_path):
+    path = results_copy / "search" / "dense" / "search.json"
+    record = json.loads(path.read_text())
+    del record["rule"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(UserError, match="rule"):
+        render_html(results_copy, _settings(tmp_path))
+
+
+def test_an_empty_group_of_images_is_said_in_words_not_drawn(results_copy, tmp_path):
+    path = results_copy / "interpret" / "selection.json"
+    selection = json.loads(path.read_text())
+    selection["items"] = [it for it in selection["items"] if it["group"] == "incorrect"]
+    path.write_text(json.dumps(selection))
+    html = render_html(results_copy, _settings(tmp_path))
+    assert 'alt="cam correct"' not in html and 'alt="cam incorrect"' in html
+    assert "No validation image is classified correctly by both networks" in html
+
+
+def test_a_rebuild_that_reused_training_runs_still_reports_what_the_training_took(results_copy):
+    from experiments.writeup.report import build_context
+    for stage, seconds in {"search-dense": 1.0, "final-gap": 2.0, "report": 3.0}.items():  # reused runs: ~0 s
+        (results_copy / ".pipeline" / f"{stage}.json").write_text(json.dumps({"hash": "0", "seconds": seconds}))
+    search_path = results_copy / "search/dense/search.json"  # l projected past the budget: not trained
+    search = json.loads(search_path.read_text())
+    search["candidates"][2].update(val_acc=None, seconds=None, trained=False)
+    search_path.write_text(json.dumps(search))
+    facts = build_context(results_copy, load_settings(results_copy / "absent.toml"))["facts"]
+    assert facts["training_seconds"]["ablation-gap-bn"] == 135.0
+    assert facts["training_seconds"]["ablation-gap-full"] == 3 * 700.0  # the final (720.5 s) is counted once
+    candidates = json.loads((results_copy / "search/dense/search.json").read_text())["candidates"]
+    searched = sum(c["seconds"] for c in candidates if c["seconds"] is not None)  # l: not trained (the probe)
+    assert searched == 56.5 + 139.0
+    final = json.loads((results_copy / "final/gap-final/metrics.json").read_text())["seconds"]
+    rest = sum(facts["stage_seconds"][s] for s in ("conv", "data", "audit"))
+    assert facts["total_minutes"] * 60 == pytest.approx(rest + searched + final + 3.0)
+
+
+def test_frozen_whitening_filters_are_labelled_and_the_gabor_test_names_its_learned_layer(fake_results, tmp_path):
+    html = render_html(fake_results, _settings(tmp_path))
+    assert html.count("<strong>Not learned:</strong>") == 2, "conv layer 1 of each family is the frozen stem"
+    assert "of conv layer 2, the first learned layer" in html

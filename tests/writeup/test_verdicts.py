@@ -1,0 +1,350 @@
+"""Every verdict the report prints is a function of recorded numbers: each test pins one rule."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts
+from experiments.writeup.map_verdicts import (NARROW, centre_verdict, class_sensitivity_verdict, faithful_overall,
+                                              gabor_verdict, image_mean_verdict, lean_verdict,
+                                              paired_difference_verdict, sanity_verdict, smooth_faithfulness_verdict)
+from experiments.writeup.verdicts import effect_verdict, search_verdict
+from experiments.writeup.wording import ablation_verdicts, rerun_notes, search_sentence
+
+# ---------------------------------------------------------------- effects over seeds
+
+
+def test_a_positive_effect_whose_interval_excludes_zero_helps():
+    v = effect_verdict([0.05, 0.06, 0.055, 0.052])
+    assert v["word"] == "helps" and v["clear"]
+    assert 0 < v["low"] < v["mean"] < v["high"], "the 95% interval lies above 0 around the mean"
+
+
+def test_a_negative_effect_whose_interval_excludes_zero_hurts():
+    v = effect_verdict([-0.05, -0.06, -0.055])
+    assert v["word"] == "hurts" and v["high"] < 0
+
+
+def test_an_interval_straddling_zero_is_no_clear_effect():
+    v = effect_verdict([0.02, -0.01, 0.03])
+    assert v["word"] == "no clear effect" and not v["clear"] and v["low"] < 0 < v["high"]
+
+
+def test_the_interval_is_the_paired_t_interval_with_n_minus_1_degrees_of_freedom():
+    v = effect_verdict([0.01, 0.02, 0.03])
+    half = 4.302652729911275 * 0.01 / math.sqrt(3)  # t_{0.975, 2} * sd / sqrt(n)
+    assert v["low"] == pytest.approx(0.02 - half, abs=1e-12) and v["high"] == pytest.approx(0.02 + half, abs=1e-12)
+
+
+def test_a_mean_many_sd_from_zero_is_not_clear_with_two_seeds():
+    # mean = 7.8 sd: the old "mean > 2 sd" rule said "clearly"; with 1 degree of freedom the 95%
+    # half-width is t = 12.7 standard errors (9 sd)
+    v = effect_verdict([0.05, 0.06])
+    assert v["word"] == "no clear effect" and v["low"] < 0
+
+
+def test_one_seed_is_not_estimable():
+    v = effect_verdict([0.08])
+    assert v["word"] == "not estimable" and v["reason"] == "one seed" and v["low"] is None and not v["clear"]
+
+
+def test_zero_spread_is_not_estimable_even_with_a_large_mean():
+    v = effect_verdict([0.05, 0.05, 0.05])
+    assert v["word"] == "not estimable" and "zero spread" in v["reason"] and v["low"] is None
+
+
+def test_none_and_nan_seeds_are_left_out_and_counted():
+    v = effect_verdict([0.05, None, float("nan"), 0.06, 0.055])
+    assert v["n"] == 3 and v["n_missing"] == 2 and v["word"] == "helps"
+
+
+def test_no_seed_with_a_value_is_not_measured():
+    assert effect_verdict([None, float("nan")])["word"] == "not measured"
+    assert effect_verdict([])["word"] == "not measured"
+
+
+# ---------------------------------------------------------------- sanity check
+
+def test_blank_maps_are_left_out_of_the_mean_correlation_and_counted():
+    v = sanity_verdict([0.1, 0.2, 0.0, 0.3], [False, False, True, False], threshold=0.5)
+    assert v["mean"] == pytest.approx(0.2) and v["n_blank"] == 1 and v["n_used"] == 3
+
+
+def test_more_than_a_quarter_blank_maps_is_inconclusive():
+    v = sanity_verdict([0.1, 0.1, 0.0, 0.0, 0.1], [False, False, True, True, False], threshold=0.5)
+    assert v["word"] == "inconclusive", "2 of 5 blank is more than a quarter, whatever the mean"
+
+
+def test_exactly_a_quarter_blank_maps_still_gets_a_verdict():
+    v = sanity_verdict([0.1, 0.1, 0.1, 0.0], [False, False, False, True], threshold=0.5)
+    assert v["word"] == "passes"
+
+
+def test_a_low_correlation_passes_and_a_high_one_fails():
+    assert sanity_verdict([0.1, 0.1], [False, False], threshold=0.5)["word"] == "passes"
+    assert sanity_verdict([0.6, 0.7], [False, False], threshold=0.5)["word"] == "fails"
+
+
+def test_a_correlation_just_below_the_threshold_is_a_narrow_pass():
+    v = sanity_verdict([0.5 - NARROW / 2] * 3, [False] * 3, threshold=0.5)
+    assert v["word"] == "passes narrowly"
+
+
+def test_no_images_is_not_measured():
+    assert sanity_verdict([], [], threshold=0.5)["word"] == "not measured"
+
+
+def test_blank_flags_must_match_the_correlations():
+    with pytest.raises(ValueError, match="correspond"):
+        sanity_verdict([0.1, 0.2], [False], threshold=0.5)
+
+
+# ---------------------------------------------------------------- faithfulness
+
+def test_faithful_needs_both_tests_and_mixed_names_the_one_that_passed():
+    beats = {"word": "beats random"}
+    no = {"word": "not clearly better than random"}
+    assert faithful_overall(beats, beats)["word"] == "faithful"
+    mixed = faithful_overall(no, beats)
+    assert mixed["word"] == "mixed" and mixed["beats"] == ["insertion"]
+    assert faithful_overall(no, no)["word"] == "not more faithful than random"
+    assert faithful_overall({"word": "unclear"}, no)["word"] == "unclear", "an interval that includes 0 decides nothing"
+    assert faithful_overall({"word": "not estimable"}, beats)["word"] == "not measured"
+
+
+# ---------------------------------------------------------------- what the maps show (over many images)
+
+def test_a_per_image_mean_is_judged_by_its_t_interval_against_the_reference():
+    v = image_mean_verdict([0.30, 0.32, 0.34, 0.36], reference=0.25)
+    half = stats.t.ppf(0.975, 3) * float(np.std([0.30, 0.32, 0.34, 0.36], ddof=1)) / 2
+    assert v["word"] == "above" and v["low"] == pytest.approx(0.33 - half) and v["n"] == 4
+    assert image_mean_verdict([0.1, 0.4, 0.2, 0.35], reference=0.25)["word"] == "unclear"
+
+
+def test_images_that_all_agree_are_an_exact_answer_not_a_missing_interval():
+    v = image_mean_verdict([1.0] * 5, reference=0.8)
+    assert v["word"] == "above" and v["low"] == v["high"] == 1.0, "zero spread over images is no rounding"
+
+
+def test_blank_maps_are_left_out_of_a_per_image_mean_and_counted():
+    v = image_mean_verdict([0.5, None, float("nan"), 0.6, 0.7])
+    assert v["n"] == 3 and v["n_missing"] == 2 and v["mean"] == pytest.approx(0.6)
+    assert image_mean_verdict([None])["word"] == "not measured" and image_mean_verdict([0.4])["word"] == "not estimable"
+
+
+def test_a_map_all_in_the_centre_is_centred_and_one_in_the_corners_is_off_centre():
+    assert centre_verdict([1.0, 0.98, 0.99], area=0.25)["word"] == "centred"
+    assert centre_verdict([0.02, 0.0, 0.05], area=0.25)["word"] == "off-centre"
+    assert centre_verdict([0.2, 0.3, 0.25, 0.24], area=0.25)["word"] == "unclear", "uniform maps give the area share"
+
+
+def test_a_lean_is_named_by_the_sides_whose_interval_excludes_zero():
+    assert lean_verdict([3.0, 3.5, 2.5, 3.2], [4.0, 3.0, 3.5, 4.2])["word"] == "leans to the lower right"
+    assert lean_verdict([-3.0, -3.5, -2.5], [1.0, -1.0, 0.5])["word"] == "leans left"
+    assert lean_verdict([1.0, -1.0, 0.2], [-0.5, 0.5, 0.1])["word"] == "no clear lean"
+    assert lean_verdict([None, None], [None, None])["word"] == "not measured"
+
+
+def test_a_clear_lean_of_less_than_a_pixel_is_no_lean():
+    v = lean_verdict([0.4, 0.5, 0.45, 0.42], [-0.7, -0.8, -0.75, -0.72])
+    assert v["right"]["word"] == "right" and v["down"]["word"] == "upper", "both intervals exclude 0"
+    assert v["word"] == "no clear lean", f"but a mass centre {v['lean_px']} px off is the least worth a word"
+
+
+def test_a_method_that_ignores_the_class_is_nearly_class_insensitive():
+    assert class_sensitivity_verdict([1.0] * 6)["word"] == "nearly class-insensitive"
+    assert class_sensitivity_verdict([0.1, -0.2, 0.0, 0.2, 0.1])["word"] == "class-sensitive"
+    assert class_sensitivity_verdict([0.6, 0.65, 0.7, 0.62])["word"] == "partly class-sensitive"
+    assert class_sensitivity_verdict([0.5, 0.95, 0.7, 0.9])["word"] == "unclear", "the interval crosses 0.8"
+
+
+def test_a_method_beats_smooth_random_maps_only_when_the_paired_gain_clears_zero_and_the_margin():
+    random = [[0.30, 0.32, 0.31, 0.33], [0.31, 0.30, 0.32, 0.34]]
+    v = smooth_faithfulness_verdict([0.20, 0.22, 0.21, 0.20], random, [False] * 4, lower_is_better=True, margin=0.02)
+    assert v["word"] == "beats random" and v["mean"] == pytest.approx(0.10875) and v["n_random"] == 2
+    assert v["random_min"] == pytest.approx(0.315) and v["random_max"] == pytest.approx(0.3175)
+    small = smooth_faithfulness_verdict([0.30, 0.30, 0.305, 0.32], random, [False] * 4, lower_is_better=True,
+                                        margin=0.02)
+    assert small["word"] == "slightly better than random", "clear but below the margin"
+    worse = smooth_faithfulness_verdict([0.20, 0.22, 0.21, 0.20], random, [False] * 4, lower_is_better=False,
+                                        margin=0.02)
+    assert worse["word"] == "worse than random", "an insertion AUC below the random maps'"
+
+
+def test_images_with_a_blank_map_are_left_out_of_faithfulness():
+    random = [[0.3, 0.3, 0.3], [0.3, 0.3, 0.3]]
+    v = smooth_faithfulness_verdict([0.9, 0.1, 0.12], random, [True, False, False], lower_is_better=True, margin=0.02)
+    assert v["n"] == 2 and v["n_missing"] == 1 and v["word"] == "beats random"
+
+
+def test_agreement_is_the_paired_difference_from_maps_of_different_images():
+    same, shuffled = [0.6, 0.5, 0.55, None, 0.9], [0.2, 0.25, 0.1, 0.3, 0.2]
+    v = paired_difference_verdict(shuffled, same, [True, True, True, True, False], "agree", "disagree")
+    assert v["word"] == "agree" and v["n"] == 3 and v["n_missing"] == 1, "a blank pair and an unmasked image left out"
+    assert v["mean_b"] == pytest.approx(0.55) and v["mean_a"] == pytest.approx(0.55 / 3)
+
+
+# ---------------------------------------------------------------- Gabor
+
+def _gabor(kernel=(5, 5), fraction=0.8, null_fraction=0.1, p_value=0.001):
+    return {"kernel_size": list(kernel), "n_filters": 32, "threshold": 0.7, "fraction": fraction, "median_r2": 0.7,
+            "null_fraction": null_fraction, "null_median_r2": 0.4, "p_value": p_value, "alpha": 0.01,
+            "clear_margin": 0.2}
+
+
+def test_a_significant_large_margin_with_most_filters_above_threshold_is_gabor_like():
+    assert gabor_verdict(_gabor())["word"] == "Gabor-like"
+
+
+def test_a_large_margin_without_significance_is_no_better_than_random():
+    assert gabor_verdict(_gabor(p_value=0.2))["word"] == "no better than random"
+
+
+def test_a_significant_but_small_margin_is_worded_as_small_not_as_no_better():
+    v = gabor_verdict(_gabor(fraction=0.35, null_fraction=0.3, p_value=0.001))
+    assert v["word"] == "slightly better than random"
+    assert "margin is small (+5 points" in gabor_sentence(_gabor(fraction=0.35, null_fraction=0.3), v)
+
+
+def test_a_significant_half_margin_is_partly_gabor_like():
+    assert gabor_verdict(_gabor(fraction=0.3, null_fraction=0.15))["word"] == "partly Gabor-like"
+
+
+def test_a_small_kernel_is_inconclusive_even_when_significant():
+    assert gabor_verdict(_gabor(kernel=(3, 3), fraction=1.0, null_fraction=0.0))["word"] == (
+        "inconclusive at this kernel size")
+
+
+def test_a_missing_p_value_gives_no_verdict_and_says_so():
+    r = _gabor(p_value=None)
+    v = gabor_verdict(r)
+    assert v["word"] == "not measured" and "p = not recorded" in gabor_sentence(r, v)
+    assert gabor_verdict(_gabor(p_value=float("nan")))["word"] == "not measured"
+
+
+# ---------------------------------------------------------------- search rule
+
+def _search(minutes, limit=15, chosen="m"):
+    rows = [{"name": n, "val_acc": a, "flops": f, "projected_final_minutes": m}
+            for n, a, f, m in zip("sml", (0.80, 0.805, 0.90), (1, 2, 3), minutes)]
+    return {"candidates": rows, "chosen": chosen, "final_budget": {"epochs": 16, "n_train": 45000,
+                                                                   "max_minutes": limit}}
+
+
+def test_the_most_accurate_candidate_that_fits_follows_the_rule_and_the_budget_was_binding():
+    v = search_verdict(_search([5, 10, 40]))
+    assert v["word"] == "most accurate that fits" and v["n_fit"] == 2 and v["binding"]
+
+
+def test_when_no_candidate_fits_the_fallback_is_said_not_the_rule():
+    v = search_verdict(_search([20, 30, 40], chosen="s"))
+    assert v["word"] == "none fits: fastest chosen"
+    assert "No candidate's projected final training fits 15 minutes" in search_sentence(v)
+
+
+def test_a_choice_the_rule_does_not_give_is_reported():
+    v = search_verdict(_search([5, 10, 40], chosen="l"))
+    assert v["word"] == "does not follow the rule" and v["expected"] == "m"
+
+
+def test_a_search_without_a_recorded_budget_is_not_checked():
+    record = _search([5, 10, 40])
+    del record["final_budget"]
+    assert search_verdict(record)["word"] == "budget not recorded"
+
+
+# ---------------------------------------------------------------- sentences
+
+def test_the_rerun_note_says_the_actual_factor():
+    ablation = {"seeds": [0, 1, 2], "cells": [{"cell": "plain", "lr": 0.2, "val_acc": [0.5, 0.5, 0.5],
+                                                "lr_halvings": [0, 2, 1]}]}
+    assert [n["text"] for n in rerun_notes(ablation)] == ["plain seed 1 rerun at 1/4 of the rate (0.05)",
+                                                          "plain seed 2 rerun at 1/2 of the rate (0.1)"]
+
+
+def test_a_seed_that_diverged_at_every_retry_is_said_to_have_no_accuracy():
+    ablation = {"seeds": [0, 1], "cells": [{"cell": "bn", "lr": 0.2, "val_acc": [0.5, None], "lr_halvings": [0, 2]}]}
+    assert "diverged at every rate down to 1/4 and has no accuracy" in rerun_notes(ablation)[0]["text"]
+
+
+def _ladder(small: dict, full: dict, gaps=(0.05, 0.04, 0.02, 0.01)) -> dict:
+    cells = [{"cell": c, "fit_gap": [g]} for c, g in zip(("plain", "bn", "dropout", "bn-dropout"), gaps)]
+    return {"cells": [], "rungs": [{"n_train": 4000, "seeds": [0, 1, 2], "cells": cells, "effects": small},
+                                   {"n_train": 45000, "seeds": [0], "cells": cells, "effects": full}]}
+
+
+def test_the_effects_paragraph_speaks_of_the_full_split_and_says_clearly_only_when_its_interval_excludes_zero():
+    small = {"bn_effect": {"per_seed": [0.05, 0.06, 0.055]}, "dropout_effect": {"per_seed": [0.01, -0.01, 0.02]},
+             "interaction": {"per_seed": [0.01]}}
+    full = {"bn_effect": {"unit": "image", "n": 5000, "mean": 0.001, "sd": 0.2},     # interval ±0.55 points
+            "dropout_effect": {"unit": "image", "n": 5000, "mean": -0.01, "sd": 0.1},  # interval ±0.28 points
+            "interaction": {"unit": "image", "n": 0, "mean": None, "sd": None}}
+    v = ablation_verdicts(_ladder(small, full))
+    assert [r["word"] for r in v["rungs"][0]["rows"]] == ["helps", "no clear effect", "not estimable"]
+    assert [r["word"] for r in v["full"]["rows"]] == ["no clear effect", "hurts", "not measured"]
+    text = v["text"]
+    assert text.startswith("One seed per cell: each interval pairs the cells over the 5,000 validation images")
+    assert "Batch norm has no effect we can separate from validation-sample noise" in text
+    assert "Dropout clearly hurts here: -1.0 points" in text
+    assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no clear effect) at 45,000" in text
+
+
+def test_cells_far_below_the_best_on_their_own_training_images_are_called_underfit():
+    effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    ladder = _ladder(effects, effects)
+    for cell, acc in zip(ladder["rungs"][-1]["cells"], (0.45, 0.99, 0.50, 0.98)):
+        cell["train_acc"] = [acc]
+    text = ablation_verdicts(ladder)["text"]
+    assert "plain (45.0%) and dropout (50.0%) fit far fewer of their own training images than bn (99.0%)" in text
+    ladder["rungs"][-1]["cells"][0]["train_acc"] = [0.95]  # 4 points below: not underfit
+    text = ablation_verdicts(ladder)["text"]
+    assert "dropout (50.0%) fits far fewer of its own" in text and "plain (" not in text.split("Un-augmented")[1]
+    for cell in ladder["rungs"][-1]["cells"]:
+        cell["train_acc"] = [0.9]
+    assert "underfit" not in ablation_verdicts(ladder)["text"]
+
+
+def test_the_fit_gap_sentence_says_which_way_dropout_moves_the_gap():
+    effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    narrows = ablation_verdicts(_ladder(effects, effects, gaps=(0.05, 0.04, 0.02, 0.01)))["text"]
+    widens = ablation_verdicts(_ladder(effects, effects, gaps=(0.02, 0.01, 0.05, 0.04)))["text"]
+    assert "dropout narrows that gap by 3.0 points" in narrows and "dropout widens that gap by 3.0 points" in widens
+
+
+def _maps(rho, blank=None, deletion=0.2, insertion=0.6, n=4, **extra):
+    blank = blank or [False] * n
+    return {"method": "CAM", "sanity_threshold": 0.5,
+            "metrics": {"n_images": n, "randomization_per_image": [rho] * n, "blank_per_image": blank,
+                        "blank_maps": sum(blank), "deletion_auc": deletion, "insertion_auc": insertion,
+                        "random_deletion_aucs": [0.30, 0.31], "random_insertion_aucs": [0.45, 0.46], **extra}}
+
+
+def test_the_literature_is_cited_as_agreeing_only_when_it_does():
+    assert "agrees with Adebayo" in maps_verdicts(_maps(0.1), "cam")["text"]
+    assert "differs from Adebayo" in maps_verdicts(_maps(0.9), "cam")["text"]
+    assert "agrees with Adebayo" in maps_verdicts(_maps(0.9), "saliency")["text"]
+    assert "differs from Adebayo" in maps_verdicts(_maps(0.1), "saliency")["text"]
+
+
+def test_an_inconclusive_sanity_check_makes_no_claim_about_the_weights():
+    text = maps_verdicts(_maps(0.0, blank=[True, True, False, False]), "cam")["text"]
+    assert "inconclusive" in text and "passes" not in text and "Adebayo" not in text
+
+
+def test_no_images_means_no_claims():
+    record = {"method": "CAM", "sanity_threshold": 0.5, "metrics": {"n_images": 0}}
+    text = maps_verdicts(record, "cam")["text"]
+    assert "nothing to measure" in text and "passes" not in text
+
+
+def test_cells_below_twice_chance_are_said_not_to_train_and_only_those():
+    effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    ladder = _ladder(effects, effects)
+    ladder["rungs"][0]["cells"] = [{"cell": "plain", "mean": 0.151}, {"cell": "bn", "mean": 0.70},
+                                   {"cell": "dropout", "mean": 0.19}, {"cell": "bn-dropout", "mean": 0.68}]
+    ladder["rungs"][1]["cells"] = [dict(c, mean=0.9) for c in ladder["rungs"][1]["cells"]]
+    text = ablation_verdicts({**ladder, "chance": 0.1})["text"]
+    assert "At 4,000 images plain (15.1%) and dropout (19.0%) stay below twice chance (10% for a guess)" in text
+    assert "At 45,000 images" not in text
+    assert "below twice chance" not in ablation_verdicts(ladder)["text"], "no chance level recorded: no claim"
