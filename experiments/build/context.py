@@ -1,0 +1,62 @@
+"""The build's context: the engine's Context plus the CIFAR-10 data a stage reads, and the
+options the last build remembered (so `invoke status` and `invoke report` need none)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.core import paths
+from experiments.engine.errors import UserError
+from experiments.engine.io import read_json
+from experiments.engine.paths import build_file
+from experiments.engine.pipeline import Context
+from experiments.training.profiles import load_profile
+
+
+@dataclass
+class BuildContext(Context):
+    data_dir: str | None = None
+    test_dir: str | None = None  # a held-out test split given with --test
+    _prepared: tuple | None = None  # (split.json's stat, the data it describes)
+
+    def __getstate__(self):
+        """Sent to a worker without the cached split (it reloads it from the results folder)."""
+        return {**self.__dict__, "_prepared": None}
+
+    @property
+    def prepared(self):
+        """The data stage's split, loaded once and again whenever the data stage rewrites it."""
+        split = self.results / paths.SPLIT
+        stamp = (split.stat().st_mtime_ns, split.stat().st_size) if split.exists() else None
+        if self._prepared is None or self._prepared[0] != stamp:
+            from experiments.training.data import load_prepared
+            self._prepared = (stamp, load_prepared(self.results / paths.DATA))
+        return self._prepared[1]
+
+    def at(self, rel) -> Path:
+        """A folder of the results layout (experiments/core/paths.py) under this build's results."""
+        return self.results / rel
+
+    def remembered(self) -> dict:
+        return {**super().remembered(), "data_dir": self.data_dir, "test_dir": self.test_dir}
+
+
+def make_context(profile: str, data_dir: str | None, device: str, results: str, report_dir: str,
+                 settings: dict, test_dir: str | None = None) -> BuildContext:
+    if test_dir and not Path(test_dir).is_dir():
+        raise UserError(f"test folder not found: {test_dir}")
+    return BuildContext(profile_name=profile, profile=load_profile(profile), device=device,
+                        results=Path(results), report_dir=Path(report_dir), settings=settings, data_dir=data_dir,
+                        test_dir=test_dir)
+
+
+def last_build(results: str, required: bool = True) -> dict:
+    """profile/data/device of the last build on this results folder, and the settings given on its
+    command line (`given`)."""
+    path = build_file(Path(results))
+    if not path.exists():
+        if required:
+            raise UserError(f"no build in {results}/ yet: run `invoke all` first")
+        return {"given": {}}
+    last = read_json(path)
+    return {**last, "given": last.get("settings", {}).get("command_line", {})}
