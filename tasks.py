@@ -46,14 +46,15 @@ def test(c, k="", fast=False):
             "device": "auto, cpu or cuda", "results": "results folder", "report_dir": "where report.pdf goes",
             "student": "your name for the title block", "reflection": "your Problem 6 text (three ## parts)",
             "config": "settings file",
+            "test": "a held-out test split (ImageFolder) to score each final on once, after every choice",
             "executor": "local (one stage at a time, here) or ray (stages and runs as Ray tasks)",
             "address": "a running Ray cluster to join (default with ray: start a local one)"})
 @user_errors
 def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
-        student=None, reflection=None, config="cnn-report.toml", executor="local", address=None):
+        student=None, reflection=None, config="cnn-report.toml", test=None, executor="local", address=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
     from experiments.build.commands import context, run_all
-    ctx = context(profile, data, device, results, report_dir, student, reflection, config)
+    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test)
     ran = run_all(ctx, executor=executor, address=address)
     print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
 
@@ -107,6 +108,7 @@ def bench_conv(c, results=RESULTS, repeats=5):
             "device": "auto, cpu or cuda"})
 @user_errors
 def evaluate(c, data, out="results/evaluate.json", results=RESULTS, device="auto"):
-    """Accuracy of the final models and every ablation run on a held-out image folder."""
+    """Accuracy of the final models and every ablation run on a held-out image folder (each run with
+    the test-time augmentation its validation score used)."""
     from experiments.studies.evaluate import evaluate_folder
     evaluate_folder(data, out, results, device)

@@ -53,7 +53,7 @@ def _regime_params(ctx: Ctx) -> dict:
 
 
 def _full_params(ctx: Ctx) -> dict:
-    return {"ablation": {"full_seeds": ctx.profile["ablation"]["full_seeds"]}, **_regime_params(ctx)}
+    return {"ablation": {k: ctx.profile["ablation"][k] for k in ("full_seeds", "final_seeds")}, **_regime_params(ctx)}
 
 
 def _cell_dirs(ctx: Ctx, family: str) -> dict:
@@ -139,6 +139,17 @@ def _measures_params(ctx: Ctx) -> dict:
     return {k: ctx.profile["interpret"][k] for k in ("n_measure", "measure_steps", "random_baselines")}
 
 
+def _heldout(ctx: Ctx) -> None:
+    from experiments.studies.heldout import run_heldout
+    run_heldout(ctx.results, ctx.prepared, ctx.test_dir, ctx.device)
+
+
+def _heldout_params(ctx: Ctx) -> dict:
+    from experiments.training.data import data_fingerprint
+    # the folder and its files (names, sizes, mtimes), as for the training data
+    return {"test": data_fingerprint(ctx.test_dir) if ctx.test_dir else None}
+
+
 def _report(ctx: Ctx) -> None:
     from experiments.writeup.report import render
     render(ctx.results, ctx.report_dir, ctx.settings)
@@ -167,6 +178,9 @@ STAGES: list[Stage] = [
     # both networks at once: the measures compare their maps of the same images
     Stage("interpret-measures", _measures, _measures_params, ("data", *[f"final-{f}" for f in FAMILIES]),
           (paths.out(paths.MEASURES), *(paths.out(paths.INTERPRET / f"mean_maps_{k}.png") for k in MAP_KINDS)),
+          trains=True),
+    # after every choice: the finals once on a test split none of them saw
+    Stage("test", _heldout, _heldout_params, ("data", *[f"final-{f}" for f in FAMILIES]), (paths.out(paths.HELDOUT),),
           trains=True),
 ]
 STAGES.append(Stage("report", _report, _report_params, tuple(s.name for s in STAGES),

@@ -6,6 +6,14 @@ FAMILIES = ("dense", "gap")
 # each batch-norm x dropout cell of the ablation: (batch norm on, dropout on)
 CELL_SWITCHES = {"plain": (False, False), "bn": (True, False), "dropout": (False, True), "bn-dropout": (True, True)}
 CELLS = tuple(CELL_SWITCHES)
+
+
+def dropout_sibling(cell: str) -> str:
+    """The cell that differs from `cell` only in dropout."""
+    bn, drop = CELL_SWITCHES[cell]
+    return next(c for c, switches in CELL_SWITCHES.items() if switches == (bn, not drop))
+
+
 MAP_KINDS = ("cam", "saliency")  # class activation maps and guided-backprop saliency
 
 

@@ -14,6 +14,7 @@ AUDIT = P("audit")
 INTERPRET = P("interpret")  # the selection and the measures (both networks) live here
 SELECTION = INTERPRET / "selection.json"
 MEASURES = INTERPRET / "measures.json"
+HELDOUT = P("test") / "test.json"  # the finals on a test split no choice saw
 
 
 def search(family: str) -> P:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.core.names import CELL_SWITCHES
+from experiments.core.names import CELL_SWITCHES, dropout_sibling
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json, write_json
 from experiments.engine.units import map_units
@@ -60,9 +60,11 @@ def run_name(family: str, cell: str, n_train: int, seed: int, lr: float) -> str:
 def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, seed: int, data, out_dir: Path,
             device, walk: int = 0) -> dict:
     """Each rate of the grid at one seed on this rung; the best validation accuracy picks the rate.
-    While the smallest rate tried wins, or no rate trained (each diverged or stayed below twice
-    chance, where which one "wins" is noise), half of the smallest is tried too, at most
-    `walk` times: a network without batch norm can need a rate far below the recipe's."""
+    The walk then goes both ways, at most `walk` more rates: while the smallest rate tried wins, or
+    no rate trained (each diverged or stayed below twice chance, where which one "wins" is noise),
+    half of the smallest is tried (a network without batch norm can need a rate far below the
+    recipe's); while the largest rate tried wins, twice the largest is tried (a winner at the edge
+    of the grid says nothing of the rates beyond it)."""
     if len(grid) == 1 and not walk:  # nothing to choose
         return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
     rows, chance = [], chance_accuracy(data.val_y)
@@ -79,19 +81,29 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
         return max(ok, key=lambda r: (r["val_acc"], -r["lr"])) if ok else None
 
     try_rates(list(grid))
-    for _ in range(walk):  # each halving depends on the last result: one at a time
-        top, smallest = best(), min(r["lr"] for r in rows)
-        if top is not None and top["lr"] != smallest and trained(top["val_acc"], chance):
+    for _ in range(walk):  # each step depends on the last result: one at a time
+        step = next_rate(best(), [r["lr"] for r in rows], chance)
+        if step is None:
             break
-        try_rates([smallest / 2])
+        try_rates([step])
     if best() is None:
         raise Diverged(f"{family}-{cell}: every learning rate in {[r['lr'] for r in rows]} diverged; "
                        f"add smaller ones to lr_grid")
-    walked = (f", halving below the grid while its smallest rate won or no rate reached twice chance (at most {walk} "
-              f"times)") if walk else ""
+    walked = (f", halving below the grid while its smallest rate won or no rate reached twice chance, doubling above "
+              f"it while its largest rate won (at most {walk} more rates)") if walk else ""
     return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}"
                     f"{walked}",
             "grid": rows, "lr": best()["lr"]}
+
+
+def next_rate(top: dict | None, tried: list[float], chance: float) -> float | None:
+    """The walk's next rate: half the smallest tried when it wins or nothing trained, twice the
+    largest tried when it wins; None when the winner lies inside the rates tried."""
+    if top is None or not trained(top["val_acc"], chance) or top["lr"] == min(tried):
+        return min(tried) / 2
+    if top["lr"] == max(tried) and len(tried) > 1:
+        return max(tried) * 2
+    return None
 
 
 def train_or_none(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device) -> dict | None:
@@ -180,14 +192,25 @@ def read_cells(cell_dirs: dict[str, Path]) -> dict[str, dict]:
     return {cell: read_json(Path(d) / "cell.json") for cell, d in cell_dirs.items()}
 
 
+def full_split_seeds(ablation: dict, best: str) -> dict[str, list]:
+    """Each cell's seeds on the full split: `final_seeds` for the final's cell and the cell that
+    differs from it only in dropout, `full_seeds` for the others; the final is the first of both."""
+    full, final = list(ablation["full_seeds"]), list(ablation["final_seeds"])
+    if full[:1] != final[:1]:
+        raise UserError(f"ablation.final_seeds {final} must start with full_seeds' first seed {full[:1]}: "
+                        "that run is the final model")
+    pair = {best, dropout_sibling(best)}
+    return {cell: final if cell in pair else full for cell in CELL_SWITCHES}
+
+
 def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prepared, out_dir: Path, params: dict,
                   device: str) -> dict:
     """Every cell on the whole training split at its tuned rate; the final model is the best cell's
     first seed. Writes full.json (one rung record per cell)."""
     cells, out_dir = read_cells(cell_dirs), Path(out_dir)
     best = best_cell(cells)["cell"]
-    seeds = params["ablation"]["full_seeds"]
-    todo = {cell: seeds[1:] if cell == best else seeds for cell in cells}
+    seeds = full_split_seeds(params["ablation"], best)
+    todo = {cell: seeds[cell][1:] if cell == best else seeds[cell] for cell in cells}
     calls = [call for cell, c in cells.items()
              for call in seed_calls(family, cell, c["model"], regime(params), c["lr"], todo[cell], prepared, out_dir,
                                     device)]
@@ -199,7 +222,7 @@ def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prep
             final = read_json(Path(final_dir) / "metrics.json")  # its rate is c["lr"] / 2 ** halvings
             halvings = int(round(np.log2(c["lr"] / final["train"]["lr"])))
             runs = [{**final, "diverged": False, "lr_halvings": halvings}] + runs
-        records[cell] = rung_record(runs, seeds, len(prepared.train_y))
+        records[cell] = rung_record(runs, seeds[cell], len(prepared.train_y))
     record = {"family": family, "best": best, "cells": records}
     write_json(out_dir / "full.json", record)
     return record

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.core.names import CELL_SWITCHES, dropout_sibling
 from experiments.engine.io import read_json, save_figure, write_json
 from experiments.studies.ablation import chance_accuracy, read_cells, sample_sd
 from experiments.writeup.verdicts import interval_from_moments
@@ -26,27 +27,58 @@ def factorial(acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "interaction": (acc["bn-dropout"] - acc["bn"]) - (acc["dropout"] - acc["plain"])}
 
 
-def rung_effects(records: dict[str, dict], val_y: np.ndarray) -> dict:
-    """Paired effects on one rung: per seed when it has several, else per validation image (the
-    first seed's predictions). Each effect is {"unit", "n", "mean", "sd", "per_seed"}; NaN seeds
-    (a cell diverged) are left out."""
-    n_seeds = len(next(iter(records.values()))["seeds"])
-    if n_seeds > 1:
-        acc = {c: np.array([np.nan if a is None else a for a in r["val_acc"]], dtype=float) for c, r in records.items()}
-        out = {}
-        for key, per_seed in factorial(acc).items():
-            ok = per_seed[np.isfinite(per_seed)]
-            out[key] = {"unit": "seed", "n": int(len(ok)), "mean": float(ok.mean()) if len(ok) else None,
-                        "sd": sample_sd(ok) if len(ok) else None,
-                        "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
-        return out
-    preds = {c: r["val_pred"][0] for c, r in records.items()}
+FACTORIAL = ("bn_effect", "dropout_effect", "interaction")
+FINAL_PAIR = "dropout_in_final"  # dropout on vs off in the final's cell (BN as the final has it)
+
+
+def _common_seeds(records: dict[str, dict], cells) -> list:
+    return [s for s in records[cells[0]]["seeds"] if all(s in records[c]["seeds"] for c in cells)]
+
+
+def _at_seeds(record: dict, seeds: list, key: str = "val_acc") -> list:
+    by_seed = dict(zip(record["seeds"], record[key]))
+    return [by_seed[s] for s in seeds]
+
+
+def paired_effect(records: dict[str, dict], cells: tuple, combine, val_y: np.ndarray) -> dict:
+    """An effect of `cells`, paired per seed over the seeds they share when there are two or more,
+    else per validation image over the first shared seed's predictions (one run per cell).
+    {"unit", "n", "mean", "sd", "per_seed", "seeds"}; a diverged seed is left out (None)."""
+    seeds = _common_seeds(records, cells)
+    if len(seeds) > 1:
+        acc = {c: np.array([np.nan if a is None else a for a in _at_seeds(records[c], seeds)], dtype=float)
+               for c in cells}
+        per_seed = combine(acc)
+        ok = per_seed[np.isfinite(per_seed)]
+        return {"unit": "seed", "n": int(len(ok)), "mean": float(ok.mean()) if len(ok) else None,
+                "sd": sample_sd(ok) if len(ok) else None, "seeds": seeds,
+                "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
+    preds = {c: _at_seeds(records[c], seeds[:1], "val_pred")[0] if seeds else None for c in cells}
     if any(p is None for p in preds.values()):  # a cell diverged: no predictions to pair
-        return {key: {"unit": "image", "n": 0, "mean": None, "sd": None, "per_seed": []}
-                for key in ("bn_effect", "dropout_effect", "interaction")}
-    correct = {c: (np.asarray(p) == val_y).astype(float) for c, p in preds.items()}
-    return {key: {"unit": "image", "n": int(len(v)), "mean": float(v.mean()), "sd": sample_sd(v), "per_seed": []}
-            for key, v in factorial(correct).items()}
+        return {"unit": "image", "n": 0, "mean": None, "sd": None, "per_seed": [], "seeds": seeds[:1]}
+    v = combine({c: (np.asarray(p) == val_y).astype(float) for c, p in preds.items()})
+    return {"unit": "image", "n": int(len(v)), "mean": float(v.mean()), "sd": sample_sd(v), "per_seed": [],
+            "seeds": seeds[:1]}
+
+
+def rung_effects(records: dict[str, dict], val_y: np.ndarray, final_cell: str | None = None) -> dict:
+    """The 2x2 factorial effects on one rung, and, given the final's cell, dropout's effect in that
+    cell (the dropout question for the network handed in), each by `paired_effect`."""
+    out = {key: paired_effect(records, tuple(CELL_SWITCHES), lambda acc, key=key: factorial(acc)[key], val_y)
+           for key in FACTORIAL}
+    if final_cell is not None:
+        pair = (final_cell, dropout_sibling(final_cell))
+        with_dropout, without = (pair[1], pair[0]) if CELL_SWITCHES[pair[1]][1] else pair
+        out[FINAL_PAIR] = {**paired_effect(records, (with_dropout, without),
+                                           lambda acc: acc[with_dropout] - acc[without], val_y),
+                           "cells": [with_dropout, without]}
+    return out
+
+
+def seed_range(record: dict) -> float | None:
+    """The largest seed-to-seed difference of a cell's accuracy on one rung (None under two seeds)."""
+    acc = [a for a in record["val_acc"] if a is not None]
+    return float(max(acc) - min(acc)) if len(acc) > 1 else None
 
 
 def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np.ndarray, out_dir: Path) -> dict:
@@ -59,10 +91,11 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
         records = {c: (cells[c]["rungs"][i] if i < n_small else full["cells"][c]) for c in cells}
         ladder.append({"n_train": next(iter(records.values()))["n_train"],
                        "seeds": next(iter(records.values()))["seeds"],
-                       "cells": [{"cell": c, **{k: r[k] for k in ("val_acc", "mean", "sd", "train_acc", "fit_gap",
-                                                                   "lr_halvings", "diverged")}}
+                       "cells": [{"cell": c, "seeds": r["seeds"], "seed_range": seed_range(r),
+                                  **{k: r[k] for k in ("val_acc", "mean", "sd", "train_acc", "fit_gap",
+                                                       "lr_halvings", "diverged")}}
                                  for c, r in records.items()],
-                       "effects": rung_effects(records, np.asarray(val_y))})
+                       "effects": rung_effects(records, np.asarray(val_y), full["best"] if i == n_small else None)})
     table = [{k: c[k] for k in ("cell", "batchnorm", "dropout", "lr")} for c in cells.values()]
     plain = cells["plain"]
     record = {"family": family, "cells": table, "rungs": ladder, "best": {"cell": full["best"]},

@@ -11,7 +11,7 @@ import torch
 
 from experiments.engine.devices import resolve_device
 from experiments.engine.errors import UserError
-from experiments.engine.io import write_json
+from experiments.engine.io import read_json, write_json
 from experiments.training.data import _folder_layout, decode_images, list_image_folder
 from experiments.training.runs import finished_runs, load_model
 from experiments.training.scoring import predict, to_tensor_images
@@ -29,19 +29,26 @@ def load_eval_folder(data_dir: str | Path) -> tuple:
     return images, labels, folder
 
 
+def score_run(run_dir: Path, images, labels: torch.Tensor, device: str = "auto") -> dict:
+    """A finished run's accuracy on uint8 images (N, 32, 32, 3), scored as its validation score was:
+    with the test-time augmentation and batch size of its own config. {"accuracy", "correct", "n", "tta"}."""
+    train = read_json(Path(run_dir) / "config.json")["train"]
+    dev = resolve_device(device)
+    logits = predict(load_model(run_dir, str(dev)), to_tensor_images(images, torch.device("cpu")), dev,
+                     train["eval_batch_size"], tta=train["tta"])
+    correct = int((logits.argmax(1) == labels).sum())
+    return {"accuracy": correct / len(labels), "correct": correct, "n": int(len(labels)), "tta": train["tta"]}
+
+
 def evaluate_folder(data_dir: str, out: str, results: str = "results", device: str = "auto") -> dict:
     images, labels, folder = load_eval_folder(data_dir)
     runs = finished_runs(Path(results))
     if not runs:
         raise UserError(f"no trained runs under {results}/ (run `invoke all` first)")
-    dev = resolve_device(device)
-    x = to_tensor_images(images, torch.device("cpu"))
-    table = {}
-    for name, run_dir in runs.items():
-        logits = predict(load_model(run_dir, str(dev)), x, dev, tta=True)
-        table[name] = {"accuracy": float((logits.argmax(1) == labels).float().mean()), "n": int(len(labels))}
+    table = {name: score_run(run_dir, images, labels, device) for name, run_dir in runs.items()}
     write_json(out, table)
-    print(f"accuracy on {folder} ({len(labels)} images, flip TTA):")
+    print(f"accuracy on {folder} ({len(labels)} images; each run with the test-time augmentation its validation "
+          "score used):")
     for name, row in table.items():
-        print(f"  {name:28s} {100 * row['accuracy']:6.2f}%")
+        print(f"  {name:28s} {100 * row['accuracy']:6.2f}%  ({row['tta']} TTA)")
     return table

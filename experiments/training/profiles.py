@@ -17,7 +17,7 @@ SCHEMA = {
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr"},
     "levers": {"run", "families"},
-    "ablation": {"rungs", "seeds", "full_seeds", "lr_grid", "lr_walk", "dropout", "overrides"},
+    "ablation": {"rungs", "seeds", "full_seeds", "final_seeds", "lr_grid", "lr_walk", "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "random_baselines", "n_measure", "measure_steps"},
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
@@ -44,10 +44,13 @@ _FULL = {
     # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~40 s a run here: 20 runs a family
     # (tuning and the walk included; 31 minutes for both); the full split ~6 minutes a run, 3 a
     # family beyond the final (34 minutes for both), measured quiet on 2026-11-26.
-    # lr_walk: a cell whose smallest grid rate wins, or none of whose rates trained, also tries half
-    # the smallest, at most twice (at 4,000 images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06,
-    # 40.0% at 0.03; dense-m 15.1 / 50.8 / 49.6)
-    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "lr_grid": [0.12, 0.24], "lr_walk": 2,
+    # lr_walk: at most this many rates beyond the grid: half the smallest while it wins or none
+    # trained (at 4,000 images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06, 40.0% at 0.03;
+    # dense-m 15.1 / 50.8 / 49.6), twice the largest while it wins (the BN cells won at 0.24)
+    # final_seeds: the full split's seeds for the final's cell and the cell that differs from it only in
+    # dropout, so that dropout's effect on the network handed in is judged over training runs
+    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "final_seeds": [0, 1, 2],
+                 "lr_grid": [0.12, 0.24], "lr_walk": 2,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
@@ -97,6 +100,7 @@ PROFILES = {
         search={"epochs": 8, "train_limit": None},
         levers={"families": ["dense", "gap"]},
         ablation={"rungs": [4000, 15000], "seeds": [0, 1, 2, 3, 4], "full_seeds": [0, 1, 2, 3, 4],
+                  "final_seeds": [0, 1, 2, 3, 4],
                   "lr_grid": [0.12, 0.24, 0.48]},
         final={"max_minutes": 30},
         interpret={"n_correct": 8, "n_incorrect": 8},

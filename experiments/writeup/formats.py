@@ -39,5 +39,13 @@ def mega(x) -> str:
     return f"{x / 1e6:.2f} M" if is_number(x) else MISSING
 
 
+TTA_WORDS = {"flip": "flip", "flip-translate": "flip and 1-pixel translation"}
+
+
+def tta(mode) -> str:
+    """A test-time augmentation as the report names it."""
+    return TTA_WORDS.get(mode, MISSING)
+
+
 # the template's filters: {{ acc | pct(1) }}; pct's default there is one decimal
-FILTERS = {"pct": lambda x, d=1: pct(x, d), "pts": pts, "pp": pp, "dec": dec, "num": num, "sci": sci, "mega": mega}
+FILTERS = {"pct": lambda x, d=1: pct(x, d), "pts": pts, "pp": pp, "dec": dec, "num": num, "sci": sci, "mega": mega, "tta": tta}

@@ -21,7 +21,7 @@ from experiments.writeup.citations import CITATIONS
 from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
 from experiments.writeup.map_findings import measures_findings
-from experiments.writeup.verdicts import duplicates_verdict
+from experiments.writeup.verdicts import duplicates_verdict, wilson_interval
 from experiments.writeup.wording import family_verdicts
 
 TEMPLATES = REPO / "templates"
@@ -85,6 +85,19 @@ def measures_context(res: Results) -> dict:
     measures = res.json(paths.MEASURES)
     return {**measures, "findings": measures_findings(measures),
             "mean_maps_png": {kind: res.figure(paths.INTERPRET / name) for kind, name in measures["mean_maps"].items()}}
+
+
+def heldout_context(res: Results, families: list[dict], n_val: int) -> dict:
+    """The finals on the held-out test split (numbers from test/test.json) and, beside them, their
+    validation accuracy, each with its 95% Wilson interval."""
+    heldout = res.json(paths.HELDOUT)
+    rows = {}
+    for f in families:
+        val = {"accuracy": f["final"]["val_acc"], "n": n_val, "correct": round(f["final"]["val_acc"] * n_val)}
+        test = heldout["finals"].get(f["name"])
+        rows[f["name"]] = {"val": {**val, "interval": wilson_interval(val["correct"], n_val)},
+                           "test": test and {**test, "interval": wilson_interval(test["correct"], test["n"])}}
+    return {**heldout, "rows": rows}
 
 
 def run_facts(res: Results, families: list[dict]) -> dict:
@@ -178,6 +191,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "tester": res.json(paths.CONV / "tester.json"),
         "bench": res.json(paths.CONV / "bench.json"),
         "split": {k: v for k, v in res.json(paths.SPLIT).items() if not k.endswith("_idx")},
+        "heldout": heldout_context(res, families, res.json(paths.SPLIT)["n_val"]),
         "families": families,
         "n_shown": {group: sum(item["group"] == group for item in selection["items"])
                     for group in ("correct", "incorrect")},

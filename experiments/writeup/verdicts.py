@@ -19,6 +19,8 @@ NOT_MEASURED = "not measured"
 LEVEL = 0.95          # confidence level of the interval over seeds
 ZERO_SPREAD = 1e-9    # accuracies are counts over at most millions of images: a smaller sd is rounding
 UNCLEAR = "unclear"   # an interval that contains the value a verdict is judged against
+NO_VERDICT = "no verdict: one run per cell"  # an effect of a training choice measured over images, not runs
+MULTIPLE = "Benjamini-Hochberg over the table"  # why a clear interval lost its word
 # Problem 2's training rules (the ablation's rate tuning and the report use the same ones)
 TRAINED_FACTOR = 2    # below this many times a guess's accuracy a run did not train ("near chance")
 UNDERFIT_POINTS = 10.0  # a cell this many points below the best cell on its own training images underfits
@@ -54,9 +56,13 @@ def effect_verdict(per_seed, positive: str = "helps", negative: str = "hurts",
 
 def moments_verdict(mean, sd, n: int, n_missing: int = 0, positive: str = "helps", negative: str = "hurts",
                     neither: str = "no clear effect", unit: str = "seed") -> dict:
-    """`effect_verdict` from the mean, sd and count of the paired values (per `unit`: seed or image)."""
+    """`effect_verdict` from the mean, sd and count of the paired values (per `unit`: seed or image).
+
+    A training choice is judged over training runs: with `unit` "image" (one run per cell, paired
+    over the validation images) the interval says how precisely two trained networks were scored,
+    not whether another training run would agree, so the word is NO_VERDICT whatever it shows."""
     out = {"n": n, "n_missing": n_missing, "unit": unit, "level": LEVEL, "mean": None, "sd": None,
-           "low": None, "high": None, "clear": False, "reason": None}
+           "low": None, "high": None, "p": None, "clear": False, "reason": None, "neither": neither}
     if n == 0 or not is_number(mean):
         return {**out, "n": 0, "word": NOT_MEASURED, "reason": f"no {unit} has a value"}
     out["mean"] = float(mean)
@@ -66,8 +72,34 @@ def moments_verdict(mean, sd, n: int, n_missing: int = 0, positive: str = "helps
     low, high = interval_from_moments(mean, sd, n)
     if low is None:
         return {**out, "word": "not estimable", "reason": f"zero spread over {n} {unit}s"}
+    out.update(low=low, high=high, p=t_test_p(mean, sd, n))
+    if unit != "seed":
+        return {**out, "word": NO_VERDICT, "reason": "one training run per cell"}
     word = positive if low > 0 else negative if high < 0 else neither
-    return {**out, "low": low, "high": high, "clear": word != neither, "word": word}
+    return {**out, "clear": word != neither, "word": word}
+
+
+def t_test_p(mean, sd, n: int) -> float | None:
+    """The two-sided p-value of a one-sample t test of mean 0 (the interval's own test)."""
+    if not (is_number(mean) and is_number(sd)) or n < 2 or sd <= ZERO_SPREAD:
+        return None
+    return float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
+
+
+def adjust_table(verdicts: list[dict]) -> list[dict]:
+    """The verdicts of one table with their p-values adjusted together (Benjamini-Hochberg, the false
+    discovery rate at 1 - LEVEL); a clear word whose adjusted p is not below that level becomes the
+    verdict's "neither" word. Verdicts without a p-value are returned as they are."""
+    tested = [i for i, v in enumerate(verdicts) if is_number(v.get("p")) and v.get("unit", "seed") == "seed"]
+    out = [dict(v) for v in verdicts]
+    if not tested:
+        return out
+    adjusted = stats.false_discovery_control([verdicts[i]["p"] for i in tested], method="bh")
+    for i, p in zip(tested, adjusted):
+        out[i]["p_adjusted"] = float(p)
+        if out[i]["clear"] and p >= 1 - LEVEL:
+            out[i].update(clear=False, word=out[i]["neither"], reason=MULTIPLE)
+    return out
 
 
 def interval_from_moments(mean, sd, n: int) -> tuple[float | None, float | None]:
@@ -76,6 +108,14 @@ def interval_from_moments(mean, sd, n: int) -> tuple[float | None, float | None]
         return None, None
     half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * sd / math.sqrt(n)
     return float(mean) - half, float(mean) + half
+
+
+def wilson_interval(correct: int, n: int) -> tuple[float | None, float | None]:
+    """The 95% Wilson score interval of an accuracy of `correct` out of `n` images (None without images)."""
+    if not n:
+        return None, None
+    ci = stats.binomtest(int(correct), int(n)).proportion_ci(confidence_level=LEVEL, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 # ---------------------------------------------------------------- Problem 2 (c)/(d): training rules

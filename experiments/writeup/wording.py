@@ -8,11 +8,13 @@ from __future__ import annotations
 from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
-from experiments.writeup.verdicts import (INTERACTION_WORDS, NOT_MEASURED, TRAINED_FACTOR, effect_verdict, finite,
-                                          is_number, moments_verdict, near_chance_cells, search_verdict, underfit_cells)
+from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_VERDICT, NOT_MEASURED, TRAINED_FACTOR,
+                                          adjust_table, effect_verdict, finite, is_number, moments_verdict,
+                                          near_chance_cells, search_verdict, underfit_cells)
 
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
-           ("interaction", "interaction (BN changes dropout’s effect by)"))
+           ("interaction", "interaction (BN changes dropout’s effect by)"),
+           ("dropout_in_final", "dropout in the final's cell"))
 TIMES = {2: "twice", 3: "three times"}
 
 
@@ -28,28 +30,51 @@ def interval_text(v: dict) -> str:
 def basis_sentence(v: dict) -> str:
     """What a rung's intervals are computed over, said once before its effects."""
     if v.get("unit") == "image":
-        return (f"One seed per cell: each interval pairs the cells over the {v['n']:,} validation images, so it covers "
-                "which images were drawn for validation, not training noise.")
+        return "One training run per cell for the 2x2 effects, so they carry no verdict."
     return f"Intervals are paired t over {v['n']} seeds (same batch order per seed)."
 
 
 def effect_sentence(key: str, v: dict) -> str:
     """One effect's verdict with its mean and interval (points)."""
     missing = f"; {v['n_missing']} seed(s) not recorded" if v.get("n_missing") else ""
-    numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)}{missing}"
-    noise = "validation-sample noise" if v.get("unit") == "image" else "seed noise"
+    adjusted = f"; Benjamini-Hochberg adjusted p {v['p_adjusted']:.2g}" if is_number(v.get("p_adjusted")) else ""
+    numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)}{missing}{adjusted}"
+    noise = "seed noise"
+    if v["word"] == NO_VERDICT:
+        return one_run_sentence(key, v)
+    if key == "dropout_in_final":
+        name = f"Dropout in the final's cell ({v['cells'][0]} against {v['cells'][1]}, {v['n']} seeds)"
+        return _seed_sentence(name, v, numbers, noise)
     if key == "interaction":
         if v["clear"]:
             return f"The two interact: with batch norm on, dropout's effect changes by {numbers}; the interval excludes 0."
         if v["word"] == "no clear interaction":
             return f"We see no interaction beyond {noise} ({numbers}; the interval includes 0)."
         return _unjudged("The interaction", v)
-    name = {"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key]
+    return _seed_sentence({"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key], v, numbers, noise)
+
+
+def _seed_sentence(name: str, v: dict, numbers: str, noise: str) -> str:
     if v["word"] in ("helps", "hurts"):
         return f"{name} clearly {v['word']} here: {numbers}; the interval excludes 0."
+    if v["word"] == "no clear effect" and v.get("reason") == MULTIPLE:
+        return (f"{name}'s interval excludes 0 ({numbers}), but not after correcting for the table's many tests: "
+                "no clear effect.")
     if v["word"] == "no clear effect":
         return f"{name} has no effect we can separate from {noise} ({numbers}; the interval includes 0)."
     return _unjudged(name, v)
+
+
+def one_run_sentence(key: str, v: dict) -> str:
+    """An effect measured with one training run per cell: its numbers, what their interval measures,
+    and the largest seed-to-seed spread the build measured for those cells; no verdict word."""
+    name = dict(EFFECTS)[key]
+    spread = v.get("seed_spread")
+    beside = (f"; the largest seed spread measured for these cells: {100 * spread['range']:.1f} points "
+              f"({spread['cell']}, {spread['n_train']:,} images)" if spread else "; no seed spread measured for them")
+    return (f"{name[0].upper()}{name[1:]}: {pts(v['mean'])} points from one run per cell (the interval, "
+            f"{interval_text(v)} over {v['n']:,} validation images, measures scoring precision, not training "
+            f"noise{beside}): no verdict.")
 
 
 def _unjudged(name: str, v: dict) -> str:
@@ -58,34 +83,61 @@ def _unjudged(name: str, v: dict) -> str:
     return f"{name} is not estimable from these runs ({v['reason']}; mean {pts(v['mean'])} points): no verdict."
 
 
-def rung_verdicts(rung: dict) -> list[dict]:
-    """The effects of one rung of the ladder, each judged by its 95% interval."""
+def rung_verdicts(rung: dict, spreads: dict[str, dict]) -> list[dict]:
+    """The effects of one rung of the ladder, each judged by its 95% interval over seeds (an effect
+    over images gets its numbers and the cells' largest measured seed spread, no word)."""
     rows = []
     for key, label in EFFECTS:
+        if key not in rung["effects"]:
+            continue
         e = rung["effects"][key]
         words = INTERACTION_WORDS if key == "interaction" else ()
         if e.get("unit") == "image":
             v = moments_verdict(e["mean"], e["sd"], e["n"], 0, *words, unit="image")
         else:
             v = effect_verdict(e["per_seed"], *words)
-        rows.append({"key": key, "label": label, "per_seed": e.get("per_seed", []), **v,
-                     "sentence": effect_sentence(key, v)})
+        cells = e.get("cells") or list(spreads)
+        widest = max((spreads[c] for c in cells if spreads.get(c)), key=lambda s: s["range"], default=None)
+        rows.append({"key": key, "label": label, "per_seed": e.get("per_seed", []), "cells": cells, **v,
+                     "seed_spread": widest})
     return rows
+
+
+def largest_seed_spreads(ablation: dict) -> dict[str, dict | None]:
+    """Per cell, the largest seed-to-seed accuracy range measured on any rung, with where."""
+    out = {}
+    for rung in ablation["rungs"]:
+        for c in rung["cells"]:
+            r = c.get("seed_range")
+            if is_number(r) and (out.get(c["cell"]) is None or r > out[c["cell"]]["range"]):
+                out[c["cell"]] = {"range": r, "cell": c["cell"], "n_train": rung["n_train"]}
+            out.setdefault(c["cell"], None)
+    return out
+
+
+def judged_table(rungs: list[dict]) -> None:
+    """Adjust the seed-level verdicts of one table (all rungs of a family) together, then word them."""
+    rows = [row for r in rungs for row in r["rows"]]
+    for row, adjusted in zip(rows, adjust_table(rows)):
+        row.update(adjusted)
+        row["sentence"] = effect_sentence(row["key"], row)
 
 
 def ablation_verdicts(ablation: dict) -> dict:
     """Per rung: the effects with verdicts; the paragraph is about the full split (the last rung,
     the network handed in), then how each effect changed along the ladder and what the fit gap says."""
-    rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r),
+    spreads = largest_seed_spreads(ablation)
+    rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r, spreads),
               "cells": [{**c, "fit_gap_mean": _mean(c.get("fit_gap"))} for c in r["cells"]]}
              for r in ablation["rungs"]]
+    judged_table(rungs)
     full = rungs[-1]
     text = basis_sentence(full["rows"][0]) + " " + " ".join(row["sentence"] for row in full["rows"])
     text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full) + " " + underfit_sentence(full)
     text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
     reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
                                                                   "n_train": r["n_train"]})]
-    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns}
+    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL}
 
 
 def _mean(values):

@@ -1,4 +1,5 @@
-"""The per-cell rate rule: the grid, then halving below it while its smallest rate wins."""
+"""The per-cell rate rule: the grid, then halving below it while its smallest rate wins and doubling above
+it while its largest rate wins."""
 import types
 from pathlib import Path
 
@@ -43,9 +44,21 @@ def test_the_walk_stops_at_its_limit(monkeypatch):
     assert tried == [0.12, 0.24, 0.06, 0.03]
 
 
-def test_no_walk_when_the_grid_s_larger_rate_wins(monkeypatch):
-    tried = _fake_training(monkeypatch, lambda lr: lr)
-    assert _tune([0.12, 0.24], walk=2)["lr"] == 0.24 and tried == [0.12, 0.24]
+def test_the_walk_doubles_above_the_grid_while_its_largest_rate_wins(monkeypatch):
+    tried = _fake_training(monkeypatch, lambda lr: 1 - abs(lr - 0.48))  # best at 0.48
+    tuning = _tune([0.12, 0.24], walk=3)
+    assert tried == [0.12, 0.24, 0.48, 0.96] and tuning["lr"] == 0.48  # 0.96 lost: no further doubling
+    assert "doubling above it" in tuning["rule"]
+
+
+def test_a_larger_rate_that_diverges_ends_the_upward_walk(monkeypatch):
+    tried = _fake_training(monkeypatch, lambda lr: lr, diverges_above=0.3)
+    assert _tune([0.12, 0.24], walk=3)["lr"] == 0.24 and tried == [0.12, 0.24, 0.48]
+
+
+def test_no_walk_when_a_rate_inside_the_grid_wins(monkeypatch):
+    tried = _fake_training(monkeypatch, lambda lr: 1 - abs(lr - 0.24))
+    assert _tune([0.12, 0.24, 0.48], walk=2)["lr"] == 0.24 and tried == [0.12, 0.24, 0.48]
 
 
 def test_a_grid_that_all_diverges_walks_down_to_a_rate_that_trains(monkeypatch):

@@ -2,7 +2,7 @@
 split's rung -> summary."""
 import pytest
 
-from experiments.core.names import CELLS
+from experiments.core.names import CELLS, dropout_sibling
 from experiments.studies.ablation import run_cell
 from experiments.studies.ablation_summary import summarize
 from experiments.studies.final import run_final
@@ -49,11 +49,16 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     final = run_final("gap", cell_dirs, prepared, tmp_path / "final", cell_params, "cpu")
     full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full", cell_params, "cpu")
     best = json.loads((tmp_path / "final" / "arch.json").read_text())["cell"]
-    assert full["best"] == best and full["cells"][best]["val_acc"] == [final["val_acc"]], "the final is reused"
+    assert full["best"] == best and full["cells"][best]["val_acc"][0] == final["val_acc"], "the final is reused"
+    # the final's cell and its dropout sibling get final_seeds on the full split, the others full_seeds
+    seeds = {c: r["seeds"] for c, r in full["cells"].items()}
+    assert seeds[best] == seeds[dropout_sibling(best)] == ablation["final_seeds"]
+    assert all(seeds[c] == ablation["full_seeds"] for c in CELLS if c not in (best, dropout_sibling(best)))
     assert not (tmp_path / "full" / f"gap-{best}-n{len(prepared.train_y)}-s0-lr{final['train']['lr']:g}").exists()
 
     configs = [json.loads(p.read_text()) for p in tmp_path.rglob("config.json") if "search" not in p.parts]
-    assert len(configs) == extra_rates + 4 * 2 + 3 + 1, "tuning's extra rates, 2 seeds a cell, 3 + the final"
+    n_full = 2 * len(ablation["final_seeds"]) + 2 * len(ablation["full_seeds"])  # the final among them
+    assert len(configs) == extra_rates + 4 * 2 + n_full, "tuning's extra rates, 2 seeds a cell, the full split's runs"
     final_cfg = json.loads((tmp_path / "final" / "config.json").read_text())
     allowed = {"lr", "seed"}
     for cfg in configs:
@@ -68,6 +73,7 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     assert [r["n_train"] for r in summary["rungs"]] == [60, len(prepared.train_y)]
     assert [r["effects"]["bn_effect"]["unit"] for r in summary["rungs"]] == ["seed", "image"]
     assert summary["rungs"][1]["effects"]["bn_effect"]["n"] == len(prepared.val_y)
+    assert summary["rungs"][1]["effects"]["dropout_in_final"]["unit"] == "seed", "the final's dropout question"
     for name in ("ladder.png", "curves.png", "summary.json"):
         assert (tmp_path / "summary" / name).exists()
     assert (tmp_path / "final" / "loss.png").exists() and (tmp_path / "final" / "arch.json").exists()

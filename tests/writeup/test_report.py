@@ -200,3 +200,19 @@ def test_frozen_whitening_filters_are_labelled_and_the_gabor_test_names_its_lear
     html = render_html(fake_results, _settings(tmp_path))
     assert html.count("<strong>Not learned:</strong>") == 2, "conv layer 1 of each family is the frozen stem"
     assert "of conv layer 2, the first learned layer" in html
+
+
+def test_the_test_section_gives_each_finals_held_out_accuracy_with_its_wilson_interval(fake_results, tmp_path):
+    import shutil
+
+    from experiments.engine.io import write_json
+    results = tmp_path / "results"
+    shutil.copytree(fake_results, results)
+    page = " ".join(render_html(results, _settings(tmp_path)).split())
+    assert "No held-out test split was available" in page and "optimistic" in page
+    write_json(results / "test" / "test.json", {"available": True, "source": "the dataset's own test split",
+                                                "finals": {f: {"accuracy": 0.9312, "correct": 9312, "n": 10000,
+                                                               "tta": "flip-translate"} for f in ("dense", "gap")}})
+    page = " ".join(render_html(results, _settings(tmp_path)).split())
+    assert page.count("93.12%") == 2 and "93.12%</strong> (95% Wilson interval 92.61% to 93.60%" in page
+    assert "no choice (architecture, learning rates, best cell) saw these images" in page

@@ -124,15 +124,21 @@ def _num(text: str) -> float:
 def check_effects(page: str) -> None:
     rows = _rows(page, "effect")
     assert len(rows) == 12, "three effects on each of two rungs for each family"
-    for label, _n_train, over, mean, interval, word in rows:
+    for label, _n_train, over, mean, interval, adjusted, word in rows:
         n = int(over.split()[0].replace(",", ""))
+        if over.endswith("images"):  # one training run per cell: numbers, never a verdict about the choice
+            assert word in ("no verdict: one run per cell", "not estimable", "not measured"), \
+                f"{label}: '{word}' from validation images"
+            continue
+        if adjusted not in ("–", MISSING) and _num(adjusted) >= 0.05:
+            assert word not in ("helps", "hurts", "positive", "negative"), f"{label}: '{word}' at adjusted p {adjusted}"
         if word in ("helps", "hurts", "positive", "negative", "no clear effect", "no clear interaction"):
             low, high = map(_num, interval.split(" to "))
             if word in ("helps", "positive"):
                 assert low >= 0, f"{label}: '{word}' with an interval from {low}"
             elif word in ("hurts", "negative"):
                 assert high <= 0, f"{label}: '{word}' with an interval up to {high}"
-            else:
+            elif adjusted in ("–", MISSING) or _num(adjusted) < 0.05:
                 assert low <= 0 <= high, f"{label}: '{word}' but the interval {interval} excludes 0"
             assert n >= 2, f"{label}: an interval from {n} value(s)"
         elif word == "not estimable":
