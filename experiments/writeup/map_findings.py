@@ -15,6 +15,11 @@ from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_ver
 from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR
 
 NIE = "Nie et al. (2018)"
+# Why a map after its ReLU can be blank: how each head turns per-location evidence into the class score.
+HEAD_SUMS = {"HiResCAM": "The flatten head gives each location its own weights, so the score is a sum of per-location "
+                         "contributions (plus terms that do not depend on the features) that can all be negative.",
+             "CAM": "The global-average-pooling head scores the class by the mean of its activation map over "
+                    "locations plus a bias, and every location's term can be negative."}
 
 
 def measures_findings(measures: dict) -> dict:
@@ -153,14 +158,13 @@ def blank_sentence(method: str, b: dict) -> str:
     else:
         text = (f"No map for the predicted class is blank, but {b['blank_true']} of the {b['n_incorrect']} maps for "
                 f"the true class of a misclassified image {'is' if b['blank_true'] == 1 else 'are'}.")
-    if method == "HiResCAM":
+    if method in HEAD_SUMS:
         means = ["for the predicted class, that it won without positive evidence anywhere, because the features "
                  "lowered the other classes' scores more"] if b["blank"] else []
         means += ["for the true class, that the network finds no evidence for it anywhere in the image"
                   ] if b["blank_true"] else []
-        text += (" A HiResCAM map is blank when no location raises the class score. The flatten head gives each "
-                 "location its own weights, so the score is a sum of per-location contributions (plus terms that do "
-                 f"not depend on the features) that can all be negative. A blank map means, {'; '.join(means)}.")
+        text += (f" A {method} map is blank when no location raises the class score. {HEAD_SUMS[method]} "
+                 f"A blank map means, {'; '.join(means)}.")
     return text
 
 

@@ -75,3 +75,13 @@ def test_blank_maps_for_the_true_class_only_are_said_without_claims_about_the_pr
     text = blank_sentence("HiResCAM", counts)
     assert text.startswith("No map for the predicted class is blank, but 1 of the 110 maps for the true class")
     assert "no evidence for it anywhere" in text and "won without positive evidence" not in text
+
+
+def test_a_blank_cam_map_is_explained_by_the_pooling_head_not_the_flatten_head():
+    from experiments.writeup.map_findings import blank_sentence
+    counts = {"n": 300, "blank": 2, "n_correct": 190, "blank_correct": 0, "n_incorrect": 110, "blank_incorrect": 2,
+              "blank_true": 0}
+    text = blank_sentence("CAM", counts)
+    assert "A CAM map is blank when no location raises the class score" in text
+    assert "global-average-pooling head" in text and "flatten head" not in text
+    assert "won without positive evidence" in text and "no evidence for it anywhere" not in text
