@@ -109,16 +109,13 @@ def edge_sentence(v: dict) -> str:
     b, c = v["border"], v["corner"]
     if b["low"] is None or c["low"] is None:
         return ""
-    head = (f"The border ring holds {pct(b['mean'], 1)} of the mass ({_range(b, lambda x: pct(x, 1))}) against its "
-            f"{pct(b['reference'])} of the area, the four corner squares {pct(c['mean'], 1)} "
-            f"({_range(c, lambda x: pct(x, 1))}) against {pct(c['reference'])}")
+    head = (f"The border ring holds {pct(b['mean'], 1)} of the mass ({_range(b, lambda x: pct(x, 1))}; area "
+            f"{pct(b['reference'])}), the corner squares {pct(c['mean'], 1)} ({_range(c, lambda x: pct(x, 1))}; area "
+            f"{pct(c['reference'])})")
     return head + {"borders and corners": ": the evidence leans towards the borders and the corners.",
-                   "borders": ": the evidence leans towards the borders, but no more into the corners than their "
-                              "share.",
-                   "corners": ": the evidence leans into the corners, though the ring as a whole holds no more than "
-                              "its share.",
-                   "neither": ": no more of the evidence lies towards the borders or the corners than their share of "
-                              "the area."}[v["word"]]
+                   "borders": ": it leans towards the borders, not into the corners.",
+                   "corners": ": it leans into the corners, not towards the border ring as a whole.",
+                   "neither": ": no lean towards the borders or the corners beyond their share."}[v["word"]]
 
 
 def centre_sentence(family: str, method: str, centre: dict, lean: dict, edges: dict, area: float) -> str:
@@ -249,14 +246,12 @@ def layout_sentence(v: dict) -> str:
     head's explanation only when the verdict says they are."""
     if v["low"] is None:
         return f"Whether one network's maps are more alike across images was not measured ({v['n']} images)."
-    head = (f"Each map's rank correlation with the mean of its network's other maps (how much it shows the same "
-            f"places whatever the image) is {dec(v['mean_b'])} for the dense network and {dec(v['mean_a'])} for the "
-            f"gap network, a difference of {dec(v['mean'])} ({_range(v, dec)}): ")
-    return head + {"dense maps more alike": "the dense network's maps are more alike across images. A flatten head "
-                                            "has its own weights for each location, so it can favour some locations "
-                                            "whatever the image; a global-average-pooling head weighs every location "
-                                            "alike.",
-                   "gap maps more alike": "the gap network's maps are more alike across images, so nothing here shows "
-                                          "the dense network's flatten head favouring fixed locations.",
-                   UNCLEAR: "the interval includes 0: neither network's maps are shown to be more alike across images "
-                            "than the other's."}[v["word"]]
+    head = (f"A map's rank correlation with its network's other maps (how far it shows the same places whatever the "
+            f"image) is {dec(v['mean_b'])} for dense, {dec(v['mean_a'])} for gap, difference {dec(v['mean'])} "
+            f"({_range(v, dec)}): ")
+    return head + {"dense maps more alike": "the dense maps are more alike across images. A flatten head has its own "
+                                            "weights for each location, so it can favour some locations whatever the "
+                                            "image; a global-average-pooling head weighs every location alike.",
+                   "gap maps more alike": "the gap maps are more alike, so nothing here shows the flatten head "
+                                          "favouring fixed locations.",
+                   UNCLEAR: "neither network's maps are shown to be more alike across images."}[v["word"]]

@@ -97,9 +97,9 @@ def test_borders_and_corners_are_named_only_where_their_share_of_the_mass_exceed
     assert dense["edges"]["word"] == "borders and corners" and "towards the borders and the corners" in dense["text"]
     assert f"holds {100 * dense['edges']['border']['mean']:.1f}% of the mass" in dense["text"]
     assert gap["edges"]["word"] == "neither" and "leans towards the borders" not in gap["text"]
-    assert "no more of the evidence lies towards the borders or the corners" in gap["text"]
+    assert "no lean towards the borders or the corners beyond their share" in gap["text"]
     ring_only = _findings(edges={("dense", "cam"): (0.6, 0.15, 0.6)})["cam"]["families"]["dense"]
-    assert ring_only["edges"]["word"] == "borders" and "but no more into the corners" in ring_only["text"]
+    assert ring_only["edges"]["word"] == "borders" and "towards the borders, not into the corners" in ring_only["text"]
 
 
 def test_the_flatten_head_explanation_is_printed_only_when_the_dense_maps_are_measured_more_alike():
