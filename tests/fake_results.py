@@ -149,13 +149,17 @@ def write_interpret(root: Path, family: str) -> None:
         png(out / f"feature_maps_{n}.png", *shape[0], f"{family} feature maps {n}", n)
         png(out / f"filters_{n}.png", *shape[1], f"{family} filters {n}", n + 10)
     write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})
-    write_json(out / "gabor.json", {"kernel_size": [3, 3], "small_kernel": True, "n_filters": 32, "threshold": 0.7,
+    write_json(out / "gabor.json", {"kernel_size": [4, 4], "small_kernel": False, "n_filters": 32, "threshold": 0.7,
                                     "channel_rule": "each filter's input channel with the largest L2 norm",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
                                     "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
-                                    "test": "one-sided Mann-Whitney U of trained vs null R²",
-                                    "layer": 2, "frozen_before": 1})
+                                    "test": "one-sided Mann-Whitney U of trained vs phase-randomised R²",
+                                    "null_rule": "2 phase-randomised copies per filter: its Fourier magnitudes kept",
+                                    "layer": 2, "frozen_before": 1, "space": "pixel", "filters": "filters_effective.png",
+                                    "effective_rule": "conv layer 2 composed with the frozen layer before it",
+                                    "filters_layout": {"rows": 2, "cols": 16, "width": "half"}})
     png(out / "gabor.png", 1050, 450, f"{family} gabor")
+    png(out / "filters_effective.png", 690, 181, f"{family} effective filters")
     for kind in ("cam", "saliency"):
         write_json(out / f"{kind}.json", maps_record(kind, family))
         png(out / f"{kind}_correct.png", 1080, 420 if kind == "cam" else 600, f"{family} {kind} correct")

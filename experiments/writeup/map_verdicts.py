@@ -182,13 +182,15 @@ def paired_difference_verdict(a, b, mask, positive: str, negative: str) -> dict:
 # ---------------------------------------------------------------- Problem 3
 
 def gabor_verdict(r: dict) -> dict:
-    """Are the first-layer filters Gabor-like? From gabor.json's numbers: the one-sided test of
-    trained vs random-filter R² (p_value, alpha) and the fractions above the R² threshold.
+    """Are the first learned filters (in pixel space) Gabor-like? From gabor.json's numbers: the
+    one-sided test of trained vs phase-randomised R² (p_value, alpha) and the fractions above the R²
+    threshold.
 
-    "no better than random" only when the test is not significant (p ≥ alpha); a kernel of 3x3
-    or less is "inconclusive at this kernel size" even when it is; otherwise "Gabor-like" (margin in
-    the fraction ≥ clear_margin and most filters above the threshold), "partly Gabor-like"
-    (margin ≥ clear_margin / 2) or "slightly better than random" (significant, small margin)."""
+    "no evidence" whenever the test is not significant (p ≥ alpha): a test that finds nothing does not
+    show the filters are no better than the null; a kernel of 3x3 or less is "inconclusive at this
+    kernel size" even when it is significant; otherwise "Gabor-like" (margin in the fraction ≥
+    clear_margin and most filters above the threshold), "partly Gabor-like" (margin ≥ clear_margin / 2)
+    or "slightly better than the null" (significant, small margin)."""
     p, alpha, clear = r.get("p_value"), r.get("alpha"), r.get("clear_margin")
     fraction, null_fraction = r.get("fraction"), r.get("null_fraction")
     kernel = list(r.get("kernel_size") or [])
@@ -202,11 +204,11 @@ def gabor_verdict(r: dict) -> dict:
         return {**out, "word": NOT_MEASURED}
     out["significant"] = p < alpha
     if not out["significant"]:
-        return {**out, "word": "no better than random"}
+        return {**out, "word": "no evidence"}
     if out["small_kernel"]:
         return {**out, "word": "inconclusive at this kernel size"}
     if out["margin"] >= clear and fraction >= 0.5:
         return {**out, "word": "Gabor-like"}
     if out["margin"] >= clear / 2:
         return {**out, "word": "partly Gabor-like"}
-    return {**out, "word": "slightly better than random"}
+    return {**out, "word": "slightly better than the null"}

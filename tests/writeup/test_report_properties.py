@@ -261,8 +261,9 @@ def check_gabor(page: str) -> None:
             assert word == "not measured", f"no p-value, yet '{word}'"
             continue
         p = float(p_text)
-        if word == "no better than random":
-            assert p >= float(alpha), f"'no better than random' with p = {p} < α"
+        assert "no better than" not in para, "a test that finds nothing is no evidence, not a negative finding"
+        if word == "no evidence":
+            assert p >= float(alpha), f"'no evidence' with p = {p} < α"
         else:
             assert p < float(alpha), f"'{word}' with p = {p} ≥ α"
 
