@@ -149,13 +149,17 @@ def write_interpret(root: Path, family: str) -> None:
         png(out / f"feature_maps_{n}.png", *shape[0], f"{family} feature maps {n}", n)
         png(out / f"filters_{n}.png", *shape[1], f"{family} filters {n}", n + 10)
     write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})
-    write_json(out / "gabor.json", {"kernel_size": [3, 3], "small_kernel": True, "n_filters": 32, "threshold": 0.7,
+    write_json(out / "gabor.json", {"kernel_size": [4, 4], "small_kernel": False, "n_filters": 32, "threshold": 0.7,
                                     "channel_rule": "each filter's input channel with the largest L2 norm",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
                                     "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
-                                    "test": "one-sided Mann-Whitney U of trained vs null R²",
-                                    "layer": 2, "frozen_before": 1})
+                                    "test": "one-sided Mann-Whitney U of trained vs phase-randomised R²",
+                                    "null_rule": "2 phase-randomised copies per filter: its Fourier magnitudes kept",
+                                    "layer": 2, "frozen_before": 1, "space": "pixel", "filters": "filters_effective.png",
+                                    "effective_rule": "conv layer 2 composed with the frozen layer before it",
+                                    "filters_layout": {"rows": 2, "cols": 16, "width": "half"}})
     png(out / "gabor.png", 1050, 450, f"{family} gabor")
+    png(out / "filters_effective.png", 690, 181, f"{family} effective filters")
     for kind in ("cam", "saliency"):
         write_json(out / f"{kind}.json", maps_record(kind, family))
         png(out / f"{kind}_correct.png", 1080, 420 if kind == "cam" else 600, f"{family} {kind} correct")
@@ -169,14 +173,19 @@ MEASURES = {("dense", "cam"): (0.15, 0.35, 0.03, 0.06, 0.04), ("gap", "cam"): (0
 
 
 LEANS = {("dense", "cam"): (3.0, 3.5)}  # the mass centre's mean offset (right, down) in pixels; others (0, 0)
+# Per family and kind: mean fraction of the mass in the border ring (44% of the area) and in the corner squares
+# (25%), and the mean rank correlation of a map with its network's other maps; others EDGES_DEFAULT.
+EDGES = {("dense", "cam"): (0.6, 0.35, 0.6)}
+EDGES_DEFAULT = (0.3, 0.15, 0.3)
 
 
 def measures_record(n: int = 300, seed: int = 0, means: dict | None = None, spread: float = 0.1,
-                    n_random: int = 3, leans: dict | None = None) -> dict:
+                    n_random: int = 3, leans: dict | None = None, edges: dict | None = None) -> dict:
     """interpret/measures.json for `n` images, half misclassified by a network: per-image values drawn
-    around `means` (MEASURES' layout) and `leans` (LEANS') with sd `spread` (20 * spread pixels)."""
+    around `means` (MEASURES' layout), `leans` (LEANS') and `edges` (EDGES') with sd `spread` (20 * spread
+    pixels)."""
     rng = np.random.default_rng(seed)
-    means, leans = means or MEASURES, LEANS if leans is None else leans
+    means, leans, edges = means or MEASURES, LEANS if leans is None else leans, EDGES if edges is None else edges
     labels = (np.arange(n) % 10).tolist()
     families = {}
     for f, acc in (("dense", 0.45), ("gap", 0.55)):
@@ -196,6 +205,8 @@ def measures_record(n: int = 300, seed: int = 0, means: dict | None = None, spre
                 "smoothness": 0.99 if kind == "cam" else 0.71, "random_smoothness": 0.99 if kind == "cam" else 0.7,
                 "blank": blank, "blank_true": [bool(rng.random() < 2 * blank_rate) if not c else None for c in correct],
                 "centre": [None if b else v for b, v in zip(blank, draw(centre, 0, 1))],
+                **{name: [None if b else v for b, v in zip(blank, draw(value, -1 if name == "layout_rho" else 0, 1))]
+                   for name, value in zip(("border", "corner", "layout_rho"), edges.get((f, kind), EDGES_DEFAULT))},
                 **{axis: [None if b else round(float(v), 2) for b, v in
                           zip(blank, rng.normal(leans.get((f, kind), (0.0, 0.0))[i], 20 * spread, n))]
                    for i, axis in enumerate(("right", "down"))},
@@ -205,12 +216,16 @@ def measures_record(n: int = 300, seed: int = 0, means: dict | None = None, spre
                 "random_deletion": rand_del.round(4).tolist(), "random_insertion": rand_ins.round(4).tolist()}
         families[f] = {"pred": labels, "correct": correct, "methods": methods}
     both = [a and b for a, b in zip(families["dense"]["correct"], families["gap"]["correct"])]
+    partner = [(i + 1) % n for i in range(n)]  # labels cycle through the classes: a neighbour is of another class
     agreement = {kind: {"rho": np.clip(rng.normal(0.4, spread, n), -1, 1).round(4).tolist(),
-                        "shuffled_rho": np.clip(rng.normal(0.2, spread, n), -1, 1).round(4).tolist(),
+                        "other_class_rho": np.clip(rng.normal(0.2, spread, n), -1, 1).round(4).tolist(),
+                        "partner": partner, "pairing_rule": "each image paired with one of another class",
                         "both_correct": both} for kind in ("cam", "saliency")}
     return {"rule": "the first 150 validation images, in a fixed random order (seed 0), that both networks classify "
                     "correctly and the first 150 that at least one network misclassifies",
             "images": list(range(n)), "labels": labels, "n_images": n, "centre_side": 0.5, "centre_area": 0.25,
+            "border_width": 0.125, "border_area": 0.4375, "corner_side": 0.25, "corner_area": 0.25,
+            "layout_rule": "Spearman correlation of each map with the mean of the same network's other non-blank maps",
             "steps": 16, "random_baselines": n_random, "removal": "pixels set to the image's per-channel mean",
             "faithful_margin": 0.02, "families": families, "agreement": agreement,
             "mean_maps": {"cam": "mean_maps_cam.png", "saliency": "mean_maps_saliency.png"}}

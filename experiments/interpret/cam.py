@@ -2,8 +2,11 @@
 map, the output of `model.features`, batching, upsampling to the input size, normalising to
 [0, 1]); each method only says how it weights the feature maps.
 
-- `CAM` (Zhou et al. 2016): M_c = sum_k w_{c,k} f_k with w the final linear layer's weights.
-  Exact, no gradients, but only defined when the head is global average pooling -> linear.
+- `CAM` (Zhou et al. 2016): M_c = ReLU(sum_k w_{c,k} f_k) with w the final linear layer's weights.
+  Exact, no gradients, but only defined when the head is global average pooling -> linear. The ReLU
+  is HiResCAM's, so both families' maps are post-processed alike (a signed CAM, min-max scaled, can
+  never be blank and spreads its mass over the frame); on a GAP head the gradient is w_{c,k} / (h w)
+  at every position, so ReLU'd CAM and HiResCAM coincide after scaling (tested).
 - `GradCAM` (Selvaraju et al. 2017): M_c = ReLU(sum_k a_k f_k), a_k = spatial mean of d y_c / d f_k;
   the gradient generalisation that works for any differentiable head.
 - `HiResCAM` (Draelos & Carin 2020): M_c = ReLU(sum_k (d y_c / d f_k) * f_k), the gradient kept per
@@ -62,14 +65,15 @@ class CAM(ActivationMap):
     name = "CAM"
     caption = ("Class activation maps (Zhou et al. 2016): the final linear layer's weights for the class applied "
                "to the last convolutional feature maps (exact, no gradients, because this head is global average "
-               "pooling into one linear layer), upsampled bilinearly to 32x32 and min-max scaled per image.")
+               "pooling into one linear layer), followed by a ReLU as HiResCAM's maps are (on this head the two coincide), "
+               "upsampled bilinearly to 32x32 and min-max scaled per image.")
 
     def weigh(self, feats, grads, classes):
         weights = self.model.classifier.weight.detach().float()[classes]  # (N, K)
         if weights.shape[1] != feats.shape[1]:
             raise ValueError(f"CAM needs global average pooling into the last linear layer; this classifier takes "
                              f"{weights.shape[1]} inputs, the feature map has {feats.shape[1]} channels (use HiResCAM)")
-        return torch.einsum("nk,nkhw->nhw", weights, feats)
+        return torch.relu(torch.einsum("nk,nkhw->nhw", weights, feats))
 
 
 class GradCAM(ActivationMap):

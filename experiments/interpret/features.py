@@ -131,9 +131,10 @@ def plot_feature_maps(image: torch.Tensor, maps: torch.Tensor, title: str, layou
     return fig
 
 
-def filter_tiles(conv: nn.Conv2d, first: bool) -> tuple[np.ndarray, str]:
-    """Tiles to draw and the rule: RGB for the first layer, else each filter's strongest input channel."""
-    w = conv.weight.detach().float().numpy()
+def filter_tiles(conv: nn.Conv2d | np.ndarray, first: bool) -> tuple[np.ndarray, str]:
+    """Tiles to draw and the rule: RGB for the first layer (or RGB filters given as an array
+    (K, 3, h, w)), else each filter's strongest input channel."""
+    w = np.asarray(conv, dtype=np.float64) if isinstance(conv, np.ndarray) else conv.weight.detach().float().numpy()
     if first:
         tiles = w.transpose(0, 2, 3, 1)
         rule = "RGB, each filter min-max scaled"
@@ -153,6 +154,17 @@ def plot_filters(conv: nn.Conv2d, first: bool, title: str, layout: TileLayout):
     fig, axes = _tile_figure(len(tiles), layout, f"{title}: all {len(tiles)} filters ({k}), {rule}")
     for ax, tile in zip(axes, tiles):
         ax.imshow(tile, cmap=None if first else "gray", vmin=0, vmax=1, interpolation="nearest")
+    return fig, rule
+
+
+def plot_effective_filters(weights: np.ndarray, title: str, layout: TileLayout):
+    """One RGB tile per pixel-space filter (K, 3, h, w) (experiments/interpret/effective.py), each min-max
+    scaled; returns the figure and the rule its tiles follow."""
+    tiles, rule = filter_tiles(weights, True)
+    k = "×".join(map(str, weights.shape[2:]))
+    fig, axes = _tile_figure(len(tiles), layout, f"{title}: all {len(tiles)} filters ({k}) in pixel space, {rule}")
+    for ax, tile in zip(axes, tiles):
+        ax.imshow(tile, vmin=0, vmax=1, interpolation="nearest")
     return fig, rule
 
 

@@ -26,8 +26,10 @@ from experiments.interpret.cam import method_for  # noqa: E402
 from experiments.interpret.faithfulness import FAITHFUL_MARGIN, REMOVAL  # noqa: E402
 from experiments.interpret.guided import guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import inspecting, probabilities, to_float_images  # noqa: E402
-from experiments.interpret.measures import (CENTRE_SIDE, blank_maps, centre_mass, centre_region,  # noqa: E402
-                                            faithfulness, mass_centre, matching_resolution, paired_rank_correlations,
+from experiments.interpret.measures import (BORDER_WIDTH, CENTRE_SIDE, CORNER_SIDE, blank_maps,  # noqa: E402
+                                            border_region, centre_mass, centre_region, corner_region,
+                                            cross_class_partners, faithfulness, layout_correlations, mass_centre,
+                                            matching_resolution, paired_rank_correlations, region_mass,
                                             smooth_random_maps, smoothness)
 
 RULE = ("the first {both} validation images, in a fixed random order (seed {seed}), that both networks classify "
@@ -37,6 +39,9 @@ RANDOM_RULE = {"cam": "uniform noise at the last feature map's resolution, upsam
                            "bilinearly upsampled maps are closest in smoothness (neighbour correlation) to the guided "
                            "maps"}
 SCAN = 1000  # validation images predicted at a time while looking for enough of each group
+PAIRING_RULE = ("each image paired with one of another class: the images in a random order (seed {seed}), sorted by "
+                "class, each paired with the one as many places further round as the largest class has images")
+LAYOUT_RULE = "Spearman correlation of each map with the mean of the same network's other non-blank maps"
 
 
 def choose_images(correct: dict[str, torch.Tensor], order: torch.Tensor, n: int, seed: int) -> dict:
@@ -94,10 +99,12 @@ def _measure_maps(kind, model, images, maps, true_maps, pred, wrong, side, param
                              resolution, seed)
     class_rho = paired_rank_correlations(maps, true_maps)
     blank_true, centres = blank_maps(true_maps), mass_centre(maps)
+    border, corner = (region_mass(maps, region(size))[0] for region in (border_region, corner_region))
     return {"random_resolution": resolution, "random_rule": RANDOM_RULE[kind],
             "smoothness": _round(target), "random_smoothness": _round(float(np.mean(reference))),
             "blank": blank_maps(maps), "blank_true": [b if w else None for b, w in zip(blank_true, wrong.tolist())],
-            "centre": _round(centre_mass(maps)[0]),
+            "centre": _round(centre_mass(maps)[0]), "border": _round(border), "corner": _round(corner),
+            "layout_rho": _round(layout_correlations(maps)),
             "right": _round([None if c is None else c[0] for c in centres]),
             "down": _round([None if c is None else c[1] for c in centres]),
             "class_rho": _round([r if w else None for r, w in zip(class_rho, wrong.tolist())]),
@@ -116,15 +123,23 @@ def as_scored(model):
         yield copy.deepcopy(model).to(memory_format=torch.channels_last)
 
 
-def agreement(true_maps: dict, correct: dict) -> dict:
+def agreement(true_maps: dict, correct: dict, labels, seed: int = 0) -> dict:
     """Per kind, the rank correlation of the two networks' maps of the true class of each image, and
-    of each dense map with the gap map of the next image (a pairing that shares only the networks'
-    general layout preference, so the difference is agreement about this image)."""
+    of each dense map with the gap map of its partner, an image of another class
+    (`cross_class_partners`: a pairing that shares only the networks' general layout preference, and
+    no class, so the difference is agreement about this image). None where a map is blank or an
+    image has no partner."""
     dense, gap = (true_maps[f] for f in FAMILIES)
     both = (torch.tensor(correct["dense"]) & torch.tensor(correct["gap"])).tolist()
-    return {kind: {"rho": _round(paired_rank_correlations(dense[kind], gap[kind])),
-                   "shuffled_rho": _round(paired_rank_correlations(dense[kind], gap[kind].roll(-1, 0))),
-                   "both_correct": both} for kind in MAP_KINDS}
+    partner = cross_class_partners(labels, seed)
+    index = torch.tensor([i if p is None else p for i, p in enumerate(partner)], dtype=torch.long)
+
+    def other(kind):
+        rho = paired_rank_correlations(dense[kind], gap[kind][index])
+        return _round([None if p is None else r for r, p in zip(rho, partner)])
+    return {kind: {"rho": _round(paired_rank_correlations(dense[kind], gap[kind])), "other_class_rho": other(kind),
+                   "partner": partner, "pairing_rule": PAIRING_RULE.format(seed=seed), "both_correct": both}
+            for kind in MAP_KINDS}
 
 
 def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chosen: dict, out_dir: Path,
@@ -132,25 +147,34 @@ def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chose
     """Measure both networks on `images` (N, 3, 32, 32) in [0, 1], the validation images chosen by
     `choose_images`. Writes and returns measures.json:
 
-    {"rule", "images" (validation indices), "labels", "n_images", "centre_side", "centre_area", "steps",
-     "random_baselines", "removal", "faithful_margin", "families": {family: {"pred", "correct", "methods": {kind:
+    {"rule", "images" (validation indices), "labels", "n_images", "centre_side", "centre_area", "border_width",
+     "border_area", "corner_side", "corner_area", "layout_rule", "steps", "random_baselines", "removal",
+     "faithful_margin", "families": {family: {"pred", "correct", "methods": {kind:
        {"method", "random_resolution", "random_rule", "smoothness", "random_smoothness",
-        "blank", "blank_true" (None where correct), "centre" (None where blank),
+        "blank", "blank_true" (None where correct), "centre", "border", "corner" (fractions of the mass in
+        the central square, the border ring, the four corner squares; None where blank),
+        "layout_rho" (LAYOUT_RULE; None where blank),
         "right", "down" (the mass centre's offset from the image centre, pixels; None where blank),
         "class_rho" (predicted vs true class; None where correct or blank),
         "deletion", "insertion" (per image), "random_deletion", "random_insertion" (per random map, per image)}}}},
-     "agreement": {kind: {"rho", "shuffled_rho", "both_correct"}}, "mean_maps": {kind: png name}}
+     "agreement": {kind: {"rho", "other_class_rho", "partner", "pairing_rule", "both_correct"}},
+     "mean_maps": {kind: png name}}
     Every per-image list follows "images"."""
     out = Path(out_dir)
     labels = torch.as_tensor(labels, dtype=torch.long).view(-1)
     families, predicted, true = {}, {}, {}
     for family in FAMILIES:
         families[family], predicted[family], true[family] = measure_family(models[family], images, labels, params)
+    size = images.shape[-1]
     record = {"rule": chosen["rule"], "images": chosen["indices"], "labels": labels.tolist(), "n_images": len(images),
-              "centre_side": CENTRE_SIDE, "centre_area": float(centre_region(images.shape[-1]).float().mean()),
-              "steps": params["measure_steps"], "random_baselines": params["random_baselines"], "removal": REMOVAL,
+              "centre_side": CENTRE_SIDE, "centre_area": float(centre_region(size).float().mean()),
+              "border_width": BORDER_WIDTH, "border_area": float(border_region(size).float().mean()),
+              "corner_side": CORNER_SIDE, "corner_area": float(corner_region(size).float().mean()),
+              "layout_rule": LAYOUT_RULE, "steps": params["measure_steps"],
+              "random_baselines": params["random_baselines"], "removal": REMOVAL,
               "faithful_margin": FAITHFUL_MARGIN, "families": families,
-              "agreement": agreement(true, {f: families[f]["correct"] for f in FAMILIES}),
+              "agreement": agreement(true, {f: families[f]["correct"] for f in FAMILIES}, labels.tolist(),
+                                     params.get("seed", 0)),
               "mean_maps": {kind: f"mean_maps_{kind}.png" for kind in MAP_KINDS}}
     for kind in MAP_KINDS:
         save_figure(plot_mean_maps(kind, predicted, families), out / record["mean_maps"][kind])

@@ -5,8 +5,14 @@ returns per-image numbers; the report's verdicts (experiments/writeup/verdicts.p
 with intervals. A blank map (max <= 0: no location raises the class score) has no mass, no ranking
 and no shape, so a per-image measure gives None for it instead of a number that would read as a finding.
 
-- `centre_mass`, `mass_centre`: where the maps put their mass, against a centre prior (the central
-  square's area share), and to which side of the image it leans.
+- `centre_mass`, `region_mass`, `mass_centre`: where the maps put their mass, against the share of the
+  area of a region (the central square, the border ring, the four corner squares), and to which side
+  of the image it leans.
+- `layout_correlations`: how much a map looks like the same network's maps of other images (its
+  rank correlation with their mean): a network that favours some locations whatever the image has
+  maps alike across images.
+- `cross_class_partners`: each image paired with an image of another class (the baseline of the
+  agreement between two networks' maps).
 - `paired_rank_correlations`: the same place? Two families' maps of one image, or one method's maps
   of one image for two classes (class sensitivity).
 - `smoothness`, `smooth_random_maps`, `matching_resolution`: random maps as smooth as a method's own,
@@ -23,7 +29,9 @@ from experiments.interpret.faithfulness import curves, image_aucs
 from experiments.interpret.maps import normalize_maps, upsample
 from experiments.interpret.sanity import rank_correlations
 
-CENTRE_SIDE = 0.5  # the central square spans half of each side: a quarter of the area
+CENTRE_SIDE = 0.5     # the central square spans half of each side: a quarter of the area
+BORDER_WIDTH = 0.125  # the border ring: the outer eighth of each side (4 px of 32), 44% of the area
+CORNER_SIDE = 0.25    # each corner square spans a quarter of each side (8 px of 32); the four cover 25%
 
 
 def blank_maps(maps: torch.Tensor) -> list[bool]:
@@ -40,15 +48,37 @@ def centre_region(size: int, side: float = CENTRE_SIDE) -> torch.Tensor:
     return region
 
 
-def centre_mass(maps: torch.Tensor, side: float = CENTRE_SIDE) -> tuple[list[float | None], float]:
-    """Per map, the fraction of its mass (values below 0 count as 0) inside the central square, None
-    for a blank map; and the square's share of the area, which is what a uniform map gives."""
-    region = centre_region(maps.shape[-1], side)
+def border_region(size: int, width: float = BORDER_WIDTH) -> torch.Tensor:
+    """(size, size) bool: the ring of round(width * size) pixels along every edge."""
+    k = round(width * size)
+    region = torch.ones(size, size, dtype=torch.bool)
+    region[k:size - k, k:size - k] = False
+    return region
+
+
+def corner_region(size: int, side: float = CORNER_SIDE) -> torch.Tensor:
+    """(size, size) bool: the four corner squares of round(side * size) pixels a side."""
+    k = round(side * size)
+    region = torch.zeros(size, size, dtype=torch.bool)
+    for rows in (slice(0, k), slice(size - k, size)):
+        for cols in (slice(0, k), slice(size - k, size)):
+            region[rows, cols] = True
+    return region
+
+
+def region_mass(maps: torch.Tensor, region: torch.Tensor) -> tuple[list[float | None], float]:
+    """Per map, the fraction of its mass (values below 0 count as 0) inside `region` (H, W) bool, None
+    for a blank map; and the region's share of the area, which is what a uniform map gives."""
     mass = maps.float().clamp_min(0)
     total = mass.flatten(1).sum(1)
     inside = mass[:, region].sum(1)
     fractions = [float(i / t) if t > 0 else None for i, t in zip(inside, total)]
     return fractions, float(region.float().mean())
+
+
+def centre_mass(maps: torch.Tensor, side: float = CENTRE_SIDE) -> tuple[list[float | None], float]:
+    """`region_mass` of the central square."""
+    return region_mass(maps, centre_region(maps.shape[-1], side))
 
 
 def mass_centre(maps: torch.Tensor) -> list[tuple[float, float] | None]:
@@ -67,6 +97,36 @@ def paired_rank_correlations(a: torch.Tensor, b: torch.Tensor) -> list[float | N
     """Spearman correlation of each pair of maps in two (N, H, W) stacks; None where either is blank."""
     rho = rank_correlations(a, b)
     return [None if x or y else r for r, x, y in zip(rho, blank_maps(a), blank_maps(b))]
+
+
+def layout_correlations(maps: torch.Tensor) -> list[float | None]:
+    """Per map of (N, H, W), the Spearman correlation with the mean of the network's other non-blank
+    maps (leave one out): near 1 when the maps share one layout whatever the image, near 0 when each
+    image's map is its own. None for a blank map, or when no other map is non-blank."""
+    blank = torch.tensor(blank_maps(maps), dtype=torch.bool)
+    kept = maps.float() * ~blank.view(-1, 1, 1)
+    n, total = int((~blank).sum()), kept.sum(0)
+    if n < 2:
+        return [None] * len(maps)
+    others = (total.unsqueeze(0) - kept) / (n - 1)
+    rho = rank_correlations(maps, others)
+    return [None if b else r for r, b in zip(rho, blank.tolist())]
+
+
+def cross_class_partners(labels, seed: int = 0) -> list[int | None]:
+    """For each image, the position of another image of a different class: the images in a random order
+    (seed), stably sorted by class, each paired with the one m places further round (m: the largest
+    class's count), which never shares its class when m <= n / 2. None where it would."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n == 0:
+        return []
+    order = np.random.default_rng(seed).permutation(n)
+    order = order[np.argsort(labels[order], kind="stable")]
+    m = int(np.bincount(np.unique(labels, return_inverse=True)[1]).max())
+    partner = np.empty(n, dtype=int)
+    partner[order] = order[(np.arange(n) + m) % n]
+    return [int(p) if labels[p] != labels[i] else None for i, p in enumerate(partner)]
 
 
 def smoothness(maps: torch.Tensor) -> list[float | None]:

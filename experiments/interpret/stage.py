@@ -19,8 +19,10 @@ from torch import nn  # noqa: E402
 from experiments.core.names import FAMILIES
 from experiments.engine.io import read_json, save_figure, write_json  # noqa: E402
 from experiments.interpret.cam import method_for  # noqa: E402
+from experiments.interpret.effective import effective_filters  # noqa: E402
 from experiments.interpret.features import (FIGURE_DPI, MAPS_SCALE_RULE, chosen_layers, constant_channels,  # noqa: E402
-                                            feature_maps, plot_feature_maps, plot_filters, plot_gabor_fits, tile_layout)
+                                            feature_maps, plot_effective_filters, plot_feature_maps, plot_filters,
+                                            plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
@@ -58,18 +60,33 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
                        "constant_channels": constant_channels(maps), "filter_rule": rule,
                        "maps_layout": maps_layout._asdict(), "filters_layout": filters_layout._asdict(),
                        "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
-    # the Gabor question is about what training found: a frozen stem (patch whitening) is skipped
-    convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
-    number, first = next((i, c) for i, c in enumerate(convs, 1) if getattr(c, "learned", True))
-    gabor, kernels, fitted = gabor_test(first.weight.detach().float().numpy(), seed=params.get("seed", 0))
-    gabor = {**gabor, "layer": number, "frozen_before": number - 1}
-    title = f"{family}: best and worst Gabor fits of conv layer {number}'s filters ({gabor['channel_rule']})"
-    save_figure(plot_gabor_fits(kernels, fitted, gabor["r2"], gabor["best"], gabor["worst"], title), out / "gabor.png")
-    write_json(out / "gabor.json", gabor)
+    write_json(out / "gabor.json", run_gabor(model, out, family, params))
     record = {"family": family, "image_index": image_index, "layers": layers,
               "n_conv_layers": len([m for m in model.features.modules() if isinstance(m, nn.Conv2d)])}
     write_json(out / "features.json", record)
     return record
+
+
+def run_gabor(model: nn.Module, out: Path, family: str, params: dict) -> dict:
+    """The Gabor test on the filters the network applies to the pixels: the first learned conv composed
+    with the frozen stem before it (experiments/interpret/effective.py). Writes filters_effective.png
+    and gabor.png; returns the gabor.json record."""
+    weights, composed = effective_filters(model)
+    gabor, kernels, fitted = gabor_test(weights, seed=params.get("seed", 0))
+    n = composed["layer"]
+    layers = f"conv layers 1-{n}" if composed["frozen_before"] else f"conv layer {n}"
+    gabor = {**gabor, **composed, "space": "pixel", "filters": "filters_effective.png",
+             "effective_rule": (f"conv layer {n}, the first learned layer, composed with the {composed['frozen_before']} "
+                                "frozen layer(s) before it (the ReLU between them left out: it is the map's linear "
+                                "part), per input colour channel divided by the model's input std"
+                                if composed["frozen_before"] else f"conv layer {n}, divided by the model's input std")}
+    layout = tile_layout(len(weights), max(weights.shape[2:]))
+    fig, _ = plot_effective_filters(weights, f"{family}: effective filters of {layers}", layout)
+    save_figure(fig, out / gabor["filters"], dpi=FIGURE_DPI)
+    gabor["filters_layout"] = layout._asdict()
+    title = f"{family}: best and worst Gabor fits of the effective filters of {layers} ({gabor['channel_rule']})"
+    save_figure(plot_gabor_fits(kernels, fitted, gabor["r2"], gabor["best"], gabor["worst"], title), out / "gabor.png")
+    return gabor
 
 
 # ---------------------------------------------------------------- Problems 4 and 5

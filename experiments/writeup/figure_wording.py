@@ -15,8 +15,14 @@ ADEBAYO = {"changes": "Adebayo et al. (2018), who found that Grad-CAM maps (of w
 EXPECTED = {"cam": "changes", "saliency": "stays"}
 
 def layer_name(r: dict) -> str:
-    """How the Gabor paragraph names the layer it tested (gabor.json's `layer`, when recorded)."""
-    return f"conv layer {r['layer']}, the first learned layer," if r.get("layer") else "the first layer"
+    """How the Gabor paragraph names the filters it tested (gabor.json's `layer`, `frozen_before` and
+    `space`, when recorded)."""
+    if not r.get("layer"):
+        return "the first layer"
+    learned = f"conv layer {r['layer']}, the first learned layer,"
+    if r.get("space") == "pixel" and r.get("frozen_before"):
+        return f"{learned} composed with the frozen layer(s) before it into filters on the pixels"
+    return learned
 
 
 # ---------------------------------------------------------------- Problem 3
@@ -27,29 +33,30 @@ def gabor_sentence(r: dict, v: dict) -> str:
     k = "x".join(map(str, kernel)) or MISSING
     p = f"{v['p_value']:.3g}" if v["p_value"] is not None else MISSING
     text = (f"{pct(r.get('fraction'))} of the {r.get('n_filters', MISSING)} {k} filters of {layer_name(r)} reach "
-            f"R² ≥ {r.get('threshold', MISSING)} (median R² {dec(r.get('median_r2'))}); norm-matched random filters "
-            f"reach it {pct(r.get('null_fraction'))} of the time (median {dec(r.get('null_median_r2'))}); "
-            f"one-sided Mann-Whitney p = {p} (α = {v['alpha'] if v['alpha'] is not None else MISSING}).")
+            f"R² ≥ {r.get('threshold', MISSING)} (median R² {dec(r.get('median_r2'))}); phase-randomised copies with "
+            f"the same power spectrum reach it {pct(r.get('null_fraction'))} of the time (median "
+            f"{dec(r.get('null_median_r2'))}); one-sided Mann-Whitney p = {p} "
+            f"(α = {v['alpha'] if v['alpha'] is not None else MISSING}).")
     if v["small_kernel"]:
         text += (f" A {k} kernel has only {kernel[0] * kernel[1]} pixels, too few to show an oriented envelope and "
                  f"a carrier: a 9-parameter Gabor fits almost any smooth {k} pattern.")
     margin = f"{100 * v['margin']:+.0f} points" if v["margin"] is not None else MISSING
     tail = {
         NOT_MEASURED: " Without the test's numbers there is no verdict.",
-        "no better than random": " The test does not find the trained filters fitting Gabors better than random "
-                                 "ones (p ≥ α): no evidence of Gabor-like filters"
-                                 + (", and at this kernel size the question is inconclusive anyway."
-                                    if v["small_kernel"] else " at this kernel size and training budget."),
-        "inconclusive at this kernel size": " The trained filters do fit better than random ones (p < α), but at "
+        "no evidence": " The test does not show the trained filters fitting Gabors better than copies of the same "
+                       "power spectrum (p ≥ α): no evidence of Gabor-like filters, which is not evidence against them"
+                       + ("; at this kernel size the question is inconclusive anyway." if v["small_kernel"]
+                          else " (the test may lack the power to tell)."),
+        "inconclusive at this kernel size": " The trained filters do fit better than the null (p < α), but at "
                                             "this kernel size that is weak evidence at best: inconclusive.",
-        "Gabor-like": f" The trained filters fit Gabors clearly better than chance (p < α; {margin} in the fraction "
-                      "above the threshold): yes, most are Gabor-like.",
-        "partly Gabor-like": f" Some trained filters fit Gabors better than chance (p < α; {margin} in the fraction "
-                             "above the threshold, less than the clear margin of "
+        "Gabor-like": f" The trained filters fit Gabors clearly better than the null (p < α; {margin} in the "
+                      "fraction above the threshold): yes, most are Gabor-like.",
+        "partly Gabor-like": f" Some trained filters fit Gabors better than the null (p < α; {margin} in the "
+                             "fraction above the threshold, less than the clear margin of "
                              f"{100 * (v['clear_margin'] or 0):.0f}): partly Gabor-like.",
-        "slightly better than random": f" The trained filters fit significantly better than random ones (p < α), "
-                                       f"but the margin is small ({margin} in the fraction above the threshold): a "
-                                       "real but slight difference, not evidence of Gabor-like filters.",
+        "slightly better than the null": f" The trained filters fit significantly better than the null (p < α), "
+                                         f"but the margin is small ({margin} in the fraction above the threshold): "
+                                         "a real but slight difference, not evidence of Gabor-like filters.",
     }[v["word"]]
     return text + tail
 

@@ -1,5 +1,7 @@
 """What the maps of Problems 4-5 show about the two networks, worded from interpret/measures.json:
-where each network's evidence sits (against a centre prior), whether a map depends on the class it
+where each network's evidence sits (the central square, the border ring and the corner squares, each
+against its share of the area), whether the dense network's maps are more alike across images than the gap
+network's (the flatten head's explanation is printed only when they are), whether a map depends on the class it
 explains, how many maps are blank and why, whether the maps beat random maps of their own
 smoothness, and whether the two networks look at the same places. Every word is a verdict of
 experiments/writeup/verdicts.py; every sentence names the numbers behind it and says "unclear" when its
@@ -10,11 +12,16 @@ from __future__ import annotations
 from experiments.core.names import FAMILIES, MAP_KINDS
 from experiments.writeup.formats import dec, pct, pts
 from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_verdict, class_sensitivity_verdict,
-                                              faithful_overall, lean_verdict, paired_difference_verdict,
-                                              smooth_faithfulness_verdict)
+                                              edge_verdict, faithful_overall, layout_verdict, lean_verdict,
+                                              paired_difference_verdict, smooth_faithfulness_verdict)
 from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR
 
 NIE = "Nie et al. (2018)"
+# Why a map after its ReLU can be blank: how each head turns per-location evidence into the class score.
+HEAD_SUMS = {"HiResCAM": "The flatten head gives each location its own weights, so the score is a sum of per-location "
+                         "contributions (plus terms that do not depend on the features) that can all be negative.",
+             "CAM": "The global-average-pooling head scores the class by the mean of its activation map over "
+                    "locations plus a bias, and every location's term can be negative."}
 
 
 def measures_findings(measures: dict) -> dict:
@@ -39,6 +46,8 @@ def family_findings(family: str, measures: dict, kind: str) -> dict:
     centre = {group: centre_verdict([c for c, ok in zip(m["centre"], correct) if ok == (group == "correct")],
                                     measures["centre_area"]) for group in ("correct", "incorrect")}
     lean = lean_verdict(*([v for v, ok in zip(m[axis], correct) if ok] for axis in ("right", "down")))
+    edges = edge_verdict(*([v for v, ok in zip(m[name], correct) if ok] for name in ("border", "corner")),
+                         measures["border_area"], measures["corner_area"])
     classes = class_sensitivity_verdict([r for r, ok in zip(m["class_rho"], correct) if not ok])
     margin = measures["faithful_margin"]
     deletion = smooth_faithfulness_verdict(m["deletion"], m["random_deletion"], m["blank"], lower_is_better=True,
@@ -51,10 +60,11 @@ def family_findings(family: str, measures: dict, kind: str) -> dict:
         lower_is_better=name == "deletion", margin=margin) for group in ("correct", "incorrect")}
         for name in ("deletion", "insertion")}
     blanks = blank_counts(m, correct)
-    text = " ".join([centre_sentence(family, m["method"], centre, lean, measures["centre_area"]),
+    text = " ".join([centre_sentence(family, m["method"], centre, lean, edges, measures["centre_area"]),
                      class_sentence(m["method"], kind, classes), blank_sentence(m["method"], blanks),
                      faithfulness_sentence(m, deletion, insertion, overall, measures["random_baselines"], by_group)])
-    return {"method": m["method"], "centre": centre, "lean": lean, "classes": classes, "deletion": deletion,
+    return {"method": m["method"], "centre": centre, "lean": lean, "edges": edges, "classes": classes,
+            "deletion": deletion,
             "insertion": insertion, "overall": overall, "by_group": by_group, "blanks": blanks, "text": text}
 
 
@@ -63,12 +73,15 @@ def comparison(measures: dict, kind: str) -> dict:
     maps of different images), and which puts more of its mass in the centre, on the images both
     classify correctly."""
     a = measures["agreement"][kind]
-    agree = paired_difference_verdict(a["shuffled_rho"], a["rho"], a["both_correct"], "agree", "disagree")
-    dense, gap = (measures["families"][f]["methods"][kind]["centre"] for f in FAMILIES)
-    centre = paired_difference_verdict(dense, gap, a["both_correct"], "gap more centred", "dense more centred")
-    method = " and ".join(dict.fromkeys(measures["families"][f]["methods"][kind]["method"] for f in FAMILIES))
-    return {"agreement": agree, "centre": centre,
-            "text": f"{agreement_sentence(method, agree)} {centre_difference_sentence(centre)}"}
+    agree = paired_difference_verdict(a["other_class_rho"], a["rho"], a["both_correct"], "agree", "disagree")
+    methods = {f: measures["families"][f]["methods"][kind] for f in FAMILIES}
+    centre = paired_difference_verdict(methods["dense"]["centre"], methods["gap"]["centre"], a["both_correct"],
+                                       "gap more centred", "dense more centred")
+    layout = layout_verdict(methods["dense"]["layout_rho"], methods["gap"]["layout_rho"], a["both_correct"])
+    method = " and ".join(dict.fromkeys(m["method"] for m in methods.values()))
+    return {"agreement": agree, "centre": centre, "layout": layout,
+            "text": " ".join([agreement_sentence(method, agree), centre_difference_sentence(centre),
+                              layout_sentence(layout)])}
 
 
 # ---------------------------------------------------------------- sentences
@@ -77,7 +90,7 @@ def _range(v: dict, fmt) -> str:
     return f"{fmt(v['low'])} to {fmt(v['high'])}"
 
 
-def lean_sentence(method: str, v: dict) -> str:
+def lean_sentence(v: dict) -> str:
     """Where the mass centre of the correctly classified images' maps lies, and the side it leans to."""
     x, y = v["right"], v["down"]
     if x["low"] is None or y["low"] is None:
@@ -87,12 +100,25 @@ def lean_sentence(method: str, v: dict) -> str:
              f"{_range(y, lambda a: f'{a:+.1f}')})")
     if v["word"] == "no clear lean":
         return f"{where}: no clear lean to any side (by {v['lean_px']:g} px or more)."
-    why = (" A flatten head has its own weights for each location, so it can favour some locations whatever the "
-           "image; a global-average-pooling head weighs every location alike." if method == "HiResCAM" else "")
-    return f"{where}: the evidence {v['word']}.{why}"
+    return f"{where}: the evidence {v['word']}."
 
 
-def centre_sentence(family: str, method: str, centre: dict, lean: dict, area: float) -> str:
+def edge_sentence(v: dict) -> str:
+    """How much of the correctly classified images' maps lies in the border ring and the corner squares,
+    against their shares of the area; "towards the borders" or "corners" only as measured."""
+    b, c = v["border"], v["corner"]
+    if b["low"] is None or c["low"] is None:
+        return ""
+    head = (f"The border ring holds {pct(b['mean'], 1)} of the mass ({_range(b, lambda x: pct(x, 1))}; area "
+            f"{pct(b['reference'])}), the corner squares {pct(c['mean'], 1)} ({_range(c, lambda x: pct(x, 1))}; area "
+            f"{pct(c['reference'])})")
+    return head + {"borders and corners": ": the evidence leans towards the borders and the corners.",
+                   "borders": ": it leans towards the borders, not into the corners.",
+                   "corners": ": it leans into the corners, not towards the border ring as a whole.",
+                   "neither": ": no lean towards the borders or the corners beyond their share."}[v["word"]]
+
+
+def centre_sentence(family: str, method: str, centre: dict, lean: dict, edges: dict, area: float) -> str:
     v, w = centre["correct"], centre["incorrect"]
     if v["low"] is None:
         head = (f"Too few non-blank {method} maps of correctly classified images ({v['n']}) to say where the "
@@ -104,13 +130,15 @@ def centre_sentence(family: str, method: str, centre: dict, lean: dict, area: fl
                 f" which covers {pct(area)} of the image")
         head += {"centred": ": more of its evidence lies in the centre than a map without preference would put "
                             "there." if not v["most"] else ": most of its evidence sits in the centre.",
-                 "off-centre": ": its evidence sits mostly outside the centre, towards the borders and corners.",
-                 UNCLEAR: "; the interval includes that share: no clear preference for the centre or the border."
+                 "off-centre": ": less of its evidence lies in the centre than a map without preference would put "
+                               "there.",
+                 UNCLEAR: "; the interval includes that share: no clear preference for the centre."
                  }[v["word"]]
-    head = f"{head} {lean_sentence(method, lean)}".rstrip()
+    head = " ".join(p for p in (head, edge_sentence(edges), lean_sentence(lean)) if p)
     if w["low"] is None:
         return f"{head} Too few misclassified images with a non-blank map ({w['n']}) to say the same of them."
-    return f"{head} On the {w['n']} it misclassifies: {pct(w['mean'], 1)} ({_range(w, lambda x: pct(x, 1))}), {w['word']}."
+    return (f"{head} On the {w['n']} it misclassifies, the central square holds {pct(w['mean'], 1)} "
+            f"({_range(w, lambda x: pct(x, 1))}): {w['word']}.")
 
 
 def class_sentence(method: str, kind: str, v: dict) -> str:
@@ -153,14 +181,13 @@ def blank_sentence(method: str, b: dict) -> str:
     else:
         text = (f"No map for the predicted class is blank, but {b['blank_true']} of the {b['n_incorrect']} maps for "
                 f"the true class of a misclassified image {'is' if b['blank_true'] == 1 else 'are'}.")
-    if method == "HiResCAM":
+    if method in HEAD_SUMS:
         means = ["for the predicted class, that it won without positive evidence anywhere, because the features "
                  "lowered the other classes' scores more"] if b["blank"] else []
         means += ["for the true class, that the network finds no evidence for it anywhere in the image"
                   ] if b["blank_true"] else []
-        text += (" A HiResCAM map is blank when no location raises the class score. The flatten head gives each "
-                 "location its own weights, so the score is a sum of per-location contributions (plus terms that do "
-                 f"not depend on the features) that can all be negative. A blank map means, {'; '.join(means)}.")
+        text += (f" A {method} map is blank when no location raises the class score. {HEAD_SUMS[method]} "
+                 f"A blank map means, {'; '.join(means)}.")
     return text
 
 
@@ -196,7 +223,8 @@ def agreement_sentence(method: str, v: dict) -> str:
         return f"Whether the two networks look at the same places was not measured ({v['n']} pairs of non-blank maps)."
     head = (f"Do the two networks look at the same places? On the {v['n']} images both classify correctly, their "
             f"{method} maps have mean rank correlation {dec(v['mean_b'])}, against {dec(v['mean_a'])} between maps "
-            f"of different images (what a shared preference for some part of the frame alone gives); the difference, "
+            f"of images of different classes (each image paired with one of another class: what a shared preference "
+            f"for some part of the frame alone gives); the difference, "
             f"{dec(v['mean'])} (95% interval {_range(v, dec)}), ")
     return head + {"agree": "says they agree on where the evidence is in each image beyond that.",
                    "disagree": "says they look at different places in the same image, more so than in unrelated "
@@ -211,3 +239,19 @@ def centre_difference_sentence(v: dict) -> str:
     return (f"There the gap network's maps put {pct(v['mean_b'], 1)} of their mass in the central square and the dense "
             f"network's {pct(v['mean_a'], 1)}, a difference of {pts(v['mean'])} points ({_range(v, pts)}): "
             f"{v['word']}.")
+
+
+def layout_sentence(v: dict) -> str:
+    """Whether the dense network's maps are more alike across images than the gap network's; the flatten
+    head's explanation only when the verdict says they are."""
+    if v["low"] is None:
+        return f"Whether one network's maps are more alike across images was not measured ({v['n']} images)."
+    head = (f"A map's rank correlation with its network's other maps (how far it shows the same places whatever the "
+            f"image) is {dec(v['mean_b'])} for dense, {dec(v['mean_a'])} for gap, difference {dec(v['mean'])} "
+            f"({_range(v, dec)}): ")
+    return head + {"dense maps more alike": "the dense maps are more alike across images. A flatten head has its own "
+                                            "weights for each location, so it can favour some locations whatever the "
+                                            "image; a global-average-pooling head weighs every location alike.",
+                   "gap maps more alike": "the gap maps are more alike, so nothing here shows the flatten head "
+                                          "favouring fixed locations.",
+                   UNCLEAR: "neither network's maps are shown to be more alike across images."}[v["word"]]

@@ -88,6 +88,28 @@ def centre_verdict(fractions, area: float) -> dict:
     return {**v, "most": is_number(v.get("mean")) and v["mean"] > MOST}
 
 
+def edge_verdict(border, corner, border_area: float, corner_area: float) -> dict:
+    """Does a map's mass lean towards the image's edges? The per-image fractions of its mass in the
+    border ring and in the four corner squares, each judged against its share of the area ("more",
+    "less" or "unclear"). The word names the regions holding more than their share, "borders and
+    corners", "borders" or "corners", or is "neither"; without both intervals, theirs."""
+    b = image_mean_verdict(border, border_area, "more", "less")
+    c = image_mean_verdict(corner, corner_area, "more", "less")
+    out = {"border": b, "corner": c, "n": min(b["n"], c["n"])}
+    if b["low"] is None or c["low"] is None:
+        return {**out, "word": b["word"] if b["low"] is None else c["word"]}
+    regions = [name for name, v in (("borders", b), ("corners", c)) if v["word"] == "more"]
+    return {**out, "word": " and ".join(regions) or "neither"}
+
+
+def layout_verdict(dense, gap, mask) -> dict:
+    """Are the dense network's maps more alike across images than the gap network's? Per image (where
+    `mask` is true and both are numbers), dense − gap of each map's rank correlation with the mean of
+    its network's other maps: "dense maps more alike" when the interval lies above 0 (the dense network
+    shows some locations more whatever the image), "gap maps more alike" below, "unclear" across."""
+    return paired_difference_verdict(gap, dense, mask, "dense maps more alike", "gap maps more alike")
+
+
 def lean_verdict(right, down) -> dict:
     """To which side a map's mass leans: the per-image offsets of its mass centre from the image
     centre (pixels; right and down positive), each axis judged by its interval against 0. The word
@@ -160,13 +182,15 @@ def paired_difference_verdict(a, b, mask, positive: str, negative: str) -> dict:
 # ---------------------------------------------------------------- Problem 3
 
 def gabor_verdict(r: dict) -> dict:
-    """Are the first-layer filters Gabor-like? From gabor.json's numbers: the one-sided test of
-    trained vs random-filter R² (p_value, alpha) and the fractions above the R² threshold.
+    """Are the first learned filters (in pixel space) Gabor-like? From gabor.json's numbers: the
+    one-sided test of trained vs phase-randomised R² (p_value, alpha) and the fractions above the R²
+    threshold.
 
-    "no better than random" only when the test is not significant (p ≥ alpha); a kernel of 3x3
-    or less is "inconclusive at this kernel size" even when it is; otherwise "Gabor-like" (margin in
-    the fraction ≥ clear_margin and most filters above the threshold), "partly Gabor-like"
-    (margin ≥ clear_margin / 2) or "slightly better than random" (significant, small margin)."""
+    "no evidence" whenever the test is not significant (p ≥ alpha): a test that finds nothing does not
+    show the filters are no better than the null; a kernel of 3x3 or less is "inconclusive at this
+    kernel size" even when it is significant; otherwise "Gabor-like" (margin in the fraction ≥
+    clear_margin and most filters above the threshold), "partly Gabor-like" (margin ≥ clear_margin / 2)
+    or "slightly better than the null" (significant, small margin)."""
     p, alpha, clear = r.get("p_value"), r.get("alpha"), r.get("clear_margin")
     fraction, null_fraction = r.get("fraction"), r.get("null_fraction")
     kernel = list(r.get("kernel_size") or [])
@@ -180,11 +204,11 @@ def gabor_verdict(r: dict) -> dict:
         return {**out, "word": NOT_MEASURED}
     out["significant"] = p < alpha
     if not out["significant"]:
-        return {**out, "word": "no better than random"}
+        return {**out, "word": "no evidence"}
     if out["small_kernel"]:
         return {**out, "word": "inconclusive at this kernel size"}
     if out["margin"] >= clear and fraction >= 0.5:
         return {**out, "word": "Gabor-like"}
     if out["margin"] >= clear / 2:
         return {**out, "word": "partly Gabor-like"}
-    return {**out, "word": "slightly better than random"}
+    return {**out, "word": "slightly better than the null"}

@@ -71,6 +71,7 @@ def family_context(res: Results, family: str) -> dict:
                     "filters_png": res.figure(f"{interp}/{layer['filters']}")} for layer in features["layers"]],
         "gabor": res.json(f"{interp}/gabor.json"),
         "gabor_png": res.figure(f"{interp}/gabor.png"),
+        "gabor_filters_png": res.figure(f"{interp}/filters_effective.png"),
         "cam": res.json(f"{interp}/cam.json"),
         "cam_png": {g: res.figure(f"{interp}/cam_{g}.png") for g in ("correct", "incorrect")},
         "saliency": res.json(f"{interp}/saliency.json"),

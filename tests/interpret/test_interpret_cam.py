@@ -16,14 +16,31 @@ def _by_hand(raw):
     return (up - lo) / (hi - lo)
 
 
-def test_cam_equals_the_weighted_sum_of_the_last_feature_maps():
+def test_cam_equals_the_relu_of_the_weighted_sum_of_the_last_feature_maps():
     model = ToyNet("gap").eval()
     x, classes = torch.rand(3, 3, 32, 32), torch.tensor([3, 7, 0])
     with torch.no_grad():
         feats = model.features((x - model.mean) / model.std)
         raw = torch.stack([sum(model.classifier.weight[c, k] * feats[i, k] for k in range(8))
                            for i, c in enumerate(classes)])
-    assert torch.allclose(CAM(model)(x, classes), _by_hand(raw), atol=1e-5), "float32 rounding only"
+    assert (raw < 0).any() and (raw > 0).any(), "the toy's signed CAM has both signs, so the ReLU matters"
+    assert torch.allclose(CAM(model)(x, classes), _by_hand(torch.relu(raw)), atol=1e-5), "float32 rounding only"
+
+
+def test_relu_cam_equals_hirescam_on_a_gap_model_so_both_families_maps_are_processed_alike():
+    # GAP -> linear: d y_c / d f_khw = w_ck / (h w), so HiResCAM = ReLU(CAM) / (h w): equal after min-max scaling
+    model = ToyNet("gap", seed=3).eval()
+    x, classes = torch.rand(6, 3, 32, 32), torch.arange(6)
+    cam, hires = CAM(model)(x, classes), HiResCAM(model)(x, classes)
+    assert (cam == 0).any(), "the ReLU leaves zeros, as HiResCAM's does"
+    assert torch.allclose(cam, hires, atol=1e-5), f"largest difference {float((cam - hires).abs().max()):.2e}"
+
+
+def test_a_cam_with_no_positive_location_is_blank():
+    model = ToyNet("gap").eval()
+    with torch.no_grad():
+        model.classifier.weight.copy_(-model.classifier.weight.abs())  # features >= 0 after the ReLU
+    assert torch.equal(CAM(model)(torch.rand(2, 3, 32, 32), torch.tensor([0, 1])), torch.zeros(2, 32, 32))
 
 
 def test_gradcam_on_a_gap_model_is_cam_after_relu():

@@ -11,7 +11,7 @@ from torch import nn
 
 from experiments.interpret.features import (WIDTH_IN, chosen_layers, constant_channels, feature_maps, filter_tiles,
                                             plot_feature_maps, plot_filters, tile_layout)
-from experiments.interpret.gabor import NULL_PER_FILTER, fit_gabor, gabor, gabor_test
+from experiments.interpret.gabor import NULL_PER_FILTER, fit_gabor, gabor, gabor_test, phase_randomised
 from experiments.interpret.stage import run_features
 from experiments.training.models import build_model, candidate
 from experiments.writeup.map_verdicts import gabor_verdict
@@ -132,7 +132,7 @@ def test_the_gabor_test_flags_small_kernels_and_reports_the_null():
     filters = np.random.default_rng(1).standard_normal((3, 3, 3, 3))
     result, kernels, fitted = gabor_test(filters)
     assert result["small_kernel"] and result["kernel_size"] == [3, 3] and len(result["null_r2"]) == NULL_PER_FILTER * 3
-    assert gabor_verdict(result)["word"] in ("no better than random", "inconclusive at this kernel size")
+    assert gabor_verdict(result)["word"] in ("no evidence", "inconclusive at this kernel size")
     assert kernels.shape == (3, 3, 3) and len(fitted) == 3
 
 
@@ -143,7 +143,7 @@ def test_gabor_test_says_yes_for_gabor_filters_and_no_for_random_ones():
     result = gabor_test(gabors + 0.02 * rng.standard_normal(gabors.shape))[0]
     assert gabor_verdict(result)["word"] == "Gabor-like" and result["p_value"] < 0.01
     result = gabor_test(rng.standard_normal((6, 3, 5, 5)))[0]
-    assert gabor_verdict(result)["word"] == "no better than random", "random (untrained) filters are the null itself"
+    assert gabor_verdict(result)["word"] == "no evidence", "white noise has no arrangement to scramble"
 
 
 def test_the_analytic_jacobian_matches_finite_differences():
@@ -153,3 +153,26 @@ def test_the_analytic_jacobian_matches_finite_differences():
     p = np.array([1.3, 0.7, 0.2, 0.3, 1.5, 0.8, 0.3, -0.2, 0.1])
     numeric = approx_derivative(lambda q: gabor(q, 5, 7).ravel(), p, method="3-point")
     assert np.allclose(gabor_jacobian(p, 5, 7), numeric, atol=1e-6), "central differences are accurate to ~1e-8"
+
+
+def test_a_phase_randomised_filter_is_real_keeps_the_power_spectrum_and_scrambles_the_arrangement():
+    kernels = np.stack([gabor(np.array([1.0, t, 0.25, 0.0, 1.3, 1.0, 0.0, 0.0, 0.1]), 5, 5) for t in (0.0, 1.0)])
+    null = phase_randomised(kernels, 3, np.random.default_rng(0))
+    assert null.shape == (6, 5, 5) and np.isrealobj(null)
+    tiled = np.tile(kernels, (3, 1, 1))
+    assert np.allclose(np.abs(np.fft.fft2(null)), np.abs(np.fft.fft2(tiled)), atol=1e-9), "same magnitudes"
+    assert np.allclose(np.linalg.norm(null.reshape(6, -1), axis=1), np.linalg.norm(tiled.reshape(6, -1), axis=1))
+    assert not np.allclose(null, tiled, atol=0.05), "the phases, hence the arrangement, changed"
+
+
+def test_a_smooth_filter_beats_white_noise_but_not_copies_of_its_own_power_spectrum():
+    rng = np.random.default_rng(3)
+    blur = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+    smooth = np.stack([[np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((5, 5))) * np.abs(np.fft.fft2(blur, (5, 5)))))]
+                       for _ in range(12)])
+    white = rng.standard_normal((24, 5, 5))
+    r2 = np.array([fit_gabor(k[0])[0] for k in smooth])
+    white_r2 = np.array([fit_gabor(k)[0] for k in white])
+    assert np.median(r2) > np.median(white_r2), "a smooth filter fits a Gabor better than white noise does"
+    result = gabor_test(smooth)[0]
+    assert result["p_value"] >= result["alpha"] and gabor_verdict(result)["word"] == "no evidence"

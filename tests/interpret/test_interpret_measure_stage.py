@@ -58,17 +58,23 @@ def test_measures_json_has_a_value_per_image_for_every_family_and_kind(measured)
     for family, rec in record["families"].items():
         assert len(rec["pred"]) == len(rec["correct"]) == 12
         for kind, m in rec["methods"].items():
-            for key in ("blank", "blank_true", "centre", "class_rho", "deletion", "insertion"):
+            for key in ("blank", "blank_true", "centre", "border", "corner", "layout_rho", "class_rho", "deletion",
+                        "insertion"):
                 assert len(m[key]) == 12, f"{family} {kind} {key}"
             assert len(m["random_deletion"]) == PARAMS["random_baselines"] == len(m["random_insertion"])
             assert all(r is None for r, ok in zip(m["class_rho"], rec["correct"]) if ok), "only misclassified"
             assert all(b is None for b, ok in zip(m["blank_true"], rec["correct"]) if ok)
-            assert all((c is None) == b for c, b in zip(m["centre"], m["blank"])), "a blank map has no centre"
+            for key in ("centre", "border", "corner", "layout_rho"):
+                assert all((c is None) == b for c, b in zip(m[key], m["blank"])), f"a blank map has no {key}"
         assert rec["methods"]["cam"]["method"] == ("CAM" if family == "gap" else "HiResCAM")
         assert rec["methods"]["cam"]["random_resolution"] == 16, "the toy's last feature map is 16x16"
         assert 16 <= rec["methods"]["saliency"]["random_resolution"] <= 32
+    assert record["border_area"] == pytest.approx(1 - 0.75 ** 2) and record["corner_area"] == pytest.approx(0.25)
+    labels = record["labels"]
     for kind in ("cam", "saliency"):
-        assert len(record["agreement"][kind]["rho"]) == 12
+        a = record["agreement"][kind]
+        assert len(a["rho"]) == len(a["other_class_rho"]) == 12
+        assert all(labels[p] != labels[i] for i, p in enumerate(a["partner"])), "the baseline pairs other classes"
         assert (out / record["mean_maps"][kind]).read_bytes()[:4] == b"\x89PNG"
     assert all(hook_count(m) == 0 for m in models.values())
 

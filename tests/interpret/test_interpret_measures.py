@@ -7,8 +7,10 @@ from torch import nn
 
 from experiments.interpret.faithfulness import FAITHFUL_MARGIN, curves, image_aucs
 from experiments.interpret.maps import normalize_maps, upsample
-from experiments.interpret.measures import (blank_maps, centre_mass, faithfulness, mass_centre, matching_resolution,
-                                            paired_rank_correlations, smooth_random_maps, smoothness)
+from experiments.interpret.measures import (blank_maps, border_region, centre_mass, corner_region,
+                                            cross_class_partners, faithfulness, layout_correlations, mass_centre,
+                                            matching_resolution, paired_rank_correlations, region_mass,
+                                            smooth_random_maps, smoothness)
 from experiments.interpret.sanity import randomized_copy, rank_correlation
 from tests.interpret.test_interpret_toys import ToyNet
 
@@ -169,3 +171,46 @@ def test_a_smooth_random_map_as_the_method_does_not_beat_smooth_random_maps():
                                     lower_is_better=True, margin=0.02)
     assert v["word"] != "beats random", f"a random map is no better than random: gain {v['mean']:.3f}"
     assert v["low"] < 0 < v["high"], "its interval includes 0 (fixed seeds: 40 images, 3 random maps each)"
+
+
+def test_the_border_ring_and_the_corner_squares_have_the_recorded_sizes():
+    ring, corners = border_region(32), corner_region(32)
+    assert ring.sum() == 32 * 32 - 24 * 24 and ring[3, 16] and not ring[4, 16], "the outer 4 px"
+    assert corners.sum() == 4 * 8 * 8 and corners[0, 31] and corners[31, 0] and not corners[8, 0], "8 px squares"
+
+
+def test_mass_in_the_border_and_corners_against_their_share_of_the_area():
+    maps = torch.zeros(3, 32, 32)
+    maps[0, 0, 0] = 1.0           # all in a corner, hence in the ring
+    maps[1, 0, 16] = 1.0          # in the ring between two corners
+    maps[2, 10:22, 10:22] = 1.0   # inside, away from every edge
+    ring, ring_area = region_mass(maps, border_region(32))
+    corner, corner_area = region_mass(maps, corner_region(32))
+    assert ring == [1.0, 1.0, 0.0] and corner == [1.0, 0.0, 0.0]
+    assert ring_area == pytest.approx(1 - 0.75 ** 2) and corner_area == pytest.approx(0.25)
+    assert region_mass(torch.zeros(1, 32, 32), border_region(32))[0] == [None], "a blank map has no mass"
+    uniform = region_mass(torch.ones(1, 32, 32), corner_region(32))[0][0]
+    assert uniform == pytest.approx(corner_area), "a map without preference gives the area's share"
+
+
+def test_maps_that_share_one_layout_correlate_with_the_others_mean_and_image_specific_ones_do_not():
+    gen = torch.Generator().manual_seed(0)
+    layout = torch.rand(8, 8, generator=gen)
+    fixed = layout + 0.05 * torch.rand(20, 8, 8, generator=gen)
+    own = torch.rand(20, 8, 8, generator=gen)
+    assert min(layout_correlations(fixed)) > 0.9
+    assert abs(sum(layout_correlations(own)) / 20) < 0.15
+    with_blank = torch.cat([fixed[:3], torch.zeros(1, 8, 8)])
+    assert layout_correlations(with_blank)[3] is None and None not in layout_correlations(with_blank)[:3]
+    assert layout_correlations(fixed[:1]) == [None], "no other map to compare with"
+
+
+def test_each_image_is_paired_with_one_of_another_class_not_with_its_neighbour():
+    labels = [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]  # sorted by class, as the split is
+    partner = cross_class_partners(labels, seed=1)
+    assert sorted(partner) == list(range(10)), "a permutation: every image is somebody's partner once"
+    assert all(labels[p] != labels[i] for i, p in enumerate(partner))
+    assert cross_class_partners(labels, seed=1) == partner and cross_class_partners(labels, seed=2) != partner
+    lopsided = cross_class_partners([0, 0, 0, 1])
+    assert lopsided.count(None) == 2 and all(p is None or [0, 0, 0, 1][p] != [0, 0, 0, 1][i]
+                                             for i, p in enumerate(lopsided)), "no partner rather than a same-class one"

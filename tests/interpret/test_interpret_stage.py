@@ -35,6 +35,7 @@ def test_stage_functions_write_every_file_the_report_reads(family, selected, tmp
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     gabor = json.loads((tmp_path / "gabor.json").read_text())
     assert gabor["kernel_size"] == [3, 3] and len(gabor["r2"]) == 4 and 0 <= gabor["p_value"] <= 1
+    assert gabor["frozen_before"] == 0, "no frozen stem: the first conv itself, in pixel units"
     assert json.loads((tmp_path / "features.json").read_text()) == features
     assert cam["method"] == ("CAM" if family == "gap" else "HiResCAM") and cam["caption"]
     assert saliency["method"] == "guided backpropagation"
@@ -69,3 +70,5 @@ def test_a_frozen_whitening_stem_is_labelled_and_the_gabor_test_skips_it(tmp_pat
     assert [layer["learned"] for layer in features["layers"]][0] is False, "conv layer 1 is the frozen whitening"
     gabor = json.loads((tmp_path / "gabor.json").read_text())
     assert gabor["layer"] == 2 and gabor["frozen_before"] == 1, "the Gabor test runs on the first learned conv"
+    assert gabor["kernel_size"] == [4, 4] and gabor["space"] == "pixel", "2x2 whitening then 3x3: 4x4 on the pixels"
+    assert gabor["n_filters"] == 32 and (tmp_path / gabor["filters"]).read_bytes()[:4] == b"\x89PNG"

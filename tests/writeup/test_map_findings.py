@@ -1,19 +1,23 @@
 """The interpretation of Problems 4-5 (experiments/writeup/map_findings.py): each sentence says what its
 verdict found, names the numbers behind it, and says "unclear" when the interval does."""
 from experiments.writeup.map_findings import measures_findings
-from tests.fake_results import MEASURES, measures_record
+from tests.fake_results import EDGES, MEASURES, measures_record
+
+FLATTEN = "A flatten head has its own weights for each location, so it can favour some locations whatever the image"
 
 
-def _findings(changes: dict | None = None, spread: float = 0.1, n: int = 300) -> dict:
-    """Findings from fake measures: MEASURES' means with `changes` ((family, kind) -> means)."""
-    return measures_findings(measures_record(n, 0, {**MEASURES, **(changes or {})}, spread))
+def _findings(changes: dict | None = None, spread: float = 0.1, n: int = 300, edges: dict | None = None) -> dict:
+    """Findings from fake measures: MEASURES' means with `changes` ((family, kind) -> means), EDGES' with `edges`."""
+    return measures_findings(measures_record(n, 0, {**MEASURES, **(changes or {})}, spread,
+                                             edges={**EDGES, **(edges or {})}))
 
 
 def test_evidence_outside_the_centre_and_on_it_are_said_with_their_shares():
     f = _findings()
     dense, gap = f["cam"]["families"]["dense"], f["cam"]["families"]["gap"]
     assert dense["centre"]["correct"]["word"] == "off-centre" and gap["centre"]["correct"]["word"] == "centred"
-    assert "sits mostly outside the centre" in dense["text"] and "more of its evidence lies in the centre" in gap["text"]
+    assert "less of its evidence lies in the centre" in dense["text"]
+    assert "more of its evidence lies in the centre" in gap["text"]
     share = dense["centre"]["correct"]["mean"]
     assert f"{100 * share:.1f}% of their mass in the central square" in dense["text"]
 
@@ -75,3 +79,38 @@ def test_blank_maps_for_the_true_class_only_are_said_without_claims_about_the_pr
     text = blank_sentence("HiResCAM", counts)
     assert text.startswith("No map for the predicted class is blank, but 1 of the 110 maps for the true class")
     assert "no evidence for it anywhere" in text and "won without positive evidence" not in text
+
+
+def test_a_blank_cam_map_is_explained_by_the_pooling_head_not_the_flatten_head():
+    from experiments.writeup.map_findings import blank_sentence
+    counts = {"n": 300, "blank": 2, "n_correct": 190, "blank_correct": 0, "n_incorrect": 110, "blank_incorrect": 2,
+              "blank_true": 0}
+    text = blank_sentence("CAM", counts)
+    assert "A CAM map is blank when no location raises the class score" in text
+    assert "global-average-pooling head" in text and "flatten head" not in text
+    assert "won without positive evidence" in text and "no evidence for it anywhere" not in text
+
+
+def test_borders_and_corners_are_named_only_where_their_share_of_the_mass_exceeds_their_share_of_the_area():
+    f = _findings()["cam"]["families"]
+    dense, gap = f["dense"], f["gap"]
+    assert dense["edges"]["word"] == "borders and corners" and "towards the borders and the corners" in dense["text"]
+    assert f"holds {100 * dense['edges']['border']['mean']:.1f}% of the mass" in dense["text"]
+    assert gap["edges"]["word"] == "neither" and "leans towards the borders" not in gap["text"]
+    assert "no lean towards the borders or the corners beyond their share" in gap["text"]
+    ring_only = _findings(edges={("dense", "cam"): (0.6, 0.15, 0.6)})["cam"]["families"]["dense"]
+    assert ring_only["edges"]["word"] == "borders" and "towards the borders, not into the corners" in ring_only["text"]
+
+
+def test_the_flatten_head_explanation_is_printed_only_when_the_dense_maps_are_measured_more_alike():
+    alike = _findings()["cam"]["comparison"]
+    assert alike["layout"]["word"] == "dense maps more alike" and FLATTEN in alike["text"]
+    assert FLATTEN not in _findings()["cam"]["families"]["dense"]["text"], "the lean alone explains nothing"
+    for dense_rho, word in ((0.1, "gap maps more alike"), (0.3, "unclear")):
+        other = _findings(edges={("dense", "cam"): (0.6, 0.35, dense_rho)})["cam"]["comparison"]
+        assert other["layout"]["word"] == word and FLATTEN not in other["text"]
+
+
+def test_the_agreement_baseline_is_said_to_pair_images_of_different_classes():
+    text = _findings()["cam"]["comparison"]["text"]
+    assert "between maps of images of different classes" in text and "one of another class" in text

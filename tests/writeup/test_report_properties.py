@@ -180,8 +180,8 @@ def _unjudged(word: str, interval, mean: str) -> None:
         assert mean == MISSING
 
 
-def check_centre(page: str) -> None:
-    for family, measure, n, mean, interval, compared, word in _rows(page, "centre"):
+def check_centre(page: str, kind: str = "centre", positive: str = "centred", negative: str = "off-centre") -> None:
+    for family, measure, n, mean, interval, compared, word in _rows(page, kind):
         area = _num(re.search(r"area ([\d.]+)%", compared).group(1))
         iv = _interval(interval, "%")
         if iv is None:
@@ -189,7 +189,7 @@ def check_centre(page: str) -> None:
             continue
         low, high = iv
         half = 0.051  # percentages are printed to 1 place
-        assert {"centred": low >= area - half, "off-centre": high <= area + half,
+        assert {positive: low >= area - half, negative: high <= area + half,
                 "unclear": low - half <= area <= high + half}[word], f"{family} {measure}: '{word}' with {interval}"
 
 
@@ -243,7 +243,8 @@ def check_faithfulness(page: str) -> None:
 
 
 def check_comparisons(page: str) -> None:
-    for kind, words, r in (("agreement", ("agree", "disagree"), 0.0051), ("difference", None, 0.051)):
+    for kind, words, r in (("agreement", ("agree", "disagree"), 0.0051), ("difference", None, 0.051),
+                           ("layout", ("dense maps more alike", "gap maps more alike"), 0.0051)):
         for _, measure, n, mean, interval, compared, word in _rows(page, kind):
             iv = _interval(interval)
             if iv is None:
@@ -266,8 +267,9 @@ def check_gabor(page: str) -> None:
             assert word == "not measured", f"no p-value, yet '{word}'"
             continue
         p = float(p_text)
-        if word == "no better than random":
-            assert p >= float(alpha), f"'no better than random' with p = {p} < α"
+        assert "no better than" not in para, "a test that finds nothing is no evidence, not a negative finding"
+        if word == "no evidence":
+            assert p >= float(alpha), f"'no evidence' with p = {p} < α"
         else:
             assert p < float(alpha), f"'{word}' with p = {p} ≥ α"
 
@@ -304,8 +306,9 @@ def measures_draws(draw):
     means = {key: (draw(st.floats(0, 1)), draw(st.floats(-1, 1)), draw(st.floats(-0.1, 0.1)),
                    draw(st.floats(-0.1, 0.1)), draw(st.sampled_from([0.0, 0.1, 1.0]))) for key in MEASURES}
     leans = {key: (draw(st.floats(-5, 5)), draw(st.floats(-5, 5))) for key in MEASURES}
+    edges = {key: (draw(st.floats(0, 1)), draw(st.floats(0, 1)), draw(st.floats(-1, 1))) for key in MEASURES}
     return measures_record(draw(st.integers(2, 40)), draw(st.integers(0, 99)), means,
-                           draw(st.sampled_from([0.0, 0.02, 0.3])), draw(st.integers(1, 3)), leans)
+                           draw(st.sampled_from([0.0, 0.02, 0.3])), draw(st.integers(1, 3)), leans, edges)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -316,7 +319,9 @@ def test_the_map_measures_verdicts_agree_with_their_printed_intervals(results, m
     text = _text(page)
     assert not re.search(r"\bnan\b|\bNone\b", text), "nan or None reached the page"
     assert len(_rows(page, "centre")) == 8 and len(_rows(page, "faithfulness")) == 8, "2 kinds x 2 families x 2"
+    assert len(_rows(page, "edge")) == 8 and len(_rows(page, "layout")) == 2, "border and corner; one a kind"
     check_centre(page)
+    check_centre(page, "edge", "more", "less")
     check_lean(page)
     check_class(page)
     check_faithfulness(page)

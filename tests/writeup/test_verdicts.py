@@ -197,13 +197,20 @@ def test_a_significant_large_margin_with_most_filters_above_threshold_is_gabor_l
     assert gabor_verdict(_gabor())["word"] == "Gabor-like"
 
 
-def test_a_large_margin_without_significance_is_no_better_than_random():
-    assert gabor_verdict(_gabor(p_value=0.2))["word"] == "no better than random"
+@pytest.mark.parametrize("p_value, word", [(0.2, "no evidence"), (0.01, "no evidence"), (0.0099, "Gabor-like")])
+def test_the_gabor_wording_follows_the_p_value_and_a_failed_test_is_no_evidence_not_no_better(p_value, word):
+    r = _gabor(p_value=p_value)
+    v = gabor_verdict(r)
+    text = gabor_sentence(r, v)
+    assert v["word"] == word and v["significant"] == (p_value < 0.01)
+    assert ("no evidence of Gabor-like filters" in text) == (p_value >= 0.01), text
+    assert "no better than" not in text and "no better than" not in v["word"]
+    assert "phase-randomised copies with the same power spectrum" in text
 
 
 def test_a_significant_but_small_margin_is_worded_as_small_not_as_no_better():
     v = gabor_verdict(_gabor(fraction=0.35, null_fraction=0.3, p_value=0.001))
-    assert v["word"] == "slightly better than random"
+    assert v["word"] == "slightly better than the null"
     assert "margin is small (+5 points" in gabor_sentence(_gabor(fraction=0.35, null_fraction=0.3), v)
 
 
