@@ -3,14 +3,15 @@ and the randomisation sanity check of the maps shown. Built from the verdicts of
 experiments/writeup/map_verdicts.py; every claim names its number."""
 from __future__ import annotations
 
+from experiments.writeup.citations import cite
 from experiments.writeup.formats import MISSING, dec, pct
 from experiments.writeup.map_verdicts import sanity_verdict
 from experiments.writeup.verdicts import NOT_MEASURED, is_number
 
 # What Adebayo et al. (2018) found under model-parameter randomisation, per map kind.
-ADEBAYO = {"changes": "Adebayo et al. (2018), who found that Grad-CAM maps (of which CAM and HiResCAM are "
+ADEBAYO = {"changes": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found that Grad-CAM maps (of which CAM and HiResCAM are "
                       "close relatives) change a lot when the weights are randomised",
-           "stays": "Adebayo et al. (2018), who found guided backpropagation maps nearly unchanged when the weights "
+           "stays": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found guided backpropagation maps nearly unchanged when the weights "
                     "are randomised, much like an edge detector of the input"}
 EXPECTED = {"cam": "changes", "saliency": "stays"}
 

@@ -10,13 +10,14 @@ interval does. `measures_findings(measures)` is what the report shows per kind o
 from __future__ import annotations
 
 from experiments.core.names import FAMILIES, MAP_KINDS
+from experiments.writeup.citations import cite
 from experiments.writeup.formats import dec, pct, pts
 from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_verdict, class_sensitivity_verdict,
                                               edge_verdict, faithful_overall, layout_verdict, lean_verdict,
                                               paired_difference_verdict, smooth_faithfulness_verdict)
 from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR
 
-NIE = "Nie et al. (2018)"
+NIE = f"Nie et al. (2018) {cite('nie2018')}"
 # Why a map after its ReLU can be blank: how each head turns per-location evidence into the class score.
 HEAD_SUMS = {"HiResCAM": "The flatten head gives each location its own weights, so the score is a sum of per-location "
                          "contributions (plus terms that do not depend on the features) that can all be negative.",

@@ -17,7 +17,7 @@ from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, read_json
 from experiments.engine.paths import REPO, build_file
 from experiments.engine.provenance import summarize as summarize_provenance
-from experiments.writeup.citations import CITATIONS
+from experiments.writeup.citations import CITATIONS, cite, number_citations
 from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
 from experiments.writeup.map_findings import measures_findings
@@ -203,7 +203,6 @@ def build_context(results: Path, settings: dict) -> dict:
         "reflection": reflection_facts(audit, families),
         "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
         "citations": CITATIONS,
-        "cite_no": {key: i for i, key in enumerate(CITATIONS, 1)},
         # inlined, like the figures: report.html must look the same wherever it is opened
         "css": (TEMPLATES / "report.css").read_text(),
     }
@@ -214,6 +213,7 @@ def _environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters.update(FILTERS)  # the same formatters as the sentences (experiments/writeup/formats.py)
+    env.globals["cite"] = cite  # numbered in order of first citation after rendering
     return env
 
 
@@ -223,7 +223,7 @@ def render_html(results: Path, settings: dict) -> str:
 
     context = build_context(Path(results), settings)
     try:
-        return _environment().get_template("report.html.j2").render(**context)
+        return number_citations(_environment().get_template("report.html.j2").render(**context))
     except jinja2.UndefinedError as err:
         raise UserError(f"report template uses a value the results do not have: {err}") from None
 

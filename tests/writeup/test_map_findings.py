@@ -30,9 +30,9 @@ def test_a_share_whose_interval_includes_the_area_is_unclear():
 
 def test_guided_backprop_insensitive_to_the_class_is_said_to_agree_with_nie_and_sensitive_to_differ():
     agrees = _findings()["saliency"]["families"]["dense"]
-    assert agrees["classes"]["word"] == "nearly class-insensitive" and "as Nie et al. (2018) showed" in agrees["text"]
+    assert agrees["classes"]["word"] == "nearly class-insensitive" and "as Nie et al. (2018) [[cite:nie2018]] showed" in agrees["text"]
     differs = _findings({("dense", "saliency"): (0.3, 0.1, 0.01, 0.0, 0.0)})["saliency"]["families"]["dense"]
-    assert differs["classes"]["word"] == "class-sensitive" and "Unlike what Nie et al. (2018)" in differs["text"]
+    assert differs["classes"]["word"] == "class-sensitive" and "Unlike what Nie et al. (2018) [[cite:nie2018]]" in differs["text"]
 
 
 def test_blank_hirescam_maps_are_counted_and_explained_and_no_blank_map_is_said_plainly():
