@@ -7,14 +7,14 @@ training images differ. The smaller rungs (`rungs`, stratified subsets) run `see
 rung is the whole training split, `full_seeds` per cell, and the best cell's first full-split
 run is the final model itself (experiments/studies/final.py), not a second copy of it.
 
-The learning rate, per cell, by one recorded rule: on the smallest rung at the first seed, each
+The learning rate, per cell, by one recorded rule: on the smallest rung at `tune_seed`, each
 rate of `lr_grid` trains the whole recipe; the best validation accuracy wins (a tie goes to the
 smaller rate). While the smallest rate tried wins, or no rate trained (each diverged or stayed
 below twice chance), half the smallest is tried too, up to `lr_walk` times:
 the grid is the recipe's own range, and without batch norm the same recipe can need a rate several
-times smaller (a plain net at the recipe's rate blows up and sits at chance). The winning run is
-that rung's first-seed run, so tuning costs the rates tried − 1 extra runs a cell (and that one
-seed carries a small winner's bias, shared by every cell).
+times smaller (a plain net at the recipe's rate blows up and sits at chance). The tuning runs
+are not scored: every rung's seeds train afresh at the chosen rate, so no scored run is the winner
+of the comparison that chose it (tuning costs the rates tried, a cell).
 
 The summary of the ladder (effects, figures) is experiments/studies/ablation_summary.py.
 """
@@ -152,7 +152,7 @@ def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, 
     rungs = small_rungs(ablation["rungs"], len(prepared.train_y))
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
     data_at = {n: subset(prepared, n) for n in rungs}  # each rung's stratified subset, drawn once
-    tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["seeds"][0],
+    tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["tune_seed"],
                      data_at[rungs[0]], out_dir, device, ablation["lr_walk"])
     seeds = ablation["seeds"]
     calls = [c for n in rungs for c in seed_calls(family, cell, model_cfg, train, tuning["lr"], seeds, data_at[n],

@@ -22,7 +22,10 @@ def test_each_lever_is_one_run_that_changes_only_that_lever(searched):
     prepared, tmp = searched
     record = run_levers("gap", tmp / "search", prepared, tmp / "levers", {"run": True, "families": ["gap"]}, "cpu")
     assert [r["lever"] for r in record["levers"]] == [*LEVERS, "tta"]
-    ref = read_json(tmp / "search" / "gap-s" / "config.json")
+    ref = read_json(tmp / "levers" / "reference" / "config.json")
+    won = read_json(tmp / "search" / "gap-s" / "config.json")
+    assert ref["train"]["seed"] != won["train"]["seed"], "the reference is a fresh-seed run, not the search winner"
+    assert {k: v for k, v in ref["train"].items() if k != "seed"} == {k: v for k, v in won["train"].items() if k != "seed"}
     for name, (_, _, model_change, train_change) in LEVERS.items():
         run = read_json(tmp / "levers" / name / "config.json")
         changed_model = {k for k in run["model"] if run["model"][k] != ref["model"].get(k)}

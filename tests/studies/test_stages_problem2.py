@@ -41,11 +41,12 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     for cell in CELLS:
         rec = run_cell("gap", cell, tmp_path / "search", prepared, cell_dirs[cell], cell_params, "cpu")
         [rung] = rec["rungs"]
+        assert ablation["tune_seed"] not in rung["seeds"], "scored runs are fresh, not the tuning's winner"
         tried = [row["lr"] for row in rec["tuning"]]
         assert rung["n_train"] == 60 and len(rung["val_acc"]) == 2 and rec["lr"] in tried
         assert tried[:len(ablation["lr_grid"])] == ablation["lr_grid"]
         assert len(tried) <= len(ablation["lr_grid"]) + ablation["lr_walk"]
-        extra_rates += len(tried) - 1  # the winning rate's run is the rung's first seed
+        extra_rates += len(tried)  # tuning runs at tune_seed: none of them is scored
     final = run_final("gap", cell_dirs, prepared, tmp_path / "final", cell_params, "cpu")
     full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full", cell_params, "cpu")
     best = json.loads((tmp_path / "final" / "arch.json").read_text())["cell"]
