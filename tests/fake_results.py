@@ -72,7 +72,7 @@ def search(family: str) -> dict:
             for s, w, a, p, f, t, m in [("s", [32, 64, 128], 0.6736, 296642, 50874880, 56.5, 5.7),
                                         ("m", [64, 128, 256], 0.7332, 1168042, 174789632, 139.0, 14.0),
                                         ("l", [96, 192, 384], 0.7554, 2622970, 389586432, 293.1, 29.6)]]
-    return {"family": family, "budget": {"epochs": 4, "n_train": 20000, "lr": 0.2},
+    return {"family": family, "budget": {"epochs": 4, "n_train": 20000, "lr": 0.2, "seeds": [0]},
             "final_budget": {"epochs": 11, "n_train": 45000, "max_minutes": 15}, "candidates": rows,
             "chosen": f"{family}-m", "rule": "the most accurate candidate (fewer FLOPs breaking a tie) whose projected "
             "final training (11 epochs on 45000 images) fits 15 minutes at the measured speed; if none fits, the fastest"}

@@ -57,7 +57,7 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
     chosen = choose(rows, final["max_minutes"])
     limit = final["max_minutes"] if np.isfinite(final["max_minutes"]) else None  # None: no limit
     record = {"family": family, "budget": {"epochs": search["epochs"], "n_train": len(data.train_y),
-                                           "lr": search["lr"]},
+                                           "lr": search["lr"], "seeds": [cfg["seed"]]},
               "final_budget": {"epochs": final["epochs"], "n_train": len(prepared.train_y), "max_minutes": limit},
               "candidates": rows, "chosen": chosen,
               "rule": RULE.format(epochs=final["epochs"], n=len(prepared.train_y),
