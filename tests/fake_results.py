@@ -96,13 +96,16 @@ def summary(family: str, acc: dict | None = None, halvings: dict | None = None) 
         effects[key] = {"unit": "seed", "n": int(len(ok)), "mean": float(ok.mean()) if len(ok) else None,
                         "sd": float(ok.std(ddof=1)) if len(ok) > 1 else None,
                         "per_seed": [float(v) if np.isfinite(v) else None for v in per_seed]}
-    small = [{"cell": name, "val_acc": acc[name],
+    small = [{"cell": name, "val_acc": acc[name], "seeds": list(range(n_seeds)),
+              "seed_range": float(np.nanmax(arrays[name]) - np.nanmin(arrays[name]))
+              if np.isfinite(arrays[name]).sum() > 1 else None,
               "mean": float(np.nanmean(arrays[name])) if np.isfinite(arrays[name]).any() else None,
               "sd": float(np.nanstd(arrays[name], ddof=1)) if np.isfinite(arrays[name]).sum() > 1 else None,
               "train_acc": [0.6] * n_seeds, "fit_gap": [0.03 + 0.01 * (1 - drop)] * n_seeds,
               "lr_halvings": halvings.get(name, [0] * n_seeds), "diverged": [a is None for a in acc[name]]}
              for name, (bn, drop) in CELLS.items()]
-    full = [{"cell": name, "val_acc": [0.88 + 0.04 * bn - 0.003 * drop], "mean": 0.88 + 0.04 * bn - 0.003 * drop,
+    full = [{"cell": name, "val_acc": [0.88 + 0.04 * bn - 0.003 * drop], "seeds": [0], "seed_range": None,
+             "mean": 0.88 + 0.04 * bn - 0.003 * drop,
              "sd": 0.0, "train_acc": [0.97], "fit_gap": [0.06 - 0.02 * drop], "lr_halvings": [0], "diverged": [False]}
             for name, (bn, drop) in CELLS.items()]
     image_effects = {"bn_effect": (0.04, 0.21), "dropout_effect": (-0.003, 0.12), "interaction": (0.001, 0.2)}

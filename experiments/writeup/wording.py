@@ -70,11 +70,10 @@ def one_run_sentence(key: str, v: dict) -> str:
     and the largest seed-to-seed spread the build measured for those cells; no verdict word."""
     name = dict(EFFECTS)[key]
     spread = v.get("seed_spread")
-    beside = (f"; the largest seed spread measured for these cells: {100 * spread['range']:.1f} points "
-              f"({spread['cell']}, {spread['n_train']:,} images)" if spread else "; no seed spread measured for them")
-    return (f"{name[0].upper()}{name[1:]}: {pts(v['mean'])} points from one run per cell (the interval, "
-            f"{interval_text(v)} over {v['n']:,} validation images, measures scoring precision, not training "
-            f"noise{beside}): no verdict.")
+    beside = (f"; these cells' largest seed spread: {100 * spread['range']:.1f} points at {spread['n_train']:,} images"
+              if spread else "")
+    return (f"{name[0].upper()}{name[1:]} {pts(v['mean'])} points ({interval_text(v)} over {v['n']:,} images: "
+            f"scoring precision, not training noise{beside}).")
 
 
 def _unjudged(name: str, v: dict) -> str:

@@ -73,4 +73,4 @@ def test_a_one_run_effect_is_set_beside_the_largest_seed_spread_the_build_measur
                                      {"n_train": 45000, "seeds": [0], "cells": [dict(c, seed_range=None) for c in cells],
                                       "effects": full}]}
     text = ablation_verdicts(ladder)["text"]
-    assert "the largest seed spread measured for these cells: 4.0 points (plain, 4,000 images)" in text
+    assert "these cells' largest seed spread: 4.0 points at 4,000 images" in text

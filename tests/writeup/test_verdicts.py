@@ -293,8 +293,8 @@ def test_the_effects_paragraph_speaks_of_the_full_split_and_judges_a_training_ch
     assert [r["word"] for r in v["full"]["rows"]] == ["no verdict: one run per cell"] * 2 + ["not measured"]
     text = v["text"]
     assert text.startswith("One training run per cell for the 2x2 effects, so they carry no verdict.")
-    assert "Batch norm: +0.1 points from one run per cell (the interval, -0.5 to +0.7 over 5,000 validation" in text
-    assert "Dropout: -1.0 points from one run per cell" in text and "clearly hurts" not in text
+    assert "Batch norm +0.1 points (-0.5 to +0.7 over 5,000 images: scoring precision, not training noise)" in text
+    assert "Dropout -1.0 points (" in text and "clearly hurts" not in text
     assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no verdict: one run per cell) at 45,000" in text
 
 
