@@ -47,14 +47,16 @@ def test(c, k="", fast=False):
             "student": "your name for the title block", "reflection": "your Problem 6 text (three ## parts)",
             "config": "settings file",
             "test": "a held-out test split (ImageFolder) to score each final on once, after every choice",
+            "set": "override one profile value, e.g. --set final.epochs=10 (repeatable)",
             "executor": "local (one stage at a time, here) or ray (stages and runs as Ray tasks)",
-            "address": "a running Ray cluster to join (default with ray: start a local one)"})
+            "address": "a running Ray cluster to join (default with ray: start a local one)"},
+      iterable=["set"])
 @user_errors
 def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
-        student=None, reflection=None, config="cnn-report.toml", test=None, executor="local", address=None):
+        student=None, reflection=None, config="cnn-report.toml", test=None, set=None, executor="local", address=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
     from experiments.build.commands import context, run_all
-    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test)
+    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test, set or ())
     ran = run_all(ctx, executor=executor, address=address)
     print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
 

@@ -7,10 +7,10 @@ from experiments.engine.pipeline import build, plan
 
 
 def context(profile, data, device, results, report_dir, student=None, reflection=None,
-            config="cnn-report.toml", test=None) -> BuildContext:
+            config="cnn-report.toml", test=None, sets=()) -> BuildContext:
     from experiments.writeup.settings import load_settings
-    settings = load_settings(config, student=student, reflection=reflection)
-    return make_context(profile, data, device, results, report_dir, settings, test)
+    settings = load_settings(config, student=student, reflection=reflection, set=list(sets))
+    return make_context(profile, data, device, results, report_dir, settings, test, tuple(sets))
 
 
 def run_all(ctx: BuildContext, only: set[str] | None = None, force: bool = False, executor: str = "local",
@@ -32,7 +32,8 @@ def status_context(results, profile=None, data=None, device=None, report_dir="re
     last = last_build(results, required=False)
     return context(profile or last.get("profile", "full"), data or last.get("data_dir"),
                    device or last.get("device", "auto"), results, report_dir,
-                   last["given"].get("student"), last["given"].get("reflection"), config, last.get("test_dir"))
+                   last["given"].get("student"), last["given"].get("reflection"), config, last.get("test_dir"),
+                   last["given"].get("set", ()))
 
 
 def report_context(results, report_dir="report", student=None, reflection=None,
@@ -40,4 +41,4 @@ def report_context(results, report_dir="report", student=None, reflection=None,
     last = last_build(results)
     return context(last["profile"], last["data_dir"], last["device"], results, report_dir,
                    student or last["given"].get("student"), reflection or last["given"].get("reflection"), config,
-                   last.get("test_dir"))
+                   last.get("test_dir"), last["given"].get("set", ()))

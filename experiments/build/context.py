@@ -9,6 +9,7 @@ from experiments.core import paths
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json
 from experiments.engine.paths import build_file
+from experiments.build.overrides import apply_overrides, changed_values, parse_set, user_models
 from experiments.engine.pipeline import Context
 from experiments.training.profiles import load_profile
 
@@ -42,12 +43,27 @@ class BuildContext(Context):
 
 
 def make_context(profile: str, data_dir: str | None, device: str, results: str, report_dir: str,
-                 settings: dict, test_dir: str | None = None) -> BuildContext:
+                 settings: dict, test_dir: str | None = None, sets: tuple = ()) -> BuildContext:
     if test_dir and not Path(test_dir).is_dir():
         raise UserError(f"test folder not found: {test_dir}")
-    return BuildContext(profile_name=profile, profile=load_profile(profile), device=device,
+    settings = {**settings, "changes": []}
+    return BuildContext(profile_name=profile, profile=user_profile(profile, settings, sets), device=device,
                         results=Path(results), report_dir=Path(report_dir), settings=settings, data_dir=data_dir,
                         test_dir=test_dir)
+
+
+def user_profile(name: str, settings: dict, sets: tuple = ()) -> dict:
+    """The named profile with the settings file's [profile.*] and [models.*] tables and each
+    `--set section.key=value` laid over it; records what changed in settings["changes"]."""
+    where = "cnn-report.toml"
+    profile = apply_overrides(load_profile(name), settings.get("profile_overrides", {}), where)
+    for expression in sets:
+        profile = apply_overrides(profile, parse_set(expression), f"--set {expression}")
+    models = user_models(settings.get("models", {}), where)
+    profile["models"] = {**profile["models"], **models}
+    settings["changes"] = changed_values(settings.get("profile_overrides", {})) + \
+        [change for e in sets for change in changed_values(parse_set(e))] + [f"models.{n} (added)" for n in models]
+    return profile
 
 
 def last_build(results: str, required: bool = True) -> dict:

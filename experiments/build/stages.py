@@ -61,7 +61,10 @@ def _cell_dirs(ctx: Ctx, family: str) -> dict:
 
 
 def _search_params(ctx: Ctx) -> dict:
-    return {k: ctx.profile[k] for k in ("search", "train", "final")}
+    named = {n for names in ctx.profile["search"]["candidates"].values() for n in names}
+    # the user's architectures that the search names: adding one it does not name reruns nothing
+    return {**{k: ctx.profile[k] for k in ("search", "train", "final")},
+            "models": {n: cfg for n, cfg in ctx.profile["models"].items() if n in named}}
 
 
 def _search_stage(family: str) -> Stage:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.engine.errors import UserError
 from experiments.engine.io import write_json
 from experiments.engine.units import map_units
 from experiments.training.data import subset
@@ -30,7 +31,11 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
     final = params.get("final", {"epochs": 1, "max_minutes": float("inf")})
     data = subset(prepared, search["train_limit"])
     cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
-    models = {name: candidate(name, batchnorm=True, dropout=0.0) for name in search["candidates"][family]}
+    models = {name: candidate(name, batchnorm=True, dropout=0.0, extra=params.get("models"))
+              for name in search["candidates"][family]}
+    wrong = [n for n, cfg in models.items() if cfg["family"] != family]
+    if wrong:
+        raise UserError(f"search.candidates.{family} names {wrong}, which are not {family} architectures")
     # the probes and the trainings are independent units (Ray tasks under --executor ray)
     per_image = map_units(probe_minutes, [(m, cfg, data, device) for m in models.values()])
     probed = {name: p * len(prepared.train_y) * final["epochs"] for name, p in zip(models, per_image)}

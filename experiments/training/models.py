@@ -48,10 +48,12 @@ CANDIDATES = {
 }
 
 
-def candidate(name: str, batchnorm: bool = True, dropout: float = 0.0) -> dict:
-    if name not in CANDIDATES:
-        raise UserError(f"unknown architecture {name!r}; known: {', '.join(CANDIDATES)}")
-    return {**CANDIDATES[name], "batchnorm": batchnorm, "dropout": dropout}
+def candidate(name: str, batchnorm: bool = True, dropout: float = 0.0, extra: dict | None = None) -> dict:
+    """A named architecture, built-in or one of `extra` (the user's [models.NAME] tables)."""
+    known = {**CANDIDATES, **(extra or {})}
+    if name not in known:
+        raise UserError(f"unknown architecture {name!r}; known: {', '.join(known)}")
+    return {**known[name], "batchnorm": batchnorm, "dropout": dropout}
 
 
 def validate_model_config(cfg: dict) -> dict:

@@ -21,6 +21,7 @@ SCHEMA = {
                  "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "random_baselines", "n_measure", "measure_steps"},
+    "models": None,  # architectures of the user's own ([models.NAME] in cnn-report.toml), any names
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
               "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
               "matrix_weights", "translate", "epoch_val_limit"},
@@ -65,6 +66,7 @@ _FULL = {
     # shared its cores (2026-11-26), so about a minute alone
     "interpret": {"n_correct": 6, "n_incorrect": 6, "random_baselines": 3, "n_measure": 300,
                   "measure_steps": 16},
+    "models": {},
     # airbench94_muon's recipe (experiments/training/airbench.py)
     "train": {**RECIPE, **RECIPE_DEFAULTS, "eval_batch_size": 2000,
               # per-epoch curves on 1,000 validation images: on the 16-step rungs a full pass each
@@ -136,6 +138,8 @@ def validate_profile(profile: dict, name: str = "profile") -> dict:
     if missing:
         raise UserError(f"{name}: missing section(s) {sorted(missing)}")
     for section, keys in SCHEMA.items():
+        if keys is None:
+            continue
         given = set(profile[section])
         if given - keys:
             raise UserError(f"{name}.{section}: unknown key(s) {sorted(given - keys)}; known: {sorted(keys)}")

@@ -21,17 +21,27 @@ DEFAULT_SETTINGS = {
     "reflection": None,
 }
 
+TABLES = ("report", "profile", "models")  # what cnn-report.toml may hold
+
+
 def load_settings(config_file: str | Path = CONFIG_FILE, **overrides) -> dict:
-    """[report] table of cnn-report.toml (if present) with command-line overrides on top.
-    The overrides actually given are kept under "command_line" (the build remembers them, so
-    `invoke status` and `invoke report` need not repeat them)."""
-    settings = dict(DEFAULT_SETTINGS)
+    """[report] table of cnn-report.toml (if present) with command-line overrides on top; its
+    [profile.SECTION] and [models.NAME] tables are kept as given ("profile_overrides", "models":
+    experiments/build/overrides.py checks them against the profile). The overrides actually given
+    are kept under "command_line" (the build remembers them, so `invoke status` and `invoke report`
+    need not repeat them)."""
+    settings = {**DEFAULT_SETTINGS, "profile_overrides": {}, "models": {}, "changes": []}
     path = Path(config_file)
     if path.exists():
         try:
-            table = tomllib.loads(path.read_text()).get("report", {})
+            document = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as err:
             raise UserError(f"{path}: not valid TOML ({err})") from None
+        unknown_tables = set(document) - set(TABLES)
+        if unknown_tables:
+            raise UserError(f"{path}: unknown table(s) {sorted(unknown_tables)}; known: {', '.join(TABLES)}")
+        settings.update(profile_overrides=document.get("profile", {}), models=document.get("models", {}))
+        table = document.get("report", {})
         unknown = set(table) - set(DEFAULT_SETTINGS)
         if unknown:
             raise UserError(f"{path}: unknown [report] key(s) {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")

@@ -1,0 +1,69 @@
+"""Settings a user owns: [profile.SECTION] tables and --set override the chosen profile, checked
+against it with types; [models.NAME] adds an architecture a search may name; every change is
+listed for the title block, and a mistake is one line naming the key."""
+import pytest
+
+from experiments.build.commands import context, run_all
+from experiments.engine.errors import UserError
+from experiments.engine.io import read_json
+
+MINE = '''
+[profile.final]
+epochs = 2
+
+[profile.search.candidates]
+dense = ["dense-s", "mine"]
+
+[models.mine]
+family = "dense"
+widths = [16, 32, 32]
+hidden = 64
+'''
+
+
+def _ctx(tmp_path, text, sets=(), data=None):
+    config = tmp_path / "cnn-report.toml"
+    config.write_text(text)
+    return context("smoke", data, "cpu", str(tmp_path / "results"), str(tmp_path / "report"), config=str(config),
+                   sets=sets)
+
+
+def test_a_settings_file_changes_the_profile_adds_an_architecture_and_lists_both_changes(tmp_path):
+    ctx = _ctx(tmp_path, MINE)
+    assert ctx.profile["final"]["epochs"] == 2 and ctx.profile["search"]["candidates"]["dense"] == ["dense-s", "mine"]
+    assert ctx.profile["models"]["mine"]["widths"] == [16, 32, 32]
+    assert "final.epochs = 2" in ctx.settings["changes"] and "models.mine (added)" in ctx.settings["changes"]
+
+
+def test_set_on_the_command_line_overrides_the_file(tmp_path):
+    ctx = _ctx(tmp_path, MINE, sets=("final.epochs=3", "train.tta=flip"))
+    assert ctx.profile["final"]["epochs"] == 3 and ctx.profile["train"]["tta"] == "flip"
+    assert "final.epochs = 3" in ctx.settings["changes"]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("[profile.final]\nepocs = 2\n", "unknown key profile.final.epocs"),
+    ("[profile.final]\nepochs = \"ten\"\n", "profile.final.epochs = 'ten': expected a number"),
+    ("[profile.finale]\nepochs = 2\n", "unknown key profile.finale"),
+    ("[profile.data]\ntrain_limit = \"all\"\n", "profile.data.train_limit = 'all': expected a number"),
+    ("[models.dense-m]\nfamily = \"dense\"\nwidths = [8]\n", "would replace a built-in architecture"),
+    ("[models.tiny]\nwidths = [8]\n", "needs at least family and widths"),
+    ("[prfile]\nx = 1\n", "unknown table(s) ['prfile']"),
+])
+def test_a_mistyped_key_or_a_wrong_type_is_one_line_naming_it(tmp_path, text, says):
+    with pytest.raises(UserError) as err:
+        _ctx(tmp_path, text)
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_malformed_set_is_one_line(tmp_path):
+    with pytest.raises(UserError, match="write section.key=value"):
+        _ctx(tmp_path, "", sets=("epochs10",))
+
+
+def test_the_smoke_search_trains_the_users_architecture_by_its_name(tmp_path, cifar_root):
+    ctx = _ctx(tmp_path, MINE, data=str(cifar_root))
+    run_all(ctx, only={"data", "search-dense"})
+    search = read_json(ctx.results / "search" / "dense" / "search.json")
+    mine = next(c for c in search["candidates"] if c["name"] == "mine")
+    assert mine["trained"] and mine["model"]["widths"] == [16, 32, 32] and search["final_budget"]["epochs"] == 2
