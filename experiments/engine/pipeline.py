@@ -102,6 +102,14 @@ class _Build:
         self.hashes, self.provenance = {}, None
         self.waiting, self.running = list(stages), {}
         self.ran, self.failures = [], []
+        self.left = expected_seconds(stages, ctx, only, force)  # stage -> recorded seconds (None: never timed)
+
+    def eta(self) -> str:
+        """The build's time left, from the stages' last recorded times on this results folder."""
+        known = [s for s in self.left.values() if s is not None]
+        unknown = sum(s is None for s in self.left.values())
+        text = f"about {format_duration(sum(known))} left" if known else "time left unknown"
+        return text + (f" (+{unknown} stage(s) never timed)" if unknown and known else "")
 
     def start_ready(self) -> None:
         """Decide every waiting stage whose upstream is settled: skip it or hand it to the executor."""
@@ -124,9 +132,10 @@ class _Build:
         reason = "forced" if self.force else why_run(stage, self.ctx, parts, record, set())
         if reason is None:
             self.hashes[stage.name] = record["hash"]
+            self.left.pop(stage.name, None)
             print(f"{tag}: up to date", flush=True)
             return
-        print(f"{tag}: running ({reason})", flush=True)
+        print(f"{tag}: running ({reason}); {self.eta()}", flush=True)
         if self.provenance is None:  # once per build, and only when something runs
             from experiments.engine.provenance import collect
             self.provenance = collect(self.ctx.device)
@@ -140,8 +149,21 @@ class _Build:
             self.failures.append(outcome)
             return
         self.hashes[name] = record_stage(stage, self.ctx, parts, outcome, self.provenance)
+        self.left.pop(name, None)
         self.ran.append(name)
         print(f"{tag}: done in {outcome:.0f} s", flush=True)
+
+
+def expected_seconds(stages: list[Stage], ctx: Context, only, force) -> dict[str, float | None]:
+    """For each stage this build will (probably) run, the wall time its last run took here."""
+    runs = {stage.name for stage, reason, _ in plan(stages, ctx) if reason or force}
+    if only is not None:
+        runs &= set(only)
+    return {name: (read_record(ctx.results, name) or {}).get("seconds") for name in runs}
+
+
+def format_duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def build(stages: list[Stage], ctx: Context, only: set[str] | None = None, force: bool = False,

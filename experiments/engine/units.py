@@ -12,7 +12,13 @@ from typing import Callable
 
 
 def sequential(fn: Callable, calls: list[tuple]) -> list:
-    return [fn(*args) for args in calls]
+    """One after another, saying how many are done when there are several (a long stage's progress)."""
+    out = []
+    for args in calls:
+        out.append(fn(*args))
+        if len(calls) > 1:
+            print(f"  {len(out)}/{len(calls)} {fn.__name__} units done", flush=True)
+    return out
 
 
 _mapper: ContextVar[Callable] = ContextVar("unit_mapper", default=sequential)

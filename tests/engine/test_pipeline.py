@@ -6,8 +6,8 @@ import pytest
 
 from experiments.build.context import BuildContext
 from experiments.engine.errors import UserError
-from experiments.engine.io import write_json
-from experiments.engine.paths import lock_file
+from experiments.engine.io import read_json, write_json
+from experiments.engine.paths import lock_file, record_path
 from experiments.engine.pipeline import Stage, build, plan
 from experiments.training.profiles import load_profile
 
@@ -183,3 +183,15 @@ def test_the_same_data_folder_given_or_found_by_default_is_the_same_input(tmp_pa
     assert before == _data_params(found)
     (data / "train" / "cat" / "1.png").write_bytes(b"more")  # an edit to the data is a change for both
     assert _data_params(given) == _data_params(found) != before
+
+
+def test_each_running_stage_says_the_builds_time_left_from_the_last_recorded_times(tmp_path, code_file, capsys):
+    stages = _table([], code_file)
+    build(stages, _ctx(tmp_path))
+    assert "time left unknown" in capsys.readouterr().out, "nothing was timed before the first build"
+    for name, seconds in (("b", 40.0), ("c", 60.0)):  # pretend the last build took this long
+        record = read_json(record_path(tmp_path / "results", name))
+        write_json(record_path(tmp_path / "results", name), {**record, "seconds": seconds})
+    build(stages, _ctx(tmp_path, ablation={"epochs": 7}))  # b and c rerun
+    lines = [line for line in capsys.readouterr().out.splitlines() if "running" in line]
+    assert lines[0].endswith("about 2 min left") and lines[1].endswith("about 60 s left")
