@@ -178,12 +178,19 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 2, flip: torch.Ten
 def tta_logits(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     """Logits averaged over views: the image and its mirror ("flip"), and for "flip-translate"
     also both views shifted one pixel up-left and down-right (weighted half, as airbench)."""
-    def mirrored(v):
-        return 0.5 * (model(v).float() + model(v.flip(3)).float())
-    logits = mirrored(x)
+    return tta_views(model, x, mode)[0]
+
+
+def tta_views(model: nn.Module, x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the TTA's averaged logits, the identity view's logits): the plain score comes free with the
+    TTA's first view instead of a second pass over the images."""
+    plain = model(x).float()
+    logits = 0.5 * (plain + model(x.flip(3)).float())
     if mode == "flip-translate":
+        def mirrored(v):
+            return 0.5 * (model(v).float() + model(v.flip(3)).float())
         padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
         h, w = x.shape[2:]
         shifted = 0.5 * (mirrored(padded[:, :, :h, :w]) + mirrored(padded[:, :, 2:h + 2, 2:w + 2]))
         logits = 0.5 * (logits + shifted)
-    return logits
+    return logits, plain

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from experiments.engine.devices import autocast
-from experiments.training.recipe import tta_logits
+from experiments.training.recipe import tta_views
 
 
 def to_tensor_images(x_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -31,19 +31,32 @@ def spread(n: int, k: int) -> np.ndarray:
 def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
             batch_size: int = 1000, tta: bool | str = False) -> torch.Tensor:
     """float32 logits (N, 10) for uint8 images (N, 3, 32, 32); `tta` names the views averaged
-    (recipe.tta_logits: "flip" or "flip-translate"; True means "flip")."""
+    (recipe.tta_views: "flip" or "flip-translate"; True means "flip")."""
+    return predict_views(model, images, device, batch_size, tta)[0]
+
+
+@torch.no_grad()
+def predict_views(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
+                  batch_size: int = 1000, tta: bool | str = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits with `tta`, logits of the plain image), from one pass: the plain logits are the
+    TTA's identity view."""
     was_training = model.training
     model.eval()
-    out = []
+    out, plain = [], []
     try:
         for i in range(0, len(images), batch_size):
             x = as_float(images[i:i + batch_size].to(device))
             with autocast(device):
-                logits = tta_logits(model, x, "flip" if tta is True else tta) if tta else model(x).float()
+                if tta:
+                    logits, identity = tta_views(model, x, "flip" if tta is True else tta)
+                else:
+                    logits = identity = model(x).float()
             out.append(logits.cpu())
+            plain.append(identity.cpu())
     finally:
         model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, 10)
+    empty = torch.empty(0, 10)
+    return (torch.cat(out) if out else empty), (torch.cat(plain) if plain else empty)
 
 
 def score(logits: torch.Tensor, labels: torch.Tensor) -> dict:

@@ -77,6 +77,17 @@ def test_flip_translate_tta_is_a_mean_of_views():
     assert out.shape == (3, 10) and not torch.allclose(out, plain)
 
 
+def test_the_plain_score_read_from_the_tta_identity_view_equals_a_separate_plain_pass():
+    from experiments.training.scoring import predict, predict_views
+    model = build_model(RECIPE_MODEL).eval()
+    images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
+    dev = torch.device("cpu")
+    tta, identity = predict_views(model, images, dev, batch_size=3, tta="flip-translate")
+    assert torch.allclose(identity, predict(model, images, dev, batch_size=3), atol=1e-5)
+    assert torch.allclose(tta, predict(model, images, dev, batch_size=3, tta="flip-translate"), atol=1e-5)
+    assert not torch.allclose(tta, identity, atol=1e-3), "the TTA logits are not the identity view's"
+
+
 def test_resume_of_the_muon_recipe_equals_an_uninterrupted_run(data, tmp_path):
     cfg = {**MUON, "epochs": 3}
     straight, resumed, _ = straight_and_resumed(RECIPE_MODEL, cfg, data, tmp_path)
