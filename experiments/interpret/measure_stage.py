@@ -31,6 +31,7 @@ from experiments.interpret.measures import (BORDER_WIDTH, CENTRE_SIDE, CORNER_SI
                                             cross_class_partners, faithfulness, layout_correlations, mass_centre,
                                             matching_resolution, paired_rank_correlations, region_mass,
                                             smooth_random_maps, smoothness)
+from experiments.interpret.sanity import SANITY_SEED, SANITY_THRESHOLD, randomized_copy, rank_correlations  # noqa: E402
 
 RULE = ("the first {both} validation images, in a fixed random order (seed {seed}), that both networks classify "
         "correctly and the first {other} that at least one network misclassifies")
@@ -84,7 +85,8 @@ def measure_family(model, images: torch.Tensor, labels: torch.Tensor, params: di
             true_maps[wrong] = explain(images[wrong], labels[wrong])
         predicted[kind], true[kind] = maps, true_maps
         record["methods"][kind] = {"method": name, **_measure_maps(kind, model, images, maps, true_maps, pred,
-                                                                   wrong, side, params)}
+                                                                   wrong, side, params),
+                                   "sanity": sanity_check(model, kind, images, maps, pred, params["sanity_reinits"])}
     return record, predicted, true
 
 
@@ -111,6 +113,16 @@ def _measure_maps(kind, model, images, maps, true_maps, pred, wrong, side, param
             "deletion": _round(faith["deletion"]), "insertion": _round(faith["insertion"]),
             "random_deletion": [_round(r) for r in faith["random_deletion"]],
             "random_insertion": [_round(r) for r in faith["random_insertion"]]}
+
+
+def sanity_check(model, kind: str, images, maps, classes, reinits: int) -> dict:
+    """The model-randomisation test (experiments/interpret/sanity.py) over the measured images: per
+    re-initialisation (seeds SANITY_SEED, SANITY_SEED + 1, ...), each image's rank correlation between
+    the trained network's map and the re-initialised one's, for the same class."""
+    seeds = [SANITY_SEED + k for k in range(reinits)]
+    rho = [_round(rank_correlations(maps, explainers(randomized_copy(model, seed))[kind][1](images, classes)))
+           for seed in seeds]
+    return {"seeds": seeds, "rho": rho, "threshold": SANITY_THRESHOLD}
 
 
 @contextlib.contextmanager
@@ -156,7 +168,8 @@ def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chose
         "layout_rho" (LAYOUT_RULE; None where blank),
         "right", "down" (the mass centre's offset from the image centre, pixels; None where blank),
         "class_rho" (predicted vs true class; None where correct or blank),
-        "deletion", "insertion" (per image), "random_deletion", "random_insertion" (per random map, per image)}}}},
+        "deletion", "insertion" (per image), "random_deletion", "random_insertion" (per random map, per image),
+        "sanity": {"seeds" (re-initialisations), "rho" (per seed, per image), "threshold"}}}}},
      "agreement": {kind: {"rho", "other_class_rho", "partner", "pairing_rule", "both_correct"}},
      "mean_maps": {kind: png name}}
     Every per-image list follows "images"."""

@@ -26,7 +26,6 @@ from experiments.interpret.features import (FIGURE_DPI, MAPS_SCALE_RULE, chosen_
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
-from experiments.interpret.sanity import SANITY_THRESHOLD, randomized_copy, rank_correlations  # noqa: E402
 from experiments.interpret.selection import select_images  # noqa: E402
 
 GUIDED = "guided backpropagation"
@@ -131,30 +130,16 @@ def _run_maps(kind, model, images, labels, selection, classes, out, params, meth
                         f"{getattr(model, 'family', 'model')}, {method}")
         save_figure(fig, out / f"{kind}_{group}.png")
     record = {"family": getattr(model, "family", None), "method": method, "caption": caption, "metrics": metrics,
-              "sanity_threshold": SANITY_THRESHOLD, "images": [it.get("index") for it in items]}
+              "images": [it.get("index") for it in items]}
     write_json(out / f"{kind}.json", record)
     return record
 
 
 def _measure(kind, model, images, classes, params: dict, explain) -> dict:
-    """The randomisation sanity check, for the predicted class (faithfulness is measured over many
-    more images by the interpret-measures stage)."""
-    shuffled = randomized_copy(model)
-    maps, random_maps = explain(model, images, classes), explain(shuffled, images, classes)
-    per_image = rank_correlations(maps, random_maps)
-    metrics = {}
-    # a map with no positive evidence anywhere is blank (all zero after normalising): flagged per
-    # image and left out of the mean, since its rank correlation (0) would read as "changed a lot"
-    blank = (maps.flatten(1).amax(1) <= 0).tolist()
-    kept = [r for r, b in zip(per_image, blank) if not b]
-    metrics["blank_maps"] = int(sum(blank))
-    metrics["blank_per_image"] = blank
-    metrics["randomization_rank_correlation"] = sum(kept) / len(kept) if kept else None
-    metrics["randomization_per_image"] = [round(r, 4) for r in per_image]
-    if kind == "saliency":  # Adebayo et al. also compare the signed gradients
-        signed = rank_correlations(guided_backprop(model, images, classes), guided_backprop(shuffled, images, classes))
-        metrics["randomization_rank_correlation_signed"] = sum(signed) / len(signed)
-    return metrics
+    """Which of the shown maps are blank (the randomisation sanity check and faithfulness are measured
+    over many more images by the interpret-measures stage)."""
+    blank = (explain(model, images, classes).flatten(1).amax(1) <= 0).tolist()
+    return {"blank_maps": int(sum(blank)), "blank_per_image": blank}
 
 
 # ---------------------------------------------------------------- figures

@@ -20,7 +20,7 @@ SCHEMA = {
     "ablation": {"rungs", "seeds", "full_seeds", "final_seeds", "tune_seed", "lr_grid", "lr_walk", "dropout",
                  "overrides"},
     "final": {"epochs", "max_minutes"},
-    "interpret": {"n_correct", "n_incorrect", "random_baselines", "n_measure", "measure_steps"},
+    "interpret": {"n_correct", "n_incorrect", "random_baselines", "n_measure", "measure_steps", "sanity_reinits"},
     "models": None,  # architectures of the user's own ([models.NAME] in cnn-report.toml), any names
     "train": {"batch_size", "label_smoothing", "weight_decay", "momentum", "eval_batch_size", "warmup",
               "optimizer", "muon_momentum", "bias_lr_ratio", "head_lr_ratio", "whiten_bias_epochs", "flip", "tta",
@@ -64,8 +64,9 @@ _FULL = {
     # measure_stage.py): deletion/insertion at measure_steps against random_baselines random maps each
     # is ~80k bf16 forwards a network: 112-129 s a network on the 2-core CPU while a training build
     # shared its cores (2026-11-26), so about a minute alone
+    # sanity_reinits: re-initialisations of the randomisation sanity check, over the n_measure images
     "interpret": {"n_correct": 6, "n_incorrect": 6, "random_baselines": 3, "n_measure": 300,
-                  "measure_steps": 16},
+                  "measure_steps": 16, "sanity_reinits": 3},
     "models": {},
     # airbench94_muon's recipe (experiments/training/airbench.py)
     "train": {**RECIPE, **RECIPE_DEFAULTS, "eval_batch_size": 2000,

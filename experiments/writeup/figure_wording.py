@@ -1,12 +1,12 @@
 """The sentences about Problems 3-4's figures: whether the first learned filters are Gabor-like,
-and the randomisation sanity check of the maps shown. Built from the verdicts of
+and the randomisation sanity check of the maps, over the measured images. Built from the verdicts of
 experiments/writeup/map_verdicts.py; every claim names its number."""
 from __future__ import annotations
 
 from experiments.writeup.citations import cite
 from experiments.writeup.formats import MISSING, dec, pct
 from experiments.writeup.map_verdicts import sanity_verdict
-from experiments.writeup.verdicts import NOT_MEASURED, is_number
+from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR, is_number
 
 # What Adebayo et al. (2018) found under model-parameter randomisation, per map kind.
 ADEBAYO = {"changes": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found that Grad-CAM maps (of which CAM and HiResCAM are "
@@ -64,56 +64,59 @@ def gabor_sentence(r: dict, v: dict) -> str:
 
 # ---------------------------------------------------------------- Problems 4 and 5
 
-def maps_verdicts(record: dict, kind: str) -> dict:
-    """The randomisation sanity check of one method on the shown images, with its sentences. (Its
-    faithfulness is judged over many more images: experiments/writeup/map_findings.py.)"""
-    m, method = record["metrics"], record["method"]
-    n = m.get("n_images", 0)
-    blank = m.get("blank_per_image")
-    if blank is None and not m.get("blank_maps"):  # a record without per-image flags and no blank map
-        blank = [False] * len(m.get("randomization_per_image") or [])
-    # without the flags, blank maps cannot be left out of the mean: no verdict
-    correlations = m.get("randomization_per_image") if blank is not None else None
-    sanity = sanity_verdict(correlations, blank or [], record.get("sanity_threshold"))
-    if not n:
-        text = "No validation images were selected, so there is nothing to measure."
-    else:
-        text = " ".join(p for p in (sanity_sentence(method, sanity, EXPECTED[kind]), _signed(m)) if p)
-    return {"sanity": sanity, "text": text}
+def maps_verdicts(m: dict) -> dict:
+    """The randomisation sanity check of one network's method over the measured images (a method
+    record of interpret/measures.json: "blank", "sanity")."""
+    check = m.get("sanity") or {}
+    rho = [r for r in check.get("rho") or [] if r]
+    blank = m.get("blank") or []
+    per_image = [_mean_or_none([run[i] for run in rho]) for i in range(len(blank))] if rho else []
+    reinit_means = [_mean_or_none([r for r, b in zip(run, blank) if not b]) for run in rho]
+    return sanity_verdict(per_image, blank if rho else [], check.get("threshold"), reinit_means)
 
 
-def sanity_sentence(method: str, v: dict, expected: str) -> str:
-    rho, thr, word = dec(v["mean"]), v["threshold"], v["word"]
-    over = f"over the {v['n_used']} non-blank maps" if v["n_blank"] else f"over {v['n_used']} maps"
-    blanks = (f"{v['n_blank']} of {v['n']} maps are blank (no location raises the class score) and are left out "
-              "of the mean. ") if v["n_blank"] else ""
+def _mean_or_none(values) -> float | None:
+    values = [v for v in values if is_number(v)]
+    return sum(values) / len(values) if values else None
+
+
+def sanity_paragraph(verdicts: dict[str, dict], methods: dict[str, str], kind: str) -> str:
+    """Each network's sanity check in a sentence, then whether the verdicts agree with Adebayo et
+    al.'s finding for this kind of map (said once when every network's verdict agrees alike)."""
+    sentences = [sanity_sentence(f"{family}'s {methods[family]}", v) for family, v in verdicts.items()]
+    expected = EXPECTED[kind]
+    judged = {f: v["word"] == "passes" for f, v in verdicts.items() if v["word"] in ("passes", "fails")}
+    agree = {f: passed == (expected == "changes") for f, passed in judged.items()}
+    if agree and len(set(agree.values())) == 1:
+        whose = "Both verdicts" if len(agree) > 1 else f"The {next(iter(agree))} verdict"
+        sentences.append(f"{whose} {'agree' if len(agree) > 1 else 'agrees'} with "
+                         f"{ADEBAYO[expected]}." if all(agree.values()) else
+                         f"{whose} {'differ' if len(agree) > 1 else 'differs'} from {ADEBAYO[expected]}.")
+    elif agree:
+        sentences.append(" ".join(f"The {f} verdict {'agrees with' if a else 'differs from'} the finding of "
+                                  f"{ADEBAYO[expected]}." for f, a in agree.items()))
+    return " ".join(sentences)
+
+
+def sanity_sentence(maps: str, v: dict) -> str:
+    """One network's check in words, with the numbers it rests on (the table beside it has the rest)."""
+    word = v["word"]
     if word == "inconclusive":
-        return (f"{v['n_blank']} of {v['n']} {method} maps are blank (no location raises the class score), more than "
-                f"a quarter: the randomisation sanity check is inconclusive, and the pictures show little.")
-    if word == NOT_MEASURED:
-        return f"{blanks}The randomisation sanity check was not measured."
-    if word == "passes narrowly":
-        text = (f"With the weights re-initialised the {method} maps change, but only partly (mean rank correlation "
-                f"{rho} {over}, just below {thr}): they depend on what the network learned, yet much of their "
-                "structure comes from the architecture and the image; the method passes the randomisation sanity "
-                "check, narrowly")
-    elif word == "passes":
-        text = (f"With the weights re-initialised the {method} maps change a lot (mean rank correlation {rho} "
-                f"{over}, below {thr}), so they depend on what the network learned: the method passes the "
-                "randomisation sanity check")
-    else:
-        text = (f"With the weights re-initialised the {method} maps stay similar (mean rank correlation {rho} "
-                f"{over}, not below {thr}), so much of what they show comes from the architecture and the image "
-                "rather than the learned weights: the method fails the randomisation sanity check, and its "
-                "pictures should not be read as the model's reasoning")
-    agrees = (word != "fails") == (expected == "changes")
-    return f"{blanks}{text}. This {'agrees with' if agrees else 'differs from'} {ADEBAYO[expected]}."
-
-
-def _signed(m: dict) -> str:
-    if "randomization_rank_correlation_signed" not in m:
-        return ""
-    return f"(For the signed gradient the mean rank correlation is {dec(m['randomization_rank_correlation_signed'])}.)"
+        return (f"{v['n_blank']} of {v['n']} of {maps} maps are blank (no location raises the class score), more "
+                f"than a quarter: its randomisation sanity check is inconclusive.")
+    if word in (NOT_MEASURED, "not estimable"):
+        return f"The randomisation sanity check of {maps} maps was {word} ({v['n_used']} maps)."
+    numbers = f"mean rank correlation {dec(v['mean'])}, 95% interval {dec(v['low'])} to {dec(v['high'])}"
+    if word == UNCLEAR:
+        return (f"With the weights re-initialised {maps} maps change partly ({numbers}); the interval contains the "
+                f"project's threshold of {v['threshold']}, so whether they depend on what the network learned is "
+                "unclear.")
+    if word == "passes":
+        return (f"With the weights re-initialised {maps} maps change ({numbers}, below {v['threshold']}): they "
+                "depend on what the network learned, and the method passes the check.")
+    return (f"With the weights re-initialised {maps} maps stay similar ({numbers}, not below {v['threshold']}): "
+            "much of what they show comes from the architecture and the image, not the learned weights, so the "
+            "method fails the check and its pictures are not the network's reasoning.")
 
 
 def lowest_confidence(selection: dict, group: str = "correct") -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from experiments.core.names import FAMILIES, MAP_KINDS
 from experiments.writeup.citations import cite
+from experiments.writeup.figure_wording import maps_verdicts, sanity_paragraph
 from experiments.writeup.formats import dec, pct, pts
 from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_verdict, class_sensitivity_verdict,
                                               edge_verdict, faithful_overall, layout_verdict, lean_verdict,
@@ -27,8 +28,12 @@ HEAD_SUMS = {"HiResCAM": "The flatten head gives each location its own weights, 
 
 def measures_findings(measures: dict) -> dict:
     """Per kind ("cam", "saliency"): each family's verdicts and paragraph, and the comparison of the two."""
-    return {kind: {"families": {f: family_findings(f, measures, kind) for f in FAMILIES},
-                   "comparison": comparison(measures, kind)} for kind in MAP_KINDS}
+    out = {kind: {"families": {f: family_findings(f, measures, kind) for f in FAMILIES},
+                  "comparison": comparison(measures, kind)} for kind in MAP_KINDS}
+    for kind, found in out.items():
+        found["sanity_text"] = sanity_paragraph({f: v["sanity"] for f, v in found["families"].items()},
+                                                {f: v["method"] for f, v in found["families"].items()}, kind)
+    return out
 
 
 def blank_counts(m: dict, correct: list) -> dict:
@@ -64,7 +69,8 @@ def family_findings(family: str, measures: dict, kind: str) -> dict:
     text = " ".join([centre_sentence(family, m["method"], centre, lean, edges, measures["centre_area"]),
                      class_sentence(m["method"], kind, classes), blank_sentence(m["method"], blanks),
                      faithfulness_sentence(m, deletion, insertion, overall, measures["random_baselines"], by_group)])
-    return {"method": m["method"], "centre": centre, "lean": lean, "edges": edges, "classes": classes,
+    return {"method": m["method"], "sanity": maps_verdicts(m), "centre": centre, "lean": lean, "edges": edges,
+            "classes": classes,
             "deletion": deletion,
             "insertion": insertion, "overall": overall, "by_group": by_group, "blanks": blanks, "text": text}
 

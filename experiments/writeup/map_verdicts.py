@@ -7,10 +7,11 @@ import numpy as np
 
 from experiments.writeup.verdicts import LEVEL, NOT_MEASURED, UNCLEAR, finite, interval_from_moments, is_number
 
-BLANK_LIMIT = 0.25    # more than this fraction of blank maps makes the sanity check inconclusive
-NARROW = 0.2          # a rank correlation within this below the threshold is a narrow pass
-# Rank correlation of a method's maps for the predicted and the true class of a misclassified image:
-INSENSITIVE = 0.8     # at least this: the map hardly depends on the class (Nie et al. 2018, guided backprop)
+BLANK_LIMIT = 0.25    # more than this fraction of blank maps makes the sanity check inconclusive (the project's own)
+# Rank correlation of a method's maps for the predicted and the true class of a misclassified image
+# (the project's own thresholds: Nie et al. 2018 show guided backprop barely depends on the class, by
+# eye, with no number):
+INSENSITIVE = 0.8     # at least this: the map hardly depends on the class
 SENSITIVE = 0.5       # below this: the two classes' maps point to different places
 LEAN_PX = 1.0         # a map's mass centre this far from the image centre (of 32 px) leans to that side
 MOST = 0.5            # a mean fraction of a map's mass above this is "most of its evidence"
@@ -18,30 +19,37 @@ MOST = 0.5            # a mean fraction of a map's mass above this is "most of i
 
 # ---------------------------------------------------------------- Problems 4 and 5
 
-def sanity_verdict(correlations, blank, threshold) -> dict:
+def sanity_verdict(correlations, blank, threshold, reinit_means=None) -> dict:
     """Model-randomisation sanity check from per-image rank correlations (trained vs re-initialised
-    weights) and per-image blank flags. Blank maps (no location raises the class score) are left
-    out of the mean and counted; more than BLANK_LIMIT of them makes the verdict "inconclusive".
-    Otherwise "passes" (mean below threshold − NARROW), "passes narrowly" (below the threshold) or
-    "fails"."""
+    weights, each image's mean over the re-initialisations) and per-image blank flags. Blank maps
+    (no location raises the class score) are left out and counted; more than BLANK_LIMIT of them
+    makes the verdict "inconclusive". Otherwise the 95% t interval of the mean over images decides:
+    "passes" when it lies below the threshold, "fails" when it lies at or above it, "unclear" when it
+    contains it; "not estimable" from one map. `reinit_means` (the mean per re-initialisation) are
+    recorded for the spread between re-initialisations."""
     correlations = list(correlations or [])
     blank = [bool(b) for b in blank] if blank is not None else [False] * len(correlations)
     if len(blank) != len(correlations):
         raise ValueError(f"{len(correlations)} correlations but {len(blank)} blank flags; they must correspond")
     used = [float(r) for r, b in zip(correlations, blank) if not b and is_number(r)]
     n, n_blank = len(correlations), sum(blank)
+    means = [float(m) for m in reinit_means or [] if is_number(m)]
     out = {"n": n, "n_blank": n_blank, "n_used": len(used), "n_missing": n - n_blank - len(used),
            "blank_limit": BLANK_LIMIT, "threshold": threshold if is_number(threshold) else None,
-           "narrow": NARROW, "mean": float(np.mean(used)) if used else None}
+           "mean": float(np.mean(used)) if used else None, "low": None, "high": None,
+           "reinits": len(means), "reinit_means": means, "reinit_range": float(np.ptp(means)) if len(means) > 1 else None}
     if n == 0 or out["threshold"] is None:
         return {**out, "word": NOT_MEASURED}
     if n_blank > BLANK_LIMIT * n:
         return {**out, "word": "inconclusive"}
     if not used:
         return {**out, "word": NOT_MEASURED}
-    if out["mean"] < threshold - NARROW:
-        return {**out, "word": "passes"}
-    return {**out, "word": "passes narrowly" if out["mean"] < threshold else "fails"}
+    if len(used) < 2:
+        return {**out, "word": "not estimable"}
+    low, high = interval_from_moments(out["mean"], float(np.std(used, ddof=1)), len(used))
+    low, high = (out["mean"], out["mean"]) if low is None else (low, high)  # no spread: the mean is exact
+    out.update(low=low, high=high)
+    return {**out, "word": "passes" if high < threshold else "fails" if low >= threshold else UNCLEAR}
 
 
 def faithful_overall(deletion: dict, insertion: dict) -> dict:

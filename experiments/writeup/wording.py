@@ -5,7 +5,7 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 """
 from __future__ import annotations
 
-from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts
+from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
 from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_VERDICT, NOT_MEASURED, TRAINED_FACTOR,
@@ -248,5 +248,4 @@ def family_verdicts(family: dict) -> dict:
     gabor = gabor_verdict(family["gabor"])
     return {"ablation": ablation_verdicts(family["ablation"]),
             "search": {**search, "sentence": search_sentence(search)},
-            "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)},
-            "cam": maps_verdicts(family["cam"], "cam"), "saliency": maps_verdicts(family["saliency"], "saliency")}
+            "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)}}

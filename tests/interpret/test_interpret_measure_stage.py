@@ -9,7 +9,7 @@ from experiments.interpret.measure_stage import as_scored, choose_images, run_me
 from experiments.writeup.map_findings import measures_findings
 from tests.interpret.test_interpret_toys import ToyNet, hook_count
 
-PARAMS = {"n_measure": 12, "measure_steps": 4, "random_baselines": 2}
+PARAMS = {"n_measure": 12, "measure_steps": 4, "random_baselines": 2, "sanity_reinits": 3}
 
 
 def test_half_the_images_are_right_for_both_networks_and_half_wrong_for_one_earliest_first():
@@ -66,6 +66,10 @@ def test_measures_json_has_a_value_per_image_for_every_family_and_kind(measured)
             assert all(b is None for b, ok in zip(m["blank_true"], rec["correct"]) if ok)
             for key in ("centre", "border", "corner", "layout_rho"):
                 assert all((c is None) == b for c, b in zip(m[key], m["blank"])), f"a blank map has no {key}"
+            check = m["sanity"]
+            assert len(set(check["seeds"])) == len(check["rho"]) == PARAMS["sanity_reinits"]
+            assert all(len(run) == 12 and all(-1 <= r <= 1 for r in run) for run in check["rho"])
+            assert check["rho"][0] != check["rho"][1], "each re-initialisation draws other weights"
         assert rec["methods"]["cam"]["method"] == ("CAM" if family == "gap" else "HiResCAM")
         assert rec["methods"]["cam"]["random_resolution"] == 16, "the toy's last feature map is 16x16"
         assert 16 <= rec["methods"]["saliency"]["random_resolution"] <= 32

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from experiments.writeup.map_verdicts import NARROW
 from experiments.writeup.report import render_html
 from experiments.writeup.settings import load_settings
 from tests.fake_results import CELLS, MEASURES, maps_record, measures_record, metrics, search, summary
@@ -51,14 +50,11 @@ def maps_metrics(draw, kind: str):
     n = draw(st.integers(1, 8))
     record = maps_record(kind, "dense")
     m = record["metrics"]
-    corr = draw(st.lists(st.integers(-100, 100).map(lambda k: k / 100), min_size=n, max_size=n))
     blank = draw(st.lists(st.booleans(), min_size=n, max_size=n))
-    m.update(n_images=n, randomization_per_image=corr, blank_per_image=blank, blank_maps=sum(blank),
+    m.update(n_images=n, blank_per_image=blank, blank_maps=sum(blank),
              deletion_auc=draw(accuracy), insertion_auc=draw(accuracy),
              random_deletion_aucs=draw(st.lists(accuracy, min_size=1, max_size=3)),
              random_insertion_aucs=draw(st.lists(accuracy, min_size=1, max_size=3)))
-    if kind == "saliency":
-        m["randomization_rank_correlation_signed"] = draw(optional(st.floats(-1, 1)))
     return record
 
 
@@ -148,23 +144,26 @@ def check_effects(page: str) -> None:
 
 
 def check_sanity(page: str) -> None:
-    for label, value, compared, word in _rows(page, "sanity"):
-        used, blank, n = map(int, re.search(r"\((\d+) maps; (\d+) of (\d+) blank", label).groups())
-        threshold = _num(re.search(r"passes below ([-\d.]+)", compared).group(1))
+    rows = _rows(page, "sanity")
+    assert len(rows) == 4, "one sanity check per family and kind of map"
+    threshold = _num(re.search(r"project's threshold of ([-\d.]+)", page).group(1))
+    for _, maps, mean, interval, _, word in rows:
+        used, blank, n = map(int, re.search(r"(\d+) \((\d+) of (\d+) blank", maps).groups())
         assert (word == "inconclusive") == (blank > n / 4), f"{blank} of {n} blank maps but '{word}'"
-        if word == "not measured":
-            assert value == MISSING
+        if word in ("not measured", "inconclusive"):
             continue
-        if word == "inconclusive":
-            continue
-        rho = _num(value)
         assert used == n - blank, "the mean is over the non-blank maps"
+        if word == "not estimable":
+            assert used == 1 and interval == "none"
+            continue
+        low, high = _interval(interval)
+        assert low - ROUND <= _num(mean) <= high + ROUND
         if word == "passes":
-            assert rho <= threshold - NARROW + ROUND
-        elif word == "passes narrowly":
-            assert threshold - NARROW - ROUND <= rho <= threshold + ROUND
+            assert high <= threshold + ROUND, f"'passes' with an interval up to {high}"
+        elif word == "fails":
+            assert low >= threshold - ROUND, f"'fails' with an interval from {low}"
         else:
-            assert word == "fails" and rho >= threshold - ROUND, f"'{word}' at mean correlation {rho}"
+            assert word == "unclear" and low - ROUND <= threshold <= high + ROUND, f"'{word}' at {interval}"
 
 
 def _interval(text: str, unit: str = "") -> tuple[float, float] | None:
@@ -287,16 +286,12 @@ def test_verdict_words_agree_with_the_printed_numbers(results, dense, gap):
     for leak in ("{{", "}}", "{%", "%}"):
         assert leak not in page, f"{leak!r} reached the page"
     check_effects(page)
-    check_sanity(page)
     check_gabor(page)
     for family, g in (("dense", dense), ("gap", gap)):
         tta = g["val_acc_no_tta"]
         if tta is None or math.isnan(tta):
             assert re.search(rf"<code>{family}-final</code>:.*?\(without it: {MISSING}\)", page, flags=re.S), \
                 f"{family}: a missing accuracy without test-time augmentation is said to be missing"
-        signed = g["saliency"]["metrics"]["randomization_rank_correlation_signed"]
-        if signed is None or math.isnan(signed):
-            assert f"signed gradient the mean rank correlation is {MISSING}" in page
 
 
 @st.composite
@@ -307,8 +302,10 @@ def measures_draws(draw):
                    draw(st.floats(-0.1, 0.1)), draw(st.sampled_from([0.0, 0.1, 1.0]))) for key in MEASURES}
     leans = {key: (draw(st.floats(-5, 5)), draw(st.floats(-5, 5))) for key in MEASURES}
     edges = {key: (draw(st.floats(0, 1)), draw(st.floats(0, 1)), draw(st.floats(-1, 1))) for key in MEASURES}
+    sanity = {kind: draw(st.floats(-1, 1)) for kind in ("cam", "saliency")}
     return measures_record(draw(st.integers(2, 40)), draw(st.integers(0, 99)), means,
-                           draw(st.sampled_from([0.0, 0.02, 0.3])), draw(st.integers(1, 3)), leans, edges)
+                           draw(st.sampled_from([0.0, 0.02, 0.3])), draw(st.integers(1, 3)), leans, edges,
+                           sanity, draw(st.integers(1, 3)))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -324,6 +321,7 @@ def test_the_map_measures_verdicts_agree_with_their_printed_intervals(results, m
     check_centre(page, "edge", "more", "less")
     check_lean(page)
     check_class(page)
+    check_sanity(page)
     check_faithfulness(page)
     check_comparisons(page)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts
-from experiments.writeup.map_verdicts import (NARROW, centre_verdict, class_sensitivity_verdict, faithful_overall,
+from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts, sanity_paragraph
+from experiments.writeup.map_verdicts import (centre_verdict, class_sensitivity_verdict, faithful_overall,
                                               gabor_verdict, image_mean_verdict, lean_verdict,
                                               paired_difference_verdict, sanity_verdict, smooth_faithfulness_verdict)
 from experiments.writeup.verdicts import effect_verdict, search_verdict
@@ -81,14 +81,21 @@ def test_exactly_a_quarter_blank_maps_still_gets_a_verdict():
     assert v["word"] == "passes"
 
 
-def test_a_low_correlation_passes_and_a_high_one_fails():
-    assert sanity_verdict([0.1, 0.1], [False, False], threshold=0.5)["word"] == "passes"
-    assert sanity_verdict([0.6, 0.7], [False, False], threshold=0.5)["word"] == "fails"
+def test_the_interval_over_images_decides_pass_fail_or_unclear():
+    assert sanity_verdict([0.1, 0.12, 0.08], [False] * 3, threshold=0.5)["word"] == "passes"
+    assert sanity_verdict([0.7, 0.72, 0.68], [False] * 3, threshold=0.5)["word"] == "fails"
+    wide = sanity_verdict([0.1, 0.9], [False, False], threshold=0.5)
+    assert wide["word"] == "unclear" and wide["low"] < 0.5 < wide["high"], "a mean below the threshold is not enough"
+    assert sanity_verdict([0.45, 0.6, 0.3], [False] * 3, threshold=0.5)["word"] == "unclear"
 
 
-def test_a_correlation_just_below_the_threshold_is_a_narrow_pass():
-    v = sanity_verdict([0.5 - NARROW / 2] * 3, [False] * 3, threshold=0.5)
-    assert v["word"] == "passes narrowly"
+def test_one_map_gives_no_interval_and_no_verdict():
+    assert sanity_verdict([0.1], [False], threshold=0.5)["word"] == "not estimable"
+
+
+def test_the_spread_between_reinitialisations_is_recorded():
+    v = sanity_verdict([0.1, 0.12], [False] * 2, threshold=0.5, reinit_means=[0.09, 0.13, 0.11])
+    assert v["reinits"] == 3 and v["reinit_range"] == pytest.approx(0.04)
 
 
 def test_no_images_is_not_measured():
@@ -320,30 +327,42 @@ def test_the_fit_gap_sentence_says_which_way_dropout_moves_the_gap():
     assert "dropout narrows that gap by 3.0 points" in narrows and "dropout widens that gap by 3.0 points" in widens
 
 
-def _maps(rho, blank=None, deletion=0.2, insertion=0.6, n=4, **extra):
+def _maps(rho, blank=None, n=4, reinits=3):
     blank = blank or [False] * n
-    return {"method": "CAM", "sanity_threshold": 0.5,
-            "metrics": {"n_images": n, "randomization_per_image": [rho] * n, "blank_per_image": blank,
-                        "blank_maps": sum(blank), "deletion_auc": deletion, "insertion_auc": insertion,
-                        "random_deletion_aucs": [0.30, 0.31], "random_insertion_aucs": [0.45, 0.46], **extra}}
+    return {"method": "CAM", "blank": blank,
+            "sanity": {"seeds": list(range(reinits)), "threshold": 0.5,
+                       "rho": [[rho + 0.01 * (i % 2) for i in range(n)] for _ in range(reinits)]}}
+
+
+def _paragraph(kind, *rhos, **kw):
+    verdicts = {f: maps_verdicts(_maps(rho, **kw)) for f, rho in zip(("dense", "gap"), rhos)}
+    return sanity_paragraph(verdicts, {f: "CAM" for f in verdicts}, kind)
 
 
 def test_the_literature_is_cited_as_agreeing_only_when_it_does():
-    assert "agrees with Adebayo" in maps_verdicts(_maps(0.1), "cam")["text"]
-    assert "differs from Adebayo" in maps_verdicts(_maps(0.9), "cam")["text"]
-    assert "agrees with Adebayo" in maps_verdicts(_maps(0.9), "saliency")["text"]
-    assert "differs from Adebayo" in maps_verdicts(_maps(0.1), "saliency")["text"]
+    assert "Both verdicts agree with Adebayo" in _paragraph("cam", 0.1, 0.1)
+    assert "Both verdicts differ from Adebayo" in _paragraph("cam", 0.9, 0.9)
+    assert "Both verdicts agree with Adebayo" in _paragraph("saliency", 0.9, 0.9)
+    mixed = _paragraph("cam", 0.1, 0.9)
+    assert "dense verdict agrees with" in mixed and "gap verdict differs from" in mixed
+
+
+def test_the_sanity_check_averages_each_image_over_the_reinitialisations():
+    m = _maps(0.2, n=3)
+    m["sanity"]["rho"] = [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]
+    v = maps_verdicts(m)
+    assert v["mean"] == pytest.approx(0.2) and v["reinits"] == 2 and v["reinit_range"] == pytest.approx(0.0)
 
 
 def test_an_inconclusive_sanity_check_makes_no_claim_about_the_weights():
-    text = maps_verdicts(_maps(0.0, blank=[True, True, False, False]), "cam")["text"]
+    text = _paragraph("cam", 0.0, blank=[True, True, False, False])
     assert "inconclusive" in text and "passes" not in text and "Adebayo" not in text
 
 
 def test_no_images_means_no_claims():
-    record = {"method": "CAM", "sanity_threshold": 0.5, "metrics": {"n_images": 0}}
-    text = maps_verdicts(record, "cam")["text"]
-    assert "nothing to measure" in text and "passes" not in text
+    v = maps_verdicts({"method": "CAM", "blank": [], "sanity": {"rho": [], "threshold": 0.5}})
+    text = sanity_paragraph({"gap": v}, {"gap": "CAM"}, "cam")
+    assert "not measured" in text and "passes" not in text and "Adebayo" not in text
 
 
 def test_cells_below_twice_chance_are_said_not_to_train_and_only_those():
