@@ -18,6 +18,7 @@ from scipy import stats
 NOT_MEASURED = "not measured"
 LEVEL = 0.95          # confidence level of the interval over seeds
 ZERO_SPREAD = 1e-9    # accuracies are counts over at most millions of images: a smaller sd is rounding
+NO_CHANGE = "no change"  # every seed's effect exactly 0: not an interval that contains 0, no difference at all
 UNCLEAR = "unclear"   # an interval that contains the value a verdict is judged against
 NO_VERDICT = "no verdict: one run per cell"  # an effect of a training choice measured over images, not runs
 MULTIPLE = "Benjamini-Hochberg over the table"  # why a clear interval lost its word
@@ -44,8 +45,9 @@ def effect_verdict(per_seed, positive: str = "helps", negative: str = "hurts",
     """A paired effect measured once per seed, judged by its 95% t interval (n − 1 degrees of freedom).
 
     `positive`/`negative` only when the interval excludes 0 on that side (then "clear" is True);
-    `neither` when it contains 0; "not estimable" for one seed or zero spread over seeds (no
-    interval can be built); "not measured" when no seed has a number. Seeds whose value is None
+    `neither` when it contains 0; NO_CHANGE when every seed's effect is exactly 0; "not estimable"
+    for one seed or another zero spread over seeds (no interval can be built); "not measured" when
+    no seed has a number. Seeds whose value is None
     or NaN are left out and counted in "n_missing"."""
     values = finite(per_seed)
     n = len(values)
@@ -71,6 +73,8 @@ def moments_verdict(mean, sd, n: int, n_missing: int = 0, positive: str = "helps
     out["sd"] = float(sd) if is_number(sd) else None
     low, high = interval_from_moments(mean, sd, n)
     if low is None:
+        if unit == "seed" and abs(out["mean"]) <= ZERO_SPREAD:  # every run gave the same accuracy either way
+            return {**out, "word": NO_CHANGE, "reason": f"exactly 0 in each of {n} {unit}s"}
         return {**out, "word": "not estimable", "reason": f"zero spread over {n} {unit}s"}
     out.update(low=low, high=high, p=t_test_p(mean, sd, n))
     if unit != "seed":

@@ -8,8 +8,8 @@ from __future__ import annotations
 from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
-from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_VERDICT, NOT_MEASURED, TRAINED_FACTOR,
-                                          adjust_table, effect_verdict, finite, is_number, moments_verdict,
+from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED,
+                                          TRAINED_FACTOR, adjust_table, effect_verdict, finite, is_number, moments_verdict,
                                           near_chance_cells, search_verdict, underfit_cells)
 
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
@@ -77,6 +77,8 @@ def one_run_sentence(key: str, v: dict) -> str:
 
 
 def _unjudged(name: str, v: dict) -> str:
+    if v["word"] == NO_CHANGE:
+        return f"{name} is {v['reason']} (the same accuracy with and without it): no change."
     if v["word"] == NOT_MEASURED:
         return f"{name} was not measured ({v['reason']})."
     return f"{name} is not estimable from these runs ({v['reason']}; mean {pts(v['mean'])} points): no verdict."

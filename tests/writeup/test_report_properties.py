@@ -139,8 +139,28 @@ def check_effects(page: str) -> None:
             assert n >= 2, f"{label}: an interval from {n} value(s)"
         elif word == "not estimable":
             assert interval.startswith("none ("), f"{label}: not estimable but an interval {interval}"
+        elif word == "no change":
+            assert _num(mean) == 0 and n >= 2 and interval.startswith("none ("), f"{label}: no change at {mean}"
         else:
             assert word == "not measured" and n == 0 and mean == MISSING, f"{label}: {word} over {over}"
+
+
+def check_effects_paragraphs(page: str) -> None:
+    """The paragraph under each family's effects table words the table: where every full-split row is
+    measured over images (one run per cell) its sentences carry no verdict about the choice, and the
+    ladder's sentence gives each main effect the word its rows have."""
+    rows = _rows(page, "effect")
+    paragraphs = [_text(p) for p in re.findall(r'<p class="interp" data-verdict="effects">(.*?)</p>', page, flags=re.S)]
+    assert len(paragraphs) == 2, "one effects paragraph per family"
+    for family_rows, para in zip((rows[:6], rows[6:]), paragraphs):
+        small, full = family_rows[:3], family_rows[3:]
+        head, _, ladder = para.partition("Along the ladder:")
+        if all(r[2].endswith("images") for r in full):
+            assert not re.search(r"\b(helps|hurts|clearly)\b", head), f"a verdict word from images: {head}"
+            measured = [r for r in full if r[-1] != "not measured"]
+            assert head.count("scoring precision, not training noise") == len(measured)
+        words = re.findall(r"\(([^()]*)\) at [\d,]+ images against [^()]*\(([^()]*)\) at", ladder)
+        assert words == [(a[-1], b[-1]) for a, b in zip(small[:2], full[:2])], f"{words} against the table"
 
 
 def check_sanity(page: str) -> None:
@@ -286,6 +306,7 @@ def test_verdict_words_agree_with_the_printed_numbers(results, dense, gap):
     for leak in ("{{", "}}", "{%", "%}"):
         assert leak not in page, f"{leak!r} reached the page"
     check_effects(page)
+    check_effects_paragraphs(page)
     check_gabor(page)
     for family, g in (("dense", dense), ("gap", gap)):
         tta = g["val_acc_no_tta"]

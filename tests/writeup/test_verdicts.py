@@ -54,6 +54,15 @@ def test_zero_spread_is_not_estimable_even_with_a_large_mean():
     assert v["word"] == "not estimable" and "zero spread" in v["reason"] and v["low"] is None
 
 
+def test_an_effect_of_exactly_zero_in_every_seed_is_no_change_not_an_unclear_effect():
+    v = effect_verdict([0.0, 0.0, 0.0])
+    assert v["word"] == "no change" and v["low"] is None and not v["clear"]
+    assert effect_verdict([0.0])["word"] == "not estimable", "one seed shows no spread, but no sameness either"
+    from experiments.writeup.wording import effect_sentence
+    text = effect_sentence("bn_effect", v)
+    assert "no change" in text and "exactly 0 in each of 3 seeds" in text and "not estimable" not in text
+
+
 def test_none_and_nan_seeds_are_left_out_and_counted():
     v = effect_verdict([0.05, None, float("nan"), 0.06, 0.055])
     assert v["n"] == 3 and v["n_missing"] == 2 and v["word"] == "helps"
