@@ -164,7 +164,9 @@ def _on_worker() -> None:
     import ray
     import torch
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    from experiments.engine.threads import pin
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    pin(max(1, int(cpus)))  # Ray shares the cores out: each run uses what its task was given
     torch.set_num_threads(max(1, int(cpus)))
 
 

@@ -54,10 +54,11 @@ def collect(device: str) -> dict:
     import torch
 
     from experiments.engine.devices import autocast_dtype, resolve_device
+    from experiments.engine.threads import cores_alone
     dev = resolve_device(device)
     precision = autocast_dtype(dev) or torch.float32
     return {**git_state(), "versions": versions(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads(), "device": str(dev),
+            "threads": cores_alone(), "device": str(dev),
             "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             "precision": str(precision).replace("torch.", "")}
 

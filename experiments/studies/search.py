@@ -20,7 +20,7 @@ from experiments.training.train import train_run, validate_train_config
 # What the rule is, not what it found: experiments.writeup.verdicts.search_verdict checks the recorded
 # choice against it and says whether the budget was binding or nothing fitted.
 RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} epochs "
-        "on {n} images) fits {minutes} at the measured speed (median epoch, CPU time per thread on a CPU); "
+        "on {n} images) fits {minutes} at the measured speed (median epoch; on a CPU its CPU time over the cores, what it costs alone); "
         "if none fits, the fastest. A candidate whose speed, timed on a few training steps first, already "
         "projects past the budget is not trained")
 PROBE_STEPS = 3  # timed training steps (after one untimed) that decide whether a candidate is trained
@@ -52,7 +52,7 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
                          "flops": info["flops"], "seconds": None, "projected_final_minutes": round(probed[name], 1)})
             continue
         m = trained[name]
-        # project from the median epoch's CPU time per thread (on a GPU, wall time): other load on
+        # project from the median epoch's CPU time over the cores (on a GPU, wall time): other load on
         # a shared machine, or one slow first epoch, must not change which architecture is chosen
         key = "cpu_seconds" if m["device"] == "cpu" else "seconds"
         per_image = float(np.median([h[key] for h in m["history"]])) / len(data.train_y)
@@ -83,7 +83,8 @@ def choose(rows: list[dict], max_minutes: float) -> str:
 
 def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
     """Minutes per training image (per epoch) of this candidate, timed on PROBE_STEPS steps of
-    the recipe at its batch size (CPU time per thread on a CPU, as the projection uses)."""
+    the recipe at its batch size (on a CPU its work: CPU time over the cores a quiet machine gives,
+    as the projection uses, so other load does not change the choice)."""
     import time
 
     import torch
@@ -92,8 +93,11 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
     from experiments.training.recipe import base_flips, make_optimizer, store_matrix_weights
     from experiments.training.scoring import to_tensor_images
     from experiments.training.train import augmented_batch, train_step
+    from experiments.engine.threads import cores_alone
     cfg = validate_train_config(cfg)  # the recipe's defaults filled in, once
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(cores_alone())
     model = build_model(model_cfg, data.mean, data.std)
     store_matrix_weights(model, autocast_dtype(dev) if cfg["matrix_weights"] == "low" else None)
     model = model.to(dev, memory_format=torch.channels_last).train()
@@ -112,5 +116,5 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
         train_step(model, opt, augmented_batch(x, idx, 0, cfg, base, gen), y, cfg, dev)
     if dev.type == "cuda":
         torch.cuda.synchronize()
-    seconds = (clock() - t0) / (torch.get_num_threads() if dev.type == "cpu" else 1)
+    seconds = (clock() - t0) / (cores_alone() if dev.type == "cpu" else 1)
     return seconds / (PROBE_STEPS * bs) / 60

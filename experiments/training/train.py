@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from experiments.engine.devices import autocast, autocast_dtype, resolve_device
 from experiments.engine.errors import UserError
+from experiments.engine.threads import cores_alone, threads_for_run
 from experiments.engine.io import atomic_write, write_json
 from experiments.training.airbench import RECIPE_DEFAULTS
 from experiments.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
@@ -101,6 +102,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     if done is not None:
         return done
     dev = resolve_device(device) if isinstance(device, str) else device
+    load = threads_for_run(name, log) if dev.type == "cpu" else {"threads": torch.get_num_threads()}
     torch.manual_seed(train_cfg["seed"])
     gen = torch.Generator().manual_seed(train_cfg["seed"])
     model = build_model(model_cfg, data.mean, data.std)
@@ -138,8 +140,9 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "val_loss": val["loss"], "val_acc": val["acc"],
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
-                        # CPU seconds per thread: what the epoch costs without other load on the machine
-                        "cpu_seconds": round((time.process_time() - cpu0) / torch.get_num_threads(), 2)})
+                        # CPU seconds over the cores a quiet machine would give it: what the epoch costs
+                        # without other load (sleeping waits burn no CPU), whatever threads it had
+                        "cpu_seconds": round((time.process_time() - cpu0) / cores_alone(), 2)})
         save_checkpoint(ckpt, {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                "scheduler": sched.state_dict(), "rng": rng_state(gen),
                                "history": history, "epoch": epoch + 1})
@@ -147,7 +150,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
             f"val_loss {val['loss']:.3f} val_acc {val['acc']:.4f} ({history[-1]['seconds']:.0f} s)")
         if on_epoch_end:
             on_epoch_end(epoch + 1)
-    return _finish(name, model, config, history, data, dev, run_dir, ckpt)
+    return _finish(name, model, config, history, data, dev, run_dir, ckpt, load)
 
 
 def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device,
@@ -212,7 +215,7 @@ def train_step(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: tor
     return logits, loss
 
 
-def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path) -> dict:
+def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path, load: dict) -> dict:
     """Score the trained model (TTA on validation, whose identity view is the plain score; plain on
     up to EVAL_TRAIN_LIMIT of its training images); write model.pt and metrics.json; drop the
     checkpoint."""
@@ -234,6 +237,8 @@ def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path) 
                "epochs": len(history), "seconds": round(sum(h["seconds"] for h in history), 2),
                "cpu_seconds": round(sum(h.get("cpu_seconds", h["seconds"]) for h in history), 2),
                "params": info["params"], "flops": info["flops"], "device": str(dev),
+               # its threads, and the cores other processes kept busy when it started (engine/threads.py)
+               **load,
                "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", ""),
                # per-image predictions (with TTA): paired comparisons of runs on the same images
                "val_pred": logits.argmax(1).tolist()}

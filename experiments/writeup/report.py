@@ -114,7 +114,10 @@ def run_facts(res: Results, families: list[dict]) -> dict:
     # a rebuild reuses finished training runs, so its wall time can be far below what the
     # results cost: the build's total counts each stage at the larger of the two
     total = sum(max(sec, trained.get(name, 0.0)) for name, sec in seconds.items())
-    return {"profile": build["profile"], **made,
+    # the threads each final run used (older runs did not record it: the stage's)
+    ran = [str(f["final"]["threads"]) for f in families if f["final"].get("threads")]
+    threads = list(dict.fromkeys(ran)) if len(ran) == len(families) else made["threads"]
+    return {"profile": build["profile"], **made, "threads": threads,
             "stage_seconds": seconds, "training_seconds": trained, "total_minutes": total / 60}
 
 

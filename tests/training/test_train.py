@@ -112,6 +112,7 @@ def test_a_finished_run_records_its_fit_gap_and_per_image_predictions(data, tmp_
     assert m["val_acc"] == pytest.approx(np.mean(np.array(m["val_pred"]) == data.val_y))
     assert m["fit_gap"] == pytest.approx(m["train_acc_no_tta"] - m["val_acc_no_tta"])
     assert m["n_train_scored"] == len(data.train_y)
+    assert m["threads"] == torch.get_num_threads() and "busy_elsewhere" in m, "the run's threads and load recorded"
     # the per-epoch curve used 8 validation images only: its accuracy is a multiple of 1/8
     assert (m["history"][0]["val_acc"] * 8) == pytest.approx(round(m["history"][0]["val_acc"] * 8))
 

@@ -384,3 +384,21 @@ def test_cells_below_twice_chance_are_said_not_to_train_and_only_those():
     assert "At 4,000 images plain (15.1%) and dropout (19.0%) stay below twice chance (10% for a guess)" in text
     assert "At 45,000 images" not in text
     assert "below twice chance" not in ablation_verdicts(ladder)["text"], "no chance level recorded: no claim"
+
+
+# ---------------------------------------------------------------- duplicates (Problem 6's audit)
+
+def test_duplicates_cannot_reorder_families_far_apart_but_could_reorder_close_ones():
+    from experiments.writeup.verdicts import duplicates_verdict
+    apart = duplicates_verdict(0.005, {"dense": 0.90, "gap": 0.94})
+    assert apart["word"] == "cannot reorder" and apart["largest_drop"] < apart["family_gap"]
+    close = duplicates_verdict(0.005, {"dense": 0.9390, "gap": 0.9400})
+    assert close["word"] == "could reorder" and "could be an effect of duplicates" in close["sentence"]
+    assert duplicates_verdict(0.0, {"dense": 0.9, "gap": 0.9})["word"] == "none"
+
+
+def test_the_worst_case_drop_counts_every_duplicated_image_as_answered_by_memory():
+    from experiments.writeup.verdicts import duplicates_verdict
+    v = duplicates_verdict(0.01, {"dense": 0.50, "gap": 0.60})
+    # 1% of images right by memory: on the other 99% the accuracy is (0.50 - 0.01) / 0.99
+    assert v["worst_acc"]["dense"] == pytest.approx(0.49 / 0.99) and v["max_drop"]["dense"] == pytest.approx(0.5 - 0.49 / 0.99)
