@@ -114,17 +114,8 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     steps_per_epoch = len(data.train_y) // bs  # drop the ragged last batch: BN wants full batches
     total = steps_per_epoch * train_cfg["epochs"]
     sched = make_scheduler(opt, train_cfg, total, steps_per_epoch)
-    history, start = [], 0
     ckpt = run_dir / "checkpoint.pt"
-    if ckpt.exists():
-        state = load_checkpoint(ckpt)
-        if state.get("config") == config:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            restore_rng_state(gen, state["rng"])
-            history, start = state["history"], state["epoch"]
-            log(f"{name}: resuming after epoch {start}")
+    history, start = resume(ckpt, config, model, opt, sched, gen, name, log)
     write_json(run_dir / "config.json", config)
     train_x, train_y = to_tensor_images(data.train_x, dev), torch.as_tensor(data.train_y, device=dev)
     val_x, val_y = to_tensor_images(data.val_x, dev), torch.as_tensor(data.val_y)
@@ -151,6 +142,22 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
         if on_epoch_end:
             on_epoch_end(epoch + 1)
     return _finish(name, model, config, history, data, dev, run_dir, ckpt, load)
+
+
+def resume(ckpt: Path, config: dict, model, opt, sched, gen, name: str, log) -> tuple[list, int]:
+    """(history, epochs done) from this run's checkpoint, its states restored into the model,
+    optimizer, schedule and generator; ([], 0) without a checkpoint of this configuration."""
+    if not ckpt.exists():
+        return [], 0
+    state = load_checkpoint(ckpt)
+    if state.get("config") != config:
+        return [], 0
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    restore_rng_state(gen, state["rng"])
+    log(f"{name}: resuming after epoch {state['epoch']}")
+    return state["history"], state["epoch"]
 
 
 def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device,
