@@ -90,10 +90,10 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str) -> float:
     import torch
 
     from experiments.engine.devices import autocast_dtype, resolve_device
+    from experiments.engine.threads import cores_alone
     from experiments.training.recipe import base_flips, make_optimizer, store_matrix_weights
     from experiments.training.scoring import to_tensor_images
     from experiments.training.train import augmented_batch, train_step
-    from experiments.engine.threads import cores_alone
     cfg = validate_train_config(cfg)  # the recipe's defaults filled in, once
     dev = resolve_device(device)
     if dev.type == "cpu":

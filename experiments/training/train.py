@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from experiments.engine.devices import autocast, autocast_dtype, resolve_device
 from experiments.engine.errors import UserError
-from experiments.engine.threads import cores_alone, threads_for_run
 from experiments.engine.io import atomic_write, write_json
+from experiments.engine.threads import cores_alone, threads_for_run
 from experiments.training.airbench import RECIPE_DEFAULTS
 from experiments.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from experiments.training.identity import finished_metrics, run_identity

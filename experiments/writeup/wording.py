@@ -9,8 +9,8 @@ from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
 from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED,
-                                          TRAINED_FACTOR, adjust_table, effect_verdict, finite, is_number, moments_verdict,
-                                          near_chance_cells, search_verdict, underfit_cells)
+                                          TRAINED_FACTOR, adjust_table, effect_verdict, finite, is_number,
+                                          moments_verdict, near_chance_cells, search_verdict, underfit_cells)
 
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
            ("interaction", "interaction (BN changes dropout’s effect by)"),

@@ -7,10 +7,9 @@ from torch import nn
 
 from experiments.interpret.faithfulness import FAITHFUL_MARGIN, curves, image_aucs
 from experiments.interpret.maps import normalize_maps, upsample
-from experiments.interpret.measures import (blank_maps, border_region, centre_mass, corner_region,
-                                            cross_class_partners, faithfulness, layout_correlations, mass_centre,
-                                            matching_resolution, paired_rank_correlations, region_mass,
-                                            smooth_random_maps, smoothness)
+from experiments.interpret.measures import (blank_maps, border_region, centre_mass, corner_region, cross_class_partners,
+                                            faithfulness, layout_correlations, mass_centre, matching_resolution,
+                                            paired_rank_correlations, region_mass, smooth_random_maps, smoothness)
 from experiments.interpret.sanity import randomized_copy, rank_correlation
 from tests.interpret.test_interpret_toys import ToyNet
 
