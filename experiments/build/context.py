@@ -34,6 +34,15 @@ class BuildContext(Context):
             self._prepared = (stamp, load_prepared(self.results / paths.DATA))
         return self._prepared[1]
 
+    def estimate(self, stage: str) -> float | None:
+        """A first build's estimate of a training stage's time (experiments/build/estimate.py); None
+        where it has none or cannot make one (the estimate must never stop a build)."""
+        from experiments.build.estimate import estimate_seconds
+        try:
+            return estimate_seconds(self, stage)
+        except Exception:  # noqa: BLE001 (a missing or unreadable file: no estimate)
+            return None
+
     def at(self, rel) -> Path:
         """A folder of the results layout (experiments/core/paths.py) under this build's results."""
         return self.results / rel

@@ -139,7 +139,7 @@ def _measures(ctx: Ctx) -> None:
 
 
 def _measures_params(ctx: Ctx) -> dict:
-    return {k: ctx.profile["interpret"][k] for k in ("n_measure", "measure_steps", "random_baselines")}
+    return {k: ctx.profile["interpret"][k] for k in ("n_measure", "measure_steps", "random_baselines", "sanity_reinits")}
 
 
 def _heldout(ctx: Ctx) -> None:

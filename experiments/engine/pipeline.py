@@ -45,6 +45,10 @@ class Context:
     report_dir: Path
     settings: dict = field(default_factory=dict)
 
+    def estimate(self, stage: str) -> float | None:
+        """Seconds a stage never timed here may take (None: no estimate); see BuildContext's."""
+        return None
+
     def out(self, template: str) -> Path:
         return Path(template.format(results=self.results, report=self.report_dir))
 
@@ -105,11 +109,16 @@ class _Build:
         self.left = expected_seconds(stages, ctx, only, force)  # stage -> recorded seconds (None: never timed)
 
     def eta(self) -> str:
-        """The build's time left, from the stages' last recorded times on this results folder."""
-        known = [s for s in self.left.values() if s is not None]
-        unknown = sum(s is None for s in self.left.values())
+        """The build's time left, from the stages' last recorded times on this results folder, and
+        for a stage never timed here the context's estimate (`Context.estimate`)."""
+        estimated = {name: self.ctx.estimate(name) for name, s in self.left.items() if s is None}
+        known = [s for s in self.left.values() if s is not None] + [s for s in estimated.values() if s is not None]
+        unknown = sum(s is None for s in estimated.values())
+        guessed = sum(s is not None for s in estimated.values())
         text = f"about {format_duration(sum(known))} left" if known else "time left unknown"
-        return text + (f" (+{unknown} stage(s) never timed)" if unknown and known else "")
+        notes = ([f"{guessed} stage(s) estimated from this machine's speed"] if guessed and known else []) + \
+            ([f"+{unknown} stage(s) never timed"] if unknown and known else [])
+        return text + (f" ({'; '.join(notes)})" if notes else "")
 
     def start_ready(self) -> None:
         """Decide every waiting stage whose upstream is settled: skip it or hand it to the executor."""

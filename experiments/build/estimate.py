@@ -1,0 +1,127 @@
+"""A first build's time left, before any stage has been timed on this results folder: what each
+training stage will train, counted from the profile, at this machine's speed, measured once on a
+short probe (a few training steps of the smallest candidate). Rough by design: it counts images
+through the network (training steps cost three forward passes) and leaves out what does not scale
+with them; the build's later estimates use the stages' recorded times instead.
+"""
+from __future__ import annotations
+
+import functools
+import time
+
+from experiments.core import paths
+from experiments.engine.io import read_json
+
+PROBE_MODEL, PROBE_BATCH, PROBE_STEPS = "gap-s", 250, 2
+TRAIN_PASSES = 3  # a training step: the forward pass and a backward pass of about twice its cost
+CIFAR_TRAIN = 50_000  # the training images before the validation split, until the data stage says
+TTA_VIEWS = {"flip": 2, "flip-translate": 6}
+
+
+@functools.lru_cache(maxsize=None)
+def seconds_per_flop(device: str) -> float:
+    """Seconds per forward FLOP of one image, from PROBE_STEPS timed training steps of PROBE_MODEL
+    (one untimed first) on random images."""
+    import torch
+
+    from experiments.engine.devices import resolve_device
+    from experiments.engine.threads import cores_alone
+    from experiments.training.models import build_model, candidate, describe
+    from experiments.training.profiles import PROFILES
+    from experiments.training.recipe import make_optimizer
+    from experiments.training.train import train_step, validate_train_config
+    dev = resolve_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(cores_alone())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(candidate(PROBE_MODEL)).to(dev, memory_format=torch.channels_last).train()
+        cfg = validate_train_config({**PROFILES["full"]["train"], "epochs": 1, "lr": 0.24, "seed": 0})
+        opt = make_optimizer(model, cfg)
+        x = torch.rand(PROBE_BATCH, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, 10, (PROBE_BATCH,), device=dev)
+        for step in range(PROBE_STEPS + 1):
+            if step == 1:
+                t0 = _synced(dev)
+            train_step(model, opt, x, y, cfg, dev)
+        seconds = _synced(dev) - t0
+    return seconds / (PROBE_STEPS * PROBE_BATCH * TRAIN_PASSES * describe(build_model(candidate(PROBE_MODEL)))["flops"])
+
+
+def _synced(dev) -> float:
+    import torch
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return time.time()
+
+
+def split_sizes(ctx) -> tuple[int, int]:
+    """(training, validation) images: the data stage's split once it exists, else the profile's
+    limits on CIFAR-10's training set."""
+    split = ctx.results / paths.SPLIT
+    if split.exists():
+        rec = read_json(split)
+        return rec["n_train"], rec["n_val"]
+    data = ctx.profile["data"]
+    n_val = min(data["val_size"], data["val_limit"] or data["val_size"])
+    return min(CIFAR_TRAIN - data["val_size"], data["train_limit"] or CIFAR_TRAIN), n_val
+
+
+def model_flops(ctx, family: str) -> int:
+    """Forward FLOPs per image of the family's architecture: the search's choice once made, else
+    the median of its candidates."""
+    from experiments.training.models import build_model, candidate, describe
+    search = ctx.results / paths.search(family) / "search.json"
+    if search.exists():
+        rec = read_json(search)
+        return next(c["flops"] for c in rec["candidates"] if c["name"] == rec["chosen"])
+    names = ctx.profile["search"]["candidates"][family]
+    flops = sorted(describe(build_model(candidate(n, extra=ctx.profile["models"])))["flops"] for n in names)
+    return flops[len(flops) // 2]
+
+
+def run_images(ctx, n_train: int, epochs: int) -> float:
+    """Forward-pass equivalents of one run: its training steps and its scoring (the TTA's views of
+    the validation split, the per-epoch curve, the fit gap's training images)."""
+    train, (_, n_val) = ctx.profile["train"], split_sizes(ctx)
+    curve = min(n_val, train["epoch_val_limit"] or n_val)
+    return TRAIN_PASSES * n_train * epochs + n_val * TTA_VIEWS.get(train["tta"], 1) + curve * epochs + 2000
+
+
+def training_runs(ctx, stage: str) -> list[tuple[str, int, int]] | None:
+    """(family, training images, epochs) of each run `stage` will train, or None for a stage that
+    trains nothing worth counting."""
+    p, (n, _) = ctx.profile, split_sizes(ctx)
+    kind, _, rest = stage.partition("-")
+    family = rest.split("-")[0]
+    epochs, ablation = p["final"]["epochs"], p["ablation"]
+    if kind == "search":
+        return [(family, min(n, p["search"]["train_limit"] or n), p["search"]["epochs"])] * \
+            len(p["search"]["candidates"][family])
+    if kind == "levers":
+        from experiments.studies.levers import LEVERS
+        if not p["levers"]["run"] or family not in p["levers"]["families"]:
+            return []
+        return [(family, min(n, p["search"]["train_limit"] or n), p["search"]["epochs"])] * len(LEVERS)
+    if kind == "final":
+        return [(family, n, epochs)]
+    if kind == "ablation" and stage.endswith("-full"):
+        count = 2 * len(ablation["full_seeds"]) + 2 * len(ablation["final_seeds"]) - 1  # the final is one of them
+        return [(family, n, epochs)] * count
+    if kind == "ablation" and not stage.endswith("-summary"):
+        rungs = sorted(r for r in ablation["rungs"] if r < n) or [n]
+        tuning = len(ablation["lr_grid"]) + ablation["lr_walk"] / 2  # the walk: half its steps, on average
+        return [(family, rungs[0], epochs)] * round(tuning) + \
+            [(family, r, epochs) for r in rungs for _ in ablation["seeds"]]
+    return None
+
+
+def estimate_seconds(ctx, stage: str) -> float | None:
+    """The stage's training time on this machine, or None for a stage this does not estimate."""
+    runs = training_runs(ctx, stage)
+    if runs is None:
+        return None
+    if not runs:
+        return 0.0
+    spf = seconds_per_flop(ctx.device)
+    return sum(model_flops(ctx, family) * run_images(ctx, images, epochs) * spf for family, images, epochs in runs)

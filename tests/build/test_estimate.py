@@ -1,0 +1,53 @@
+"""A first build's time left (experiments/build/estimate.py): counted from the profile's training
+runs at this machine's measured speed."""
+import math
+
+import pytest
+
+from experiments.build import estimate
+from experiments.build.context import make_context
+from experiments.build.stages import STAGES
+from experiments.writeup.settings import load_settings
+
+
+def _ctx(tmp_path, profile="full", sets=()):
+    return make_context(profile, None, "cpu", str(tmp_path / "results"), str(tmp_path / "report"),
+                        load_settings(tmp_path / "absent.toml"), sets=sets)
+
+
+@pytest.fixture
+def one_second_per_gflop(monkeypatch):
+    monkeypatch.setattr(estimate, "seconds_per_flop", lambda device: 1e-9)
+
+
+def test_the_probe_measures_a_positive_speed():
+    spf = estimate.seconds_per_flop("cpu")
+    assert math.isfinite(spf) and 0 < spf < 1e-6, "between a PFLOP/s and a MFLOP/s"
+
+
+def test_training_stages_are_estimated_and_the_others_are_not(tmp_path, one_second_per_gflop):
+    ctx = _ctx(tmp_path)
+    trains = {s.name: ctx.estimate(s.name) for s in STAGES}
+    for name in ("search-gap", "levers-gap", "ablation-dense-bn", "final-gap", "ablation-gap-full"):
+        assert trains[name] > 0, name
+    assert trains["levers-dense"] == 0.0, "the full profile measures the levers on gap only"
+    for name in ("conv", "data", "audit", "report", "ablation-gap-summary", "cam-gap"):
+        assert trains[name] is None, name
+
+
+def test_the_estimate_follows_the_profile(tmp_path, one_second_per_gflop):
+    base = _ctx(tmp_path).estimate("final-gap")
+    longer = _ctx(tmp_path, sets=("final.epochs=16",)).estimate("final-gap")
+    assert 1.7 < longer / base < 2.0, "twice the epochs: about twice the time (scoring does not double)"
+    full = _ctx(tmp_path).estimate("ablation-gap-full")
+    assert full == pytest.approx(7 * base), "the 2 other cells at 1 seed, the final's pair at 3 each less the final"
+    smoke = _ctx(tmp_path, "smoke").estimate("final-gap")
+    assert smoke < base / 100, "400 images, 1 epoch, the s widths"
+
+
+def test_a_first_build_says_its_time_left_from_the_estimate(tmp_path, one_second_per_gflop, capsys):
+    from experiments.engine.pipeline import _Build
+    ctx = _ctx(tmp_path, "smoke")
+    run = _Build(STAGES, ctx, None, None, False)
+    text = run.eta()
+    assert text.startswith("about ") and "estimated from this machine's speed" in text and "never timed" in text
