@@ -16,6 +16,7 @@ local build's whenever the thread counts match (a local build uses every core).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -102,10 +103,11 @@ class RayExecutor:
         except Exception as err:  # a wrong address, a cluster that is down
             raise UserError(f"cannot start or join Ray{f' at {address}' if address else ''}: {err}") from None
         self._pending: dict = {}
+        self._spread_units = parallel_slots() > 1
 
     def submit(self, stage, ctx) -> None:
         task = _remote(_stage_task).options(**task_resources(gpu=stage.trains))
-        self._pending[task.remote(stage, ctx)] = (stage.name, log_path(ctx.results, stage.name))
+        self._pending[task.remote(stage, ctx, self._spread_units)] = (stage.name, log_path(ctx.results, stage.name))
 
     def wait_one(self) -> tuple[str, object]:
         import ray
@@ -125,14 +127,24 @@ class RayExecutor:
         ray.shutdown()  # disconnects from a cluster; stops a local instance
 
 
-def _stage_task(stage, ctx):
-    """A stage on a worker: its units become Ray tasks too; a failure comes back as a value."""
+def _stage_task(stage, ctx, spread_units: bool = True):
+    """A stage on a worker: its units become Ray tasks too (or, where the cluster can run only one
+    at a time, run here: see `parallel_slots`); a failure comes back as a value."""
     _on_worker()
     try:
-        with units_mapped_by(_ray_map):
+        with units_mapped_by(_ray_map) if spread_units else contextlib.nullcontext():
             return execute_stage(stage, ctx)
     except UserError as err:
         return err
+
+
+def parallel_slots() -> int:
+    """How many training tasks the cluster runs at once: its GPUs, or its CPUs in TRAIN_CPUS. With
+    one slot, units sent as tasks of their own would only queue behind each other, each paying a
+    task's dispatch and its worker's start (torch's import): they run in their stage's task."""
+    import ray
+    resources = ray.cluster_resources()
+    return int(resources.get("GPU", 0)) or int(resources.get("CPU", 1) // TRAIN_CPUS)
 
 
 def make_executor(name: str, address: str | None = None):

@@ -83,6 +83,25 @@ def test_a_failure_on_a_worker_is_one_line_the_finished_stage_stays_and_a_rerun_
     assert build(_stages(second), ctx, executor=_ray()) == ["b", "c"], "a stays finished; the rest completes"
 
 
+def _pid(_):
+    return os.getpid()
+
+
+def _where_units_ran(ctx):
+    from experiments.engine.units import map_units
+    _write(ctx.results / "pids.json", json.dumps({"stage": os.getpid(), "units": map_units(_pid, [(0,), (1,)])}))
+
+
+@pytest.mark.parametrize("cpus, spread", [(2, False), (4, True)])
+def test_units_are_tasks_of_their_own_only_where_two_can_run_at_once(tmp_path, cpus, spread):
+    from experiments.engine.executors import RayExecutor
+    ctx = _ctx(tmp_path)
+    build([Stage("p", _where_units_ran, lambda ctx: {}, (), ("{results}/pids.json",))], ctx,
+          executor=RayExecutor(num_cpus=cpus))
+    pids = json.loads((ctx.results / "pids.json").read_text())
+    assert (pids["stage"] not in pids["units"]) == spread, pids
+
+
 @pytest.mark.slow
 def test_the_smoke_build_through_ray_gives_the_local_build_results(cifar_root, tmp_path):
     from experiments.build.commands import run_all, status
