@@ -93,8 +93,8 @@ def sanity_paragraph(verdicts: dict[str, dict], methods: dict[str, str], kind: s
                          f"{ADEBAYO[expected]}." if all(agree.values()) else
                          f"{whose} {'differ' if len(agree) > 1 else 'differs'} from {ADEBAYO[expected]}.")
     elif agree:
-        sentences.append(" ".join(f"The {f} verdict {'agrees with' if a else 'differs from'} the finding of "
-                                  f"{ADEBAYO[expected]}." for f, a in agree.items()))
+        sides = ", and ".join(f"the {f} verdict {'agrees with' if a else 'differs from'}" for f, a in agree.items())
+        sentences.append(f"{sides[0].upper()}{sides[1:]}, {ADEBAYO[expected]}.")
     return " ".join(sentences)
 
 

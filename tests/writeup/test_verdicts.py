@@ -353,7 +353,8 @@ def test_the_literature_is_cited_as_agreeing_only_when_it_does():
     assert "Both verdicts differ from Adebayo" in _paragraph("cam", 0.9, 0.9)
     assert "Both verdicts agree with Adebayo" in _paragraph("saliency", 0.9, 0.9)
     mixed = _paragraph("cam", 0.1, 0.9)
-    assert "dense verdict agrees with" in mixed and "gap verdict differs from" in mixed
+    assert "The dense verdict agrees with, and the gap verdict differs from, Adebayo" in mixed
+    assert mixed.count("Adebayo") == 1, "the finding is described once"
 
 
 def test_the_sanity_check_averages_each_image_over_the_reinitialisations():
