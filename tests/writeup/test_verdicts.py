@@ -393,7 +393,8 @@ def test_duplicates_cannot_reorder_families_far_apart_but_could_reorder_close_on
     from experiments.writeup.verdicts import duplicates_verdict
     apart = duplicates_verdict(0.005, {"dense": 0.90, "gap": 0.94})
     assert apart["word"] == "cannot reorder" and apart["largest_drop"] < apart["family_gap"]
-    close = duplicates_verdict(0.005, {"dense": 0.9390, "gap": 0.9400})
+    # 5% duplicated at 50% accuracy: memory could explain 2.6 points, more than the 1-point gap
+    close = duplicates_verdict(0.05, {"dense": 0.50, "gap": 0.51})
     assert close["word"] == "could reorder" and "could be an effect of duplicates" in close["sentence"]
     assert duplicates_verdict(0.0, {"dense": 0.9, "gap": 0.9})["word"] == "none"
 
