@@ -106,7 +106,8 @@ def training_runs(ctx, stage: str) -> list[tuple[str, int, int]] | None:
     if kind == "final":
         return [(family, n, epochs)]
     if kind == "ablation" and stage.endswith("-full"):
-        count = 2 * len(ablation["full_seeds"]) + 2 * len(ablation["final_seeds"]) - 1  # the final is one of them
+        from experiments.studies.ablation import full_split_seeds  # which cell is best does not change the count
+        count = sum(len(seeds) for seeds in full_split_seeds(ablation, "bn").values()) - 1  # the final is one
         return [(family, n, epochs)] * count
     if kind == "ablation" and not stage.endswith("-summary"):
         rungs = sorted(r for r in ablation["rungs"] if r < n) or [n]

@@ -193,20 +193,25 @@ def read_cells(cell_dirs: dict[str, Path]) -> dict[str, dict]:
 
 
 def full_split_seeds(ablation: dict, best: str) -> dict[str, list]:
-    """Each cell's seeds on the full split: `final_seeds` for the final's cell and the cell that
-    differs from it only in dropout, `full_seeds` for the others; the final is the first of both."""
+    """Each cell's seeds on the full split: `final_seeds` for the final's cell, and for the cell that
+    differs from it only in dropout when they are several (so dropout's effect on the network handed
+    in is judged over training runs); `full_seeds` for the others, where none means that only the
+    final's cell trains on the full split (a profile that spends its time on the final model).
+    The final is the first seed of its cell."""
     full, final = list(ablation["full_seeds"]), list(ablation["final_seeds"])
-    if full[:1] != final[:1]:
+    if not final:
+        raise UserError("ablation.final_seeds is empty: give at least one seed (its first run is the final model)")
+    if full and full[:1] != final[:1]:
         raise UserError(f"ablation.final_seeds {final} must start with full_seeds' first seed {full[:1]}: "
                         "that run is the final model")
-    pair = {best, dropout_sibling(best)}
+    pair = {best, dropout_sibling(best)} if len(final) > 1 else {best}
     return {cell: final if cell in pair else full for cell in CELL_SWITCHES}
 
 
 def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prepared, out_dir: Path, params: dict,
                   device: str) -> dict:
-    """Every cell on the whole training split at its tuned rate; the final model is the best cell's
-    first seed. Writes full.json (one rung record per cell)."""
+    """Each cell's `full_split_seeds` on the whole training split at its tuned rate; the final model
+    is the best cell's first seed. Writes full.json (one rung record per cell that trained there)."""
     cells, out_dir = read_cells(cell_dirs), Path(out_dir)
     best = best_cell(cells)["cell"]
     seeds = full_split_seeds(params["ablation"], best)
@@ -217,6 +222,8 @@ def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prep
     done = iter(map_units(train_with_retries, calls))  # every cell's runs at once
     records = {}
     for cell, c in cells.items():
+        if not seeds[cell]:  # not trained on the full split in this profile
+            continue
         runs = [next(done) for _ in todo[cell]]
         if cell == best:
             final = read_json(Path(final_dir) / "metrics.json")  # its rate is c["lr"] / 2 ** halvings

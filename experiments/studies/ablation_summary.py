@@ -63,10 +63,13 @@ def paired_effect(records: dict[str, dict], cells: tuple, combine, val_y: np.nda
 
 def rung_effects(records: dict[str, dict], val_y: np.ndarray, final_cell: str | None = None) -> dict:
     """The 2x2 factorial effects on one rung, and, given the final's cell, dropout's effect in that
-    cell (the dropout question for the network handed in), each by `paired_effect`."""
-    out = {key: paired_effect(records, tuple(CELL_SWITCHES), lambda acc, key=key: factorial(acc)[key], val_y)
-           for key in FACTORIAL}
-    if final_cell is not None:
+    cell (the dropout question for the network handed in), each by `paired_effect`; an effect
+    whose cells did not all train on this rung is left out."""
+    out = {}
+    if set(CELL_SWITCHES) <= set(records):
+        out = {key: paired_effect(records, tuple(CELL_SWITCHES), lambda acc, key=key: factorial(acc)[key], val_y)
+               for key in FACTORIAL}
+    if final_cell is not None and dropout_sibling(final_cell) in records:
         pair = (final_cell, dropout_sibling(final_cell))
         with_dropout, without = (pair[1], pair[0]) if CELL_SWITCHES[pair[1]][1] else pair
         out[FINAL_PAIR] = {**paired_effect(records, (with_dropout, without),
@@ -87,8 +90,9 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
     cells, full = read_cells(cell_dirs), read_json(Path(full_dir) / "full.json")
     ladder = []
     n_small = len(next(iter(cells.values()))["rungs"])
-    for i in range(n_small + 1):
-        records = {c: (cells[c]["rungs"][i] if i < n_small else full["cells"][c]) for c in cells}
+    for i in range(n_small + 1):  # the full split holds the cells the profile trained there
+        records = {c: (cells[c]["rungs"][i] if i < n_small else full["cells"][c]) for c in cells
+                   if i < n_small or c in full["cells"]}
         ladder.append({"n_train": next(iter(records.values()))["n_train"],
                        "seeds": next(iter(records.values()))["seeds"],
                        "cells": [{"cell": c, "seeds": r["seeds"], "seed_range": seed_range(r),
@@ -103,8 +107,11 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
               "tuning": {c: cells[c]["tuning"] for c in cells}, "train": plain["train"],
               "chance": chance_accuracy(val_y)}  # for "stays near chance"
     out_dir = Path(out_dir)
+    # the cells' curves side by side: on the full split when every cell trained there
+    curves = full["cells"] if set(full["cells"]) == set(cells) else {c: cells[c]["rungs"][-1] for c in cells}
+    record["curves_n_train"] = next(iter(curves.values()))["n_train"]
     plot_ladder(ladder, out_dir / "ladder.png", family)
-    plot_curves({c: full["cells"][c] for c in cells}, out_dir / "curves.png", family)
+    plot_curves(curves, out_dir / "curves.png", family)
     write_json(out_dir / "summary.json", record)
     return record
 
@@ -124,7 +131,7 @@ def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
         x = sizes * (1 + 0.04 * (k - 1))  # side by side at each rung
         mean, low, high = [], [], []
         for r in ladder:
-            e = r["effects"][key]
+            e = r["effects"].get(key, {"mean": None, "sd": None, "n": 0})  # not measured on this rung
             lo, hi = interval_from_moments(e["mean"], e["sd"], e["n"])
             mean.append(np.nan if e["mean"] is None else 100 * e["mean"])
             low.append(np.nan if lo is None else 100 * lo)

@@ -5,6 +5,7 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 """
 from __future__ import annotations
 
+from experiments.core.names import CELLS
 from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
@@ -128,17 +129,45 @@ def ablation_verdicts(ablation: dict) -> dict:
     """Per rung: the effects with verdicts; the paragraph is about the full split (the last rung,
     the network handed in), then how each effect changed along the ladder and what the fit gap says."""
     spreads = largest_seed_spreads(ablation)
-    rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r, spreads),
+    rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r, spreads), "plan": rung_plan(r),
               "cells": [{**c, "fit_gap_mean": _mean(c.get("fit_gap"))} for c in r["cells"]]}
              for r in ablation["rungs"]]
     judged_table(rungs)
     full = rungs[-1]
-    text = basis_sentence(full["rows"][0]) + " " + " ".join(row["sentence"] for row in full["rows"])
-    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(full) + " " + underfit_sentence(full)
+    # the 2x2 is read on the largest rung where every cell trained: the full split unless the
+    # profile trains only the final's cells there
+    complete = [r for r in rungs if len(r["cells"]) == len(CELLS)][-1]
+    text = regime_sentence(full, complete) + " " + basis_sentence(complete["rows"][0]) + " "
+    text += " ".join(row["sentence"] for row in complete["rows"] + (full["rows"] if complete is not full else []))
+    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(complete) + " " + underfit_sentence(complete)
     text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
     reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
                                                                   "n_train": r["n_train"]})]
     return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL}
+
+
+def rung_plan(rung: dict) -> str:
+    """How many runs each cell has on a rung: "3 seeds", "bn and bn-dropout 3 seeds, the others 1",
+    "bn only, 1 seed"."""
+    counts = {c["cell"]: len(c.get("seeds", rung["seeds"])) for c in rung["cells"]}
+    plural = lambda n: f"{n} seed{'s' if n != 1 else ''}"  # noqa: E731
+    if len(counts) < len(CELLS):
+        return f"{' and '.join(counts)} only, {plural(max(counts.values()))}"
+    if len(set(counts.values())) == 1:
+        return plural(next(iter(counts.values())))
+    most = max(counts.values())
+    return (f"{' and '.join(c for c, n in counts.items() if n == most)} {plural(most)}, "
+            f"the others {min(counts.values())}")
+
+
+def regime_sentence(full: dict, complete: dict) -> str:
+    """Which rung the effects are read on, against the full split (the network handed in)."""
+    if complete is full:
+        return "On the full training split, the regime of the network handed in:"
+    trained = " and ".join(c["cell"] for c in full["cells"])
+    return (f"Only {trained} trained on the full split ({full['n_train']:,} images; this profile spends its time on "
+            f"the final model), so the 2x2 effects are read at {complete['n_train']:,} images, a smaller regime than "
+            f"the network handed in:")
 
 
 def _mean(values):
@@ -153,6 +182,7 @@ def _with_lr(rung: dict, ablation: dict) -> list[dict]:
 
 def ladder_sentence(rungs: list[dict]) -> str:
     """Each main effect at the smallest rung and at the full split, with its verdict word at each."""
+    rungs = [r for r in rungs if any(row["key"] in ("bn_effect", "dropout_effect") for row in r["rows"])]
     if len(rungs) < 2:
         return ""
     first, last = rungs[0], rungs[-1]
@@ -184,9 +214,10 @@ def fit_gap_sentence(rung: dict) -> str:
         return "The train − validation gap was not recorded for every cell."
     listed = ", ".join(f"{c} {pts(g)}" for c, g in gap.items())
     change = ((gap["dropout"] - gap["plain"]) + (gap["bn-dropout"] - gap["bn"])) / 2
-    direction = "narrows" if change < 0 else "widens"
+    direction = ("leaves that gap unchanged on average" if round(100 * change, 1) == 0 else
+                 f"{'narrows' if change < 0 else 'widens'} that gap by {abs(100 * change):.1f} points on average")
     return (f"On the {rung['n_train']:,} images, training accuracy (un-augmented, no TTA) exceeds validation accuracy by "
-            f"{listed} points; dropout {direction} that gap by {abs(100 * change):.1f} points on average.")
+            f"{listed} points; dropout {direction}.")
 
 
 def underfit_sentence(rung: dict) -> str:

@@ -78,6 +78,17 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     for name in ("ladder.png", "curves.png", "summary.json"):
         assert (tmp_path / "summary" / name).exists()
     assert (tmp_path / "final" / "loss.png").exists() and (tmp_path / "final" / "arch.json").exists()
+    assert summary["curves_n_train"] == len(prepared.train_y), "every cell trained on the full split"
+
+    # a profile that trains only the final on the full split (quick): nothing new trains, the 2x2 is
+    # read on the small rung, and the curves are the small rung's
+    only_final = {**cell_params, "ablation": {**ablation, "full_seeds": [], "final_seeds": [0]}}
+    full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full1", only_final, "cpu")
+    assert list(full["cells"]) == [best] and full["cells"][best]["val_acc"] == [final["val_acc"]]
+    assert not any(p.name == "config.json" for p in (tmp_path / "full1").rglob("*"))
+    summary = summarize("gap", cell_dirs, tmp_path / "full1", prepared.val_y, tmp_path / "summary1")
+    assert summary["rungs"][1]["effects"] == {} and [c["cell"] for c in summary["rungs"][1]["cells"]] == [best]
+    assert summary["curves_n_train"] == 60 and (tmp_path / "summary1" / "ladder.png").exists()
 
 
 def test_a_rung_at_or_above_the_full_split_is_one_clear_message():

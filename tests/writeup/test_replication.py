@@ -64,6 +64,35 @@ def test_the_full_splits_seed_plan_gives_the_final_pair_its_seeds_and_the_final_
         full_split_seeds({"full_seeds": [0], "final_seeds": [1, 2]}, "bn")
 
 
+def test_a_profile_can_train_only_the_final_on_the_full_split():
+    # one final seed: the dropout sibling is one of the others, and none of them trains there
+    assert full_split_seeds({"full_seeds": [], "final_seeds": [0]}, "bn") == \
+        {"plain": [], "bn": [0], "dropout": [], "bn-dropout": []}
+    # several: the sibling shares them, so dropout in the final's cell is still judged over runs
+    assert full_split_seeds({"full_seeds": [], "final_seeds": [0, 1]}, "bn") == \
+        {"plain": [], "bn": [0, 1], "dropout": [], "bn-dropout": [0, 1]}
+    with pytest.raises(Exception, match="final_seeds is empty"):
+        full_split_seeds({"full_seeds": [0], "final_seeds": []}, "bn")
+
+
+def test_with_only_the_final_on_the_full_split_the_2x2_is_read_on_the_largest_complete_rung():
+    records = _records({"bn": [0]}, {"bn": [0.9]})
+    assert rung_effects(records, np.array([0, 1, 0, 0]), final_cell="bn") == {}, "no effect from one cell"
+    cells = [{"cell": c, "fit_gap": [0.01], "seeds": [0, 1, 2], "val_acc": [0.5, 0.6, 0.55], "seed_range": 0.1,
+              "train_acc": [0.6] * 3} for c in ("plain", "bn", "dropout", "bn-dropout")]
+    effects = {k: {"per_seed": [0.020, 0.021, 0.022]} for k in ("bn_effect", "dropout_effect", "interaction")}
+    ladder = {"cells": [], "rungs": [
+        {"n_train": 4000, "seeds": [0, 1, 2], "cells": cells, "effects": effects},
+        {"n_train": 45000, "seeds": [0], "effects": {},
+         "cells": [{"cell": "bn", "seeds": [0], "val_acc": [0.9], "fit_gap": [0.02], "seed_range": None}]}]}
+    v = ablation_verdicts(ladder)
+    assert v["text"].startswith("Only bn trained on the full split (45,000 images")
+    assert "read at 4,000 images" in v["text"] and "Intervals are paired t over 3 seeds" in v["text"]
+    assert "clearly helps" in v["text"] and "Along the ladder" not in v["text"]
+    assert [r["plan"] for r in v["rungs"]] == ["3 seeds", "bn only, 1 seed"]
+    assert v["rungs"][1]["rows"] == []
+
+
 def test_a_one_run_effect_is_set_beside_the_largest_seed_spread_the_build_measured():
     cells = [{"cell": c, "fit_gap": [0.0], "seed_range": r} for c, r in
              zip(("plain", "bn", "dropout", "bn-dropout"), (0.04, 0.01, 0.02, 0.005))]

@@ -217,3 +217,24 @@ def test_the_test_section_gives_each_finals_held_out_accuracy_with_its_wilson_in
     page = " ".join(render_html(results, _settings(tmp_path)).split())
     assert page.count("93.12%") == 2 and "93.12%</strong> (95% Wilson interval 92.61% to 93.60%" in page
     assert "no choice (architecture, learning rates, best cell) saw these images" in page
+
+
+def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_effects_were_read(results_copy,
+                                                                                                  tmp_path):
+    """quick: one run per cell on 4,000 images at rates the profile sets per cell, only the final on
+    the full split."""
+    path = results_copy / "ablation" / "gap-summary" / "summary.json"
+    summary = json.loads(path.read_text())
+    full = summary["rungs"][-1]
+    full["cells"] = [c for c in full["cells"] if c["cell"] == summary["best"]["cell"]]
+    full["effects"] = {}
+    for c in summary["cells"]:
+        c["lr"] = 0.24 if c["batchnorm"] else 0.06
+    summary.update(lr_grid=[0.06], lr_walk=0, curves_n_train=4000)
+    path.write_text(json.dumps(summary))
+    html = re.sub(r"\s+", " ", render_html(results_copy, _settings(tmp_path)))
+    best = summary["best"]["cell"]
+    assert f"Only {best} trained on the full split (45,000 images" in html
+    assert f"45,000 images ({best} only, 1 seed)" in html and "not trained</td>" in html
+    assert "each cell trained at the learning rate the profile sets for it (plain 0.06, bn 0.24" in html
+    assert "The four cells on 4,000 training images, gap family" in html

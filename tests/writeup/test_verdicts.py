@@ -308,7 +308,8 @@ def test_the_effects_paragraph_speaks_of_the_full_split_and_judges_a_training_ch
     # one run per cell: the interval over images measures scoring precision, so no verdict about the choice
     assert [r["word"] for r in v["full"]["rows"]] == ["no verdict: one run per cell"] * 2 + ["not measured"]
     text = v["text"]
-    assert text.startswith("One training run per cell for the 2x2 effects, so they carry no verdict.")
+    assert text.startswith("On the full training split, the regime of the network handed in: One training run per "
+                           "cell for the 2x2 effects, so they carry no verdict.")
     assert "Batch norm +0.1 points (-0.5 to +0.7 over 5,000 images: scoring precision, not training noise)" in text
     assert "Dropout -1.0 points (" in text and "clearly hurts" not in text
     assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no verdict: one run per cell) at 45,000" in text
@@ -334,6 +335,8 @@ def test_the_fit_gap_sentence_says_which_way_dropout_moves_the_gap():
     narrows = ablation_verdicts(_ladder(effects, effects, gaps=(0.05, 0.04, 0.02, 0.01)))["text"]
     widens = ablation_verdicts(_ladder(effects, effects, gaps=(0.02, 0.01, 0.05, 0.04)))["text"]
     assert "dropout narrows that gap by 3.0 points" in narrows and "dropout widens that gap by 3.0 points" in widens
+    same = ablation_verdicts(_ladder(effects, effects, gaps=(0.03, 0.02, 0.03, 0.02)))["text"]
+    assert "dropout leaves that gap unchanged" in same and "widens" not in same
 
 
 def _maps(rho, blank=None, n=4, reinits=3):
