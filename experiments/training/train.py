@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from experiments.engine.devices import autocast, autocast_dtype, resolve_device
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, write_json
-from experiments.engine.threads import cores_alone, threads_for_run
+from experiments.engine.threads import LoadMeter, cores_alone, threads_for_run
 from experiments.training.airbench import RECIPE_DEFAULTS
 from experiments.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from experiments.training.identity import finished_metrics, run_identity
@@ -102,7 +102,8 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     if done is not None:
         return done
     dev = resolve_device(device) if isinstance(device, str) else device
-    load = threads_for_run(name, log) if dev.type == "cpu" else {"threads": torch.get_num_threads()}
+    threads = threads_for_run() if dev.type == "cpu" else torch.get_num_threads()
+    meter = LoadMeter()  # other processes' load while this run trains (on a GPU, its CPU side)
     torch.manual_seed(train_cfg["seed"])
     gen = torch.Generator().manual_seed(train_cfg["seed"])
     model = build_model(model_cfg, data.mean, data.std)
@@ -139,9 +140,12 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
                                "history": history, "epoch": epoch + 1})
         log(f"{name}: epoch {epoch + 1}/{train_cfg['epochs']} train_loss {train_loss:.3f} "
             f"val_loss {val['loss']:.3f} val_acc {val['acc']:.4f} ({history[-1]['seconds']:.0f} s)")
+        if dev.type == "cpu":
+            meter.say_once(name, threads, log)
         if on_epoch_end:
             on_epoch_end(epoch + 1)
-    return _finish(name, model, config, history, data, dev, run_dir, ckpt, load)
+    return _finish(name, model, config, history, data, dev, run_dir, ckpt,
+                   {"threads": threads, "busy_elsewhere": meter.busy_elsewhere()})
 
 
 def resume(ckpt: Path, config: dict, model, opt, sched, gen, name: str, log) -> tuple[list, int]:
