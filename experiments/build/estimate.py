@@ -7,6 +7,7 @@ with them; the build's later estimates use the stages' recorded times instead.
 from __future__ import annotations
 
 import functools
+import json
 import time
 
 from experiments.core import paths
@@ -70,14 +71,21 @@ def split_sizes(ctx) -> tuple[int, int]:
 def model_flops(ctx, family: str) -> int:
     """Forward FLOPs per image of the family's architecture: the search's choice once made, else
     the median of its candidates."""
-    from experiments.training.models import build_model, candidate, describe
+    from experiments.training.models import candidate
     search = ctx.results / paths.search(family) / "search.json"
     if search.exists():
         rec = read_json(search)
         return next(c["flops"] for c in rec["candidates"] if c["name"] == rec["chosen"])
     names = ctx.profile["search"]["candidates"][family]
-    flops = sorted(describe(build_model(candidate(n, extra=ctx.profile["models"])))["flops"] for n in names)
+    flops = sorted(_flops(json.dumps(candidate(n, extra=ctx.profile["models"]), sort_keys=True)) for n in names)
     return flops[len(flops) // 2]
+
+
+@functools.lru_cache(maxsize=None)
+def _flops(model_json: str) -> int:
+    """An architecture's forward FLOPs per image, built once (the time left is asked at every stage)."""
+    from experiments.training.models import build_model, describe
+    return describe(build_model(json.loads(model_json)))["flops"]
 
 
 def run_images(ctx, n_train: int, epochs: int) -> float:
