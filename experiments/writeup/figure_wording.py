@@ -6,7 +6,7 @@ from __future__ import annotations
 from experiments.writeup.citations import cite
 from experiments.writeup.formats import MISSING, dec, pct
 from experiments.writeup.map_verdicts import sanity_verdict
-from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR, is_number
+from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR, finite_mean, is_number
 
 # What Adebayo et al. (2018) found under model-parameter randomisation, per map kind.
 ADEBAYO = {"changes": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found that Grad-CAM maps (of which CAM and HiResCAM are "
@@ -70,14 +70,9 @@ def maps_verdicts(m: dict) -> dict:
     check = m.get("sanity") or {}
     rho = [r for r in check.get("rho") or [] if r]
     blank = m.get("blank") or []
-    per_image = [_mean_or_none([run[i] for run in rho]) for i in range(len(blank))] if rho else []
-    reinit_means = [_mean_or_none([r for r, b in zip(run, blank) if not b]) for run in rho]
+    per_image = [finite_mean([run[i] for run in rho]) for i in range(len(blank))] if rho else []
+    reinit_means = [finite_mean([r for r, b in zip(run, blank) if not b]) for run in rho]
     return sanity_verdict(per_image, blank if rho else [], check.get("threshold"), reinit_means)
-
-
-def _mean_or_none(values) -> float | None:
-    values = [v for v in values if is_number(v)]
-    return sum(values) / len(values) if values else None
 
 
 def sanity_paragraph(verdicts: dict[str, dict], methods: dict[str, str], kind: str) -> str:

@@ -38,6 +38,12 @@ def finite(values) -> list[float]:
     return [float(v) for v in (values or []) if is_number(v)]
 
 
+def finite_mean(values) -> float | None:
+    """The mean of the finite entries of `values`, or None when there are none."""
+    ok = finite(values)
+    return sum(ok) / len(ok) if ok else None
+
+
 # ---------------------------------------------------------------- effects over seeds
 
 def effect_verdict(per_seed, positive: str = "helps", negative: str = "hurts",

@@ -10,7 +10,7 @@ from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
 from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED,
-                                          TRAINED_FACTOR, adjust_table, effect_verdict, finite, is_number,
+                                          TRAINED_FACTOR, adjust_table, effect_verdict, finite_mean, is_number,
                                           moments_verdict, near_chance_cells, search_verdict, underfit_cells)
 
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
@@ -130,7 +130,7 @@ def ablation_verdicts(ablation: dict) -> dict:
     the network handed in), then how each effect changed along the ladder and what the fit gap says."""
     spreads = largest_seed_spreads(ablation)
     rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r, spreads), "plan": rung_plan(r),
-              "cells": [{**c, "fit_gap_mean": _mean(c.get("fit_gap"))} for c in r["cells"]]}
+              "cells": [{**c, "fit_gap_mean": finite_mean(c.get("fit_gap"))} for c in r["cells"]]}
              for r in ablation["rungs"]]
     judged_table(rungs)
     full = rungs[-1]
@@ -168,11 +168,6 @@ def regime_sentence(full: dict, complete: dict) -> str:
     return (f"Only {trained} trained on the full split ({full['n_train']:,} images; this profile spends its time on "
             f"the final model), so the 2x2 effects are read at {complete['n_train']:,} images, a smaller regime than "
             f"the network handed in:")
-
-
-def _mean(values):
-    ok = finite(values)
-    return sum(ok) / len(ok) if ok else None
 
 
 def _with_lr(rung: dict, ablation: dict) -> list[dict]:
@@ -223,7 +218,7 @@ def fit_gap_sentence(rung: dict) -> str:
 def underfit_sentence(rung: dict) -> str:
     """The cells that fit their own training images far worse than the best cell does: their
     validation accuracy is held back by optimisation in this budget, not by overfitting."""
-    train = {c["cell"]: _mean(c.get("train_acc") or []) for c in rung["cells"]}
+    train = {c["cell"]: finite_mean(c.get("train_acc") or []) for c in rung["cells"]}
     top, low = underfit_cells(train)
     if not low:
         return ""
