@@ -70,7 +70,8 @@ def split_sizes(ctx) -> tuple[int, int]:
 
 def model_flops(ctx, family: str) -> int:
     """Forward FLOPs per image of the family's architecture: the search's choice once made, else
-    the median of its candidates."""
+    the one its budget rule would most likely give here: the largest candidate whose final
+    training fits `final.max_minutes` at this machine's speed (the smallest when none does)."""
     from experiments.training.models import candidate
     search = ctx.results / paths.search(family) / "search.json"
     if search.exists():
@@ -78,7 +79,9 @@ def model_flops(ctx, family: str) -> int:
         return next(c["flops"] for c in rec["candidates"] if c["name"] == rec["chosen"])
     names = ctx.profile["search"]["candidates"][family]
     flops = sorted(_flops(json.dumps(candidate(n, extra=ctx.profile["models"]), sort_keys=True)) for n in names)
-    return flops[len(flops) // 2]
+    final, (n_train, _) = ctx.profile["final"], split_sizes(ctx)
+    minutes = [f * TRAIN_PASSES * n_train * final["epochs"] * seconds_per_flop(ctx.device) / 60 for f in flops]
+    return max((f for f, m in zip(flops, minutes) if m <= final["max_minutes"]), default=flops[0])
 
 
 @functools.lru_cache(maxsize=None)
