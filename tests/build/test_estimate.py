@@ -41,6 +41,9 @@ def test_the_estimate_follows_the_profile(tmp_path, one_second_per_gflop):
     assert 1.7 < longer / base < 2.0, "twice the epochs: about twice the time (scoring does not double)"
     full = _ctx(tmp_path).estimate("ablation-gap-full")
     assert full == pytest.approx(7 * base), "the 2 other cells at 1 seed, the final's pair at 3 each less the final"
+    tuned = _ctx(tmp_path).estimate("ablation-gap-bn")
+    fixed = _ctx(tmp_path, sets=("ablation.lr_grid=[0.24]", "ablation.lr_walk=0")).estimate("ablation-gap-bn")
+    assert tuned == pytest.approx(fixed * (3 + 3) / 3), "3 seeds, and tuning: the grid's 2 rates, half the walk's 2"
     smoke = _ctx(tmp_path, "smoke").estimate("final-gap")
     assert smoke < base / 100, "400 images, 1 epoch, the s widths"
 
