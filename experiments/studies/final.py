@@ -16,7 +16,7 @@ from experiments.training.train import train_with_retries
 def run_final(family: str, cell_dirs: dict[str, Path], prepared, out_dir: Path, params: dict, device: str) -> dict:
     """Train `<family>-final` on the whole training split; write loss.png and arch.json beside it."""
     best = best_cell(read_cells(cell_dirs))
-    cfg = {**regime(params), "lr": best["lr"], "seed": params["ablation"]["full_seeds"][0]}
+    cfg = {**regime(params), "lr": best["lr"], "seed": params["ablation"]["final_seeds"][0]}
     metrics = train_with_retries(f"{family}-final", best["model"], cfg, prepared, Path(out_dir), device,
                                  MAX_HALVINGS)
     if metrics["diverged"]:  # nothing downstream can use a model that is not there

@@ -89,6 +89,9 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     summary = summarize("gap", cell_dirs, tmp_path / "full1", prepared.val_y, tmp_path / "summary1")
     assert summary["rungs"][1]["effects"] == {} and [c["cell"] for c in summary["rungs"][1]["cells"]] == [best]
     assert summary["curves_n_train"] == 60 and (tmp_path / "summary1" / "ladder.png").exists()
+    # the final model is final_seeds' first run, also where no other cell trains on the full split
+    alone = {**cell_params, "ablation": {**ablation, "full_seeds": [], "final_seeds": [7]}}
+    assert run_final("gap", cell_dirs, prepared, tmp_path / "final7", alone, "cpu")["train"]["seed"] == 7
 
 
 def test_a_rung_at_or_above_the_full_split_is_one_clear_message():
