@@ -126,6 +126,7 @@ def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
 
     labels = {"bn_effect": "batch norm", "dropout_effect": "dropout", "interaction": "interaction"}
     fig, ax = plt.subplots(figsize=(6, 3.2))
+    ladder = [r for r in ladder if set(labels) & set(r["effects"])]  # rungs where the 2x2 was measured
     sizes = np.array([r["n_train"] for r in ladder], dtype=float)
     for k, (key, label) in enumerate(labels.items()):
         x = sizes * (1 + 0.04 * (k - 1))  # side by side at each rung
@@ -141,6 +142,7 @@ def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
                     label=label)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xscale("log")
+    ax.margins(x=0.15)  # the side-by-side markers stay inside the frame, also on a single rung
     ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
     ax.minorticks_off()
     ax.set_xlabel("training images")

@@ -230,7 +230,8 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
     full["effects"] = {}
     for c in summary["cells"]:
         c["lr"] = 0.24 if c["batchnorm"] else 0.06
-    summary.update(lr_grid=[0.06], lr_walk=0, curves_n_train=4000)
+    assert "at that cell's tuned learning rate" in re.sub(r"\s+", " ", render_html(results_copy, _settings(tmp_path)))
+    summary.update(lr_grid=[0.06], lr_walk=0, curves_n_train=4000, tuning={c: [] for c in summary["tuning"]})
     path.write_text(json.dumps(summary))
     html = re.sub(r"\s+", " ", render_html(results_copy, _settings(tmp_path)))
     best = summary["best"]["cell"]
@@ -238,3 +239,4 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
     assert f"45,000 images ({best} only, 1 seed)" in html and "not trained</td>" in html
     assert "each cell trained at the learning rate the profile sets for it (plain 0.06, bn 0.24" in html
     assert "The four cells on 4,000 training images, gap family" in html
+    assert "at that cell's learning rate" in html, "an untuned rate is not called tuned"
