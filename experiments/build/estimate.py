@@ -122,9 +122,10 @@ def training_runs(ctx, stage: str) -> list[tuple[str, int, int]] | None:
         return [(family, n, epochs)] * count
     if kind == "ablation" and not stage.endswith("-summary"):
         rungs = sorted(r for r in ablation["rungs"] if r < n) or [n]
-        # the walk: half its steps, on average; a single rate without a walk trains no tuning run
-        tuning = 0 if len(ablation["lr_grid"]) == 1 and not ablation["lr_walk"] else \
-            len(ablation["lr_grid"]) + ablation["lr_walk"] / 2
+        from experiments.studies.ablation import tunes
+        # the walk: half its steps, on average
+        tuning = len(ablation["lr_grid"]) + ablation["lr_walk"] / 2 if tunes(ablation["lr_grid"],
+                                                                              ablation["lr_walk"]) else 0
         return [(family, rungs[0], epochs)] * round(tuning) + \
             [(family, r, epochs) for r in rungs for _ in ablation["seeds"]]
     return None

@@ -65,7 +65,7 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
     half of the smallest is tried (a network without batch norm can need a rate far below the
     recipe's); while the largest rate tried wins, twice the largest is tried (a winner at the edge
     of the grid says nothing of the rates beyond it)."""
-    if len(grid) == 1 and not walk:  # nothing to choose
+    if not tunes(grid, walk):  # nothing to choose
         return {"rule": "the profile's single learning rate", "grid": [], "lr": grid[0]}
     rows, chance = [], chance_accuracy(data.val_y)
 
@@ -94,6 +94,11 @@ def tune_lr(family: str, cell: str, model_cfg: dict, train: dict, grid: list, se
     return {"rule": f"best validation accuracy of the whole recipe on {len(data.train_y):,} images, seed {seed}"
                     f"{walked}",
             "grid": rows, "lr": best()["lr"]}
+
+
+def tunes(grid: list, walk: int) -> bool:
+    """Whether a cell's rate is chosen by training (several rates, or a walk from one)."""
+    return len(grid) > 1 or bool(walk)
 
 
 def next_rate(top: dict | None, tried: list[float], chance: float) -> float | None:
