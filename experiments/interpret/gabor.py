@@ -16,17 +16,21 @@ recorded here).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import least_squares
 from scipy.stats import mannwhitneyu
 
 R2_THRESHOLD = 0.7   # R^2 at or above this counts as a Gabor-like filter
 CLEAR_MARGIN = 0.2   # fraction above the random null needed to call the difference clear
 ALPHA = 0.01         # significance level for "trained filters fit better than random ones"
 NULL_PER_FILTER = 2  # phase-randomised copies fitted per trained filter
+LM_STEPS = 100      # Levenberg-Marquardt steps per fit
+# cycles per pixel the fits start from: one start (0.2) left a fit in ten at a worse local optimum than
+# scipy's least_squares found; three match or beat it on 98% of 384 trained and null filters
+START_FREQUENCIES = (0.1, 0.25, 0.4)
 
 
 def _parts(p: np.ndarray, size_h: int, size_w: int):
-    amp, theta, freq, phase, sigma, gamma, x0, y0, offset = p
+    """The pieces of the Gabor of parameters p (..., 9) on the grid: each (..., size_h, size_w)."""
+    amp, theta, freq, phase, sigma, gamma, x0, y0, offset = (p[..., i, None, None] for i in range(9))
     y, x = np.mgrid[0:size_h, 0:size_w].astype(float)
     x, y = x - (size_w - 1) / 2 - x0, y - (size_h - 1) / 2 - y0
     xr = x * np.cos(theta) + y * np.sin(theta)
@@ -37,14 +41,15 @@ def _parts(p: np.ndarray, size_h: int, size_w: int):
 
 
 def gabor(p: np.ndarray, size_h: int, size_w: int) -> np.ndarray:
-    """The Gabor of parameters p = (A, t, f, phi, s, g, x0, y0, c) on a size_h x size_w grid centred on the kernel."""
+    """The Gabor of parameters p = (A, t, f, phi, s, g, x0, y0, c) on a size_h x size_w grid centred on
+    the kernel; p may be a stack (..., 9), giving (..., size_h, size_w)."""
     _, _, envelope, carrier, _ = _parts(p, size_h, size_w)
-    return p[0] * envelope * carrier + p[8]
+    return p[..., 0, None, None] * envelope * carrier + p[..., 8, None, None]
 
 
 def gabor_jacobian(p: np.ndarray, size_h: int, size_w: int) -> np.ndarray:
-    """d gabor / d p, (size_h * size_w, 9): analytic, several times faster than finite differences."""
-    amp, theta, freq, phase, sigma, gamma = p[:6]
+    """d gabor / d p, (..., size_h * size_w, 9): analytic, several times faster than finite differences."""
+    amp, theta, freq, phase, sigma, gamma = (p[..., i, None, None] for i in range(6))
     xr, yr, env, cos, sin = _parts(p, size_h, size_w)
     d_xr = amp * env * (-xr / sigma ** 2 * cos - 2 * np.pi * freq * sin)  # d g / d x'
     d_yr = amp * env * cos * (-gamma ** 2 * yr / sigma ** 2)             # d g / d y'
@@ -53,31 +58,81 @@ def gabor_jacobian(p: np.ndarray, size_h: int, size_w: int) -> np.ndarray:
                amp * env * cos * (xr ** 2 + gamma ** 2 * yr ** 2) / sigma ** 3,
                -amp * env * cos * gamma * yr ** 2 / sigma ** 2,
                -c * d_xr + s * d_yr, -s * d_xr - c * d_yr, np.ones_like(xr)]
-    return np.stack([col.ravel() for col in columns], axis=1)
+    return np.stack([col.reshape(col.shape[:-2] + (-1,)) for col in columns], axis=-1)
+
+
+def _least_squares(kernels: np.ndarray, start: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Levenberg-Marquardt on a stack of problems at once (kernels (B, h, w), start/lower/upper (B, 9)),
+    each step projected into the bounds and kept only where it lowers that problem's cost. One numpy
+    call per step for every filter and start: scipy's least_squares, one problem at a time, spent
+    ~20 s of the smoke build's features stage in Python overhead."""
+    b, h, w = kernels.shape
+    target = kernels.reshape(b, -1)
+    p = np.clip(start, lower, upper)
+    residual = gabor(p, h, w).reshape(b, -1) - target
+    cost = (residual ** 2).sum(1)
+    damping = np.full(b, 1e-3)
+    for _ in range(LM_STEPS):
+        jac = gabor_jacobian(p, h, w)
+        grad = (jac.transpose(0, 2, 1) @ residual[..., None])[..., 0]
+        # a parameter on a bound that the gradient pushes outwards is held there (an active set), so it
+        # does not bend the other parameters' step
+        held = ((p <= lower) & (grad > 0)) | ((p >= upper) & (grad < 0))
+        jac = np.where(held[:, None, :], 0.0, jac)
+        normal = jac.transpose(0, 2, 1) @ jac
+        diag = np.diagonal(normal, axis1=1, axis2=2)
+        # Marquardt's scaling, with a floor so that a parameter the residual ignores (A = 0, held) stays solvable
+        scale = diag + 1e-9 * diag.max(1, keepdims=True) + 1e-12
+        step = np.linalg.solve(normal + damping[:, None, None] * scale[:, :, None] * np.eye(9),
+                               -np.where(held, 0.0, grad)[..., None])[..., 0]
+        trial = np.clip(p + step, lower, upper)
+        trial_residual = gabor(trial, h, w).reshape(b, -1) - target
+        trial_cost = (trial_residual ** 2).sum(1)
+        better = trial_cost < cost
+        p[better], residual[better], cost[better] = trial[better], trial_residual[better], trial_cost[better]
+        damping = np.clip(np.where(better, damping / 3, damping * 4), 1e-9, 1e9)
+    return p
+
+
+def _starts(shape: tuple[int, int]) -> list[tuple[float, float, float]]:
+    """(orientation, phase, frequency) of each start: a 3x3 kernel resolves two orientations at most."""
+    orientations = 2 if min(shape) <= 3 else 4
+    return [(theta, phase, freq) for theta in np.linspace(0, np.pi, orientations, endpoint=False)
+            for phase in (0.0, np.pi / 2) for freq in START_FREQUENCIES]
+
+
+def fit_gabors(kernels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R^2 (N,), fitted kernels (N, h, w)) of kernels (N, h, w): each the best of several starts
+    (`_starts`), all fitted together; a constant kernel has R^2 0."""
+    kernels = np.asarray(kernels, dtype=float)
+    n, h, w = kernels.shape
+    starts = _starts((h, w))
+    scale = np.abs(kernels).reshape(n, -1).max(1)
+    one = np.ones(n)
+    # the orientation and the phase are angles: unbounded, so that no start stalls on a bound
+    lower = np.stack([-4 * scale, -np.inf * one, 0 * one, -np.inf * one, 0.3 * one, 0.2 * one,
+                      -w / 2 * one, -h / 2 * one, -scale], axis=1)
+    upper = np.stack([4 * scale, np.inf * one, 0.5 * one, np.inf * one, max(h, w) * one, 5.0 * one,
+                      w / 2 * one, h / 2 * one, scale], axis=1)
+    start = np.concatenate([np.stack([scale, theta * one, freq * one, phase * one, max(h, w) / 3 * one, one,
+                                      0 * one, 0 * one, 0 * one], axis=1) for theta, phase, freq in starts])
+    tiled = np.tile(kernels, (len(starts), 1, 1))  # start-major, like `start`
+    fits = gabor(_least_squares(tiled, start, np.tile(lower, (len(starts), 1)), np.tile(upper, (len(starts), 1))),
+                 h, w).reshape(len(starts), n, h, w)
+    sse = ((fits - kernels) ** 2).sum(axis=(2, 3))
+    best = sse.argmin(0)
+    fitted = fits[best, np.arange(n)]
+    sst = ((kernels - kernels.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=(1, 2))
+    constant = sst == 0
+    r2 = np.where(constant, 0.0, 1 - sse[best, np.arange(n)] / np.where(constant, 1.0, sst))
+    fitted[constant] = kernels[constant]
+    return r2, fitted
 
 
 def fit_gabor(kernel: np.ndarray) -> tuple[float, np.ndarray]:
-    """(R^2, fitted kernel) of the best of several least-squares starts."""
-    h, w = kernel.shape
-    sst = float(((kernel - kernel.mean()) ** 2).sum())
-    if sst == 0:
-        return 0.0, np.full_like(kernel, kernel.mean())
-    scale = float(np.abs(kernel).max())
-    lower = [-4 * scale, -np.pi, 0.0, -np.pi, 0.3, 0.2, -w / 2, -h / 2, -scale]
-    upper = [4 * scale, np.pi, 0.5, np.pi, max(h, w), 5.0, w / 2, h / 2, scale]
-    best = (np.inf, None)
-    # starts: orientations x phases; a 3x3 kernel resolves two orientations at most, so 4 starts
-    # find its optimum and halve the cost of the fits that dominate Problem 3's stage
-    orientations = 2 if min(h, w) <= 3 else 4
-    for theta in np.linspace(0, np.pi, orientations, endpoint=False):
-        for phase in (0.0, np.pi / 2):
-            start = [scale, theta, 0.2, phase, max(h, w) / 3, 1.0, 0.0, 0.0, 0.0]
-            res = least_squares(lambda p: (gabor(p, h, w) - kernel).ravel(), start,
-                                jac=lambda p: gabor_jacobian(p, h, w), bounds=(lower, upper), max_nfev=60)
-            if res.cost < best[0]:
-                best = (res.cost, res.x)
-    fitted = gabor(best[1], h, w)
-    return float(1 - ((fitted - kernel) ** 2).sum() / sst), fitted
+    """(R^2, fitted kernel) of one kernel (h, w): `fit_gabors` of one."""
+    r2, fitted = fit_gabors(np.asarray(kernel)[None])
+    return float(r2[0]), fitted[0]
 
 
 def strongest_channel(filters: np.ndarray) -> np.ndarray:
@@ -101,10 +156,8 @@ def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, li
     the test between them (the verdict is experiments.writeup.map_verdicts.gabor_verdict's); also the
     kernels fitted and their fits, for the figure."""
     kernels = strongest_channel(filters)
-    fits = [fit_gabor(k) for k in kernels]
-    r2 = np.array([f[0] for f in fits])
-    null = phase_randomised(kernels, NULL_PER_FILTER, np.random.default_rng(seed))
-    null_r2 = np.array([fit_gabor(k)[0] for k in null])
+    r2, fitted = fit_gabors(kernels)
+    null_r2 = fit_gabors(phase_randomised(kernels, NULL_PER_FILTER, np.random.default_rng(seed)))[0]
     # one-sided: are the trained filters' R² stochastically larger than the null's?
     p_value = float(mannwhitneyu(r2, null_r2, alternative="greater").pvalue) if len(r2) else 1.0
     order = np.argsort(-r2, kind="stable")
@@ -112,6 +165,8 @@ def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, li
     result = {"kernel_size": list(kernels.shape[1:]), "small_kernel": bool(min(kernels.shape[1:]) <= 3),
               "n_filters": int(len(r2)), "threshold": R2_THRESHOLD,
               "channel_rule": "each filter's input channel with the largest L2 norm",
+              "fit_rule": (f"bounded least squares (Levenberg-Marquardt, {LM_STEPS} steps), the best of "
+                           f"{len(_starts(kernels.shape[1:]))} starts (orientations x phases x frequencies)"),
               "null_rule": f"{NULL_PER_FILTER} phase-randomised copies per filter: its Fourier magnitudes (power "
                            "spectrum) kept, the phases of real white noise",
               "r2": r2.round(4).tolist(), "median_r2": float(np.median(r2)),
@@ -120,5 +175,5 @@ def gabor_test(filters: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray, li
               "null_fraction": float((null_r2 >= R2_THRESHOLD).mean()), "clear_margin": CLEAR_MARGIN,
               "p_value": p_value, "alpha": ALPHA, "test": "one-sided Mann-Whitney U of trained vs phase-randomised R²",
               "best": [int(i) for i in order[:n_show]], "worst": [int(i) for i in order[::-1][:n_show]]}
-    return result, kernels, [f[1] for f in fits]
+    return result, kernels, list(fitted)
 

@@ -11,7 +11,8 @@ from torch import nn
 
 from experiments.interpret.features import (WIDTH_IN, chosen_layers, constant_channels, feature_maps, filter_tiles,
                                             plot_feature_maps, plot_filters, tile_layout)
-from experiments.interpret.gabor import NULL_PER_FILTER, fit_gabor, gabor, gabor_test, phase_randomised
+from experiments.interpret.gabor import (NULL_PER_FILTER, fit_gabor, fit_gabors, gabor, gabor_jacobian, gabor_test,
+                                         phase_randomised)
 from experiments.interpret.stage import run_features
 from experiments.training.models import build_model, candidate
 from experiments.writeup.map_verdicts import gabor_verdict
@@ -103,8 +104,15 @@ def test_figure_height_grows_with_the_channel_count_and_tiles_are_square():
         layout = tile_layout(n, 7)
         fig = plot_feature_maps(torch.rand(3, 32, 32), torch.rand(n, 7, 7), "t", layout)
         width, height = fig.get_size_inches()
-        tile = fig.axes[0].get_position()
-        assert tile.width * width == pytest.approx(tile.height * height, rel=1e-6), "square tiles"
+        grid = fig.axes[0]  # the tiles' axes, in inches: its box in inches equals its data limits
+        box = grid.get_position()
+        assert box.width * width == pytest.approx(abs(np.diff(grid.get_xlim())[0]), rel=1e-6)
+        assert box.height * height == pytest.approx(abs(np.diff(grid.get_ylim())[0]), rel=1e-6)
+        for image in grid.images:
+            left, right, bottom, top = image.get_extent()
+            assert right - left == pytest.approx(bottom - top, rel=1e-6) and right > left, "square tiles"
+            assert 0 <= left and right <= width + 1e-9 and 0 <= top and bottom <= grid.get_ylim()[0] + 1e-9, "inside"
+        assert len(grid.images) == n
         assert width == WIDTH_IN[layout.width] and layout.width == ("full" if n == 256 else "half")
         heights.append(height)
         plt.close(fig)
@@ -122,6 +130,39 @@ def test_gabor_fit_recovers_a_synthetic_gabor_on_a_7x7_kernel():
     r2, fitted = fit_gabor(kernel + 0.01 * np.random.default_rng(0).standard_normal((7, 7)))
     assert r2 > 0.95, "1% noise leaves R² near 1"
     assert fitted.shape == (7, 7)
+
+
+def _random_gabor_params(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """n parameter vectors inside fit_gabors' bounds, envelopes wide enough to show on the grid."""
+    return np.stack([rng.uniform(0.5, 2, n), rng.uniform(-np.pi, np.pi, n), rng.uniform(0.05, 0.45, n),
+                     rng.uniform(-np.pi, np.pi, n), rng.uniform(0.8, size / 2, n), rng.uniform(0.5, 2, n),
+                     rng.uniform(-0.5, 0.5, n), rng.uniform(-0.5, 0.5, n), rng.uniform(-0.2, 0.2, n)], axis=1)
+
+
+def test_a_stack_of_parameters_gives_each_gabor_and_jacobian_as_one_at_a_time():
+    params = _random_gabor_params(np.random.default_rng(4), 5, 5)
+    assert np.allclose(gabor(params, 5, 7), np.stack([gabor(p, 5, 7) for p in params]))
+    assert np.allclose(gabor_jacobian(params, 5, 7), np.stack([gabor_jacobian(p, 5, 7) for p in params]))
+
+
+def test_fitting_many_kernels_at_once_recovers_each_and_keeps_them_apart():
+    rng = np.random.default_rng(5)
+    kernels = gabor(_random_gabor_params(rng, 40, 5), 5, 5)
+    noisy = kernels + 0.01 * rng.standard_normal(kernels.shape)
+    r2, fitted = fit_gabors(noisy)
+    assert r2.shape == (40,) and fitted.shape == (40, 5, 5)
+    assert np.quantile(r2, 0.1) > 0.95, "nine in ten noisy Gabors fit to R² > 0.95 from the fixed starts"
+    # each kernel gets its own fit: a shuffled stack gives the shuffled answers
+    order = rng.permutation(40)
+    assert np.allclose(fit_gabors(noisy[order])[0], r2[order])
+    assert np.isclose(fit_gabor(noisy[7])[0], r2[7])
+
+
+def test_a_stack_with_a_constant_kernel_keeps_r2_zero_for_it_only():
+    kernels = np.stack([np.zeros((4, 4)), gabor(np.array([1.0, 0.3, 0.25, 0.0, 1.3, 1.0, 0.0, 0.0, 0.0]), 4, 4)])
+    r2, fitted = fit_gabors(kernels)
+    assert r2[0] == 0.0 and np.all(fitted[0] == 0.0)
+    assert r2[1] > 0.99
 
 
 def test_a_constant_kernel_has_r2_zero_not_nan():
@@ -149,7 +190,6 @@ def test_gabor_test_says_yes_for_gabor_filters_and_no_for_random_ones():
 def test_the_analytic_jacobian_matches_finite_differences():
     from scipy.optimize._numdiff import approx_derivative
 
-    from experiments.interpret.gabor import gabor_jacobian
     p = np.array([1.3, 0.7, 0.2, 0.3, 1.5, 0.8, 0.3, -0.2, 0.1])
     numeric = approx_derivative(lambda q: gabor(q, 5, 7).ravel(), p, method="3-point")
     assert np.allclose(gabor_jacobian(p, 5, 7), numeric, atol=1e-6), "central differences are accurate to ~1e-8"
