@@ -151,6 +151,8 @@ def write_interpret(root: Path, family: str) -> None:
     write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})
     write_json(out / "gabor.json", {"kernel_size": [4, 4], "small_kernel": False, "n_filters": 32, "threshold": 0.7,
                                     "channel_rule": "each filter's input channel with the largest L2 norm",
+                                    "fit_rule": "bounded least squares (Levenberg-Marquardt, 100 steps), the best of "
+                                                "24 starts (orientations x phases x frequencies)",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
                                     "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
                                     "test": "one-sided Mann-Whitney U of trained vs phase-randomised R²",
