@@ -228,7 +228,8 @@ def render_html(results: Path, settings: dict) -> str:
     try:
         return number_citations(_environment().get_template("report.html.j2").render(**context))
     except jinja2.UndefinedError as err:
-        raise UserError(f"report template uses a value the results do not have: {err}") from None
+        raise UserError(f"report template uses a value the results do not have: {err}; results written by older "
+                        "code? `invoke status` names the stages to rebuild, `invoke all` rebuilds them") from None
 
 
 def render(results: Path, report_dir: Path, settings: dict) -> Path:

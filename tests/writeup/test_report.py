@@ -40,6 +40,15 @@ def test_pdf_answers_all_six_problems_with_nothing_unrendered(pdf):
     assert pdf.stat().st_size < 10 * 2 ** 20 and (pdf.parent / "report.html").exists()
 
 
+def test_results_missing_a_value_the_template_reads_say_how_to_rebuild(results_copy, tmp_path):
+    gabor = results_copy / "interpret" / "gap" / "gabor.json"
+    record = json.loads(gabor.read_text())
+    del record["fit_rule"]  # as a features stage built before the key existed wrote it
+    gabor.write_text(json.dumps(record))
+    with pytest.raises(UserError, match="fit_rule.*invoke status.*invoke all"):
+        render_html(results_copy, _settings(tmp_path))
+
+
 def test_unset_student_name_is_a_visible_placeholder(fake_results, tmp_path):
     html = render_html(fake_results, _settings(tmp_path))
     assert "[Student name — set report.student in cnn-report.toml" in html
