@@ -143,7 +143,9 @@ def ablation_verdicts(ablation: dict) -> dict:
     text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
     reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
                                                                   "n_train": r["n_train"]})]
-    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL}
+    # the figure of effects against training-set size says more than the table only along a ladder
+    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL,
+            "ladder_figure": len(rungs_with_effects(rungs)) > 1}
 
 
 def rung_plan(rung: dict) -> str:
@@ -175,9 +177,14 @@ def _with_lr(rung: dict, ablation: dict) -> list[dict]:
     return [{**c, "lr": lr.get(c["cell"])} for c in rung["cells"]]
 
 
+def rungs_with_effects(rungs: list[dict]) -> list[dict]:
+    """The rungs where a main effect was measured: what the ladder's sentence and figure compare."""
+    return [r for r in rungs if any(row["key"] in ("bn_effect", "dropout_effect") for row in r["rows"])]
+
+
 def ladder_sentence(rungs: list[dict]) -> str:
     """Each main effect at the smallest rung and at the full split, with its verdict word at each."""
-    rungs = [r for r in rungs if any(row["key"] in ("bn_effect", "dropout_effect") for row in r["rows"])]
+    rungs = rungs_with_effects(rungs)
     if len(rungs) < 2:
         return ""
     first, last = rungs[0], rungs[-1]

@@ -90,6 +90,7 @@ def test_with_only_the_final_on_the_full_split_the_2x2_is_read_on_the_largest_co
     assert "read at 4,000 images" in v["text"] and "Intervals are paired t over 3 seeds" in v["text"]
     assert "clearly helps" in v["text"] and "Along the ladder" not in v["text"]
     assert [r["plan"] for r in v["rungs"]] == ["3 seeds", "bn only, 1 seed"]
+    assert not v["ladder_figure"], "one rung with effects: no figure against training-set size"
     assert v["rungs"][1]["rows"] == []
 
 

@@ -249,3 +249,5 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
     assert "each cell trained at the learning rate the profile sets for it (plain 0.06, bn 0.24" in html
     assert "The four cells on 4,000 training images, gap family" in html
     assert "at that cell's learning rate" in html, "an untuned rate is not called tuned"
+    assert "gap family: each effect against the number of training images" not in html, "one rung: the table says it"
+    assert "dense family: each effect against the number of training images" in html, "a ladder: the figure"
