@@ -145,7 +145,8 @@ def ablation_verdicts(ablation: dict) -> dict:
                                                                   "n_train": r["n_train"]})]
     # the figure of effects against training-set size says more than the table only along a ladder
     return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL,
-            "ladder_figure": len(rungs_with_effects(rungs)) > 1}
+            "ladder_figure": len(rungs_with_effects(rungs)) > 1,
+            "tuned": any(ablation.get("tuning", {}).values())}  # a rate was chosen by tuning runs
 
 
 def rung_plan(rung: dict) -> str:

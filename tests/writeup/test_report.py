@@ -239,7 +239,8 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
     full["effects"] = {}
     for c in summary["cells"]:
         c["lr"] = 0.24 if c["batchnorm"] else 0.06
-    assert "at that cell's tuned learning rate" in re.sub(r"\s+", " ", render_html(results_copy, _settings(tmp_path)))
+    tuned = re.sub(r"\s+", " ", render_html(results_copy, _settings(tmp_path)))
+    assert "at that cell's tuned learning rate" in tuned and "Each cell took its own learning rate" in tuned
     summary.update(lr_grid=[0.06], lr_walk=0, curves_n_train=4000, tuning={c: [] for c in summary["tuning"]})
     path.write_text(json.dumps(summary))
     html = re.sub(r"\s+", " ", render_html(results_copy, _settings(tmp_path)))
@@ -249,5 +250,7 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
     assert "each cell trained at the learning rate the profile sets for it (plain 0.06, bn 0.24" in html
     assert "The four cells on 4,000 training images, gap family" in html
     assert "at that cell's learning rate" in html, "an untuned rate is not called tuned"
+    assert "Each cell took its own learning rate" in html, "dense still has its tuning rows"
+    assert html.count("Each cell took its own learning rate") == 1, "gap's tuning rows are gone: no tuning said"
     assert "gap family: each effect against the number of training images" not in html, "one rung: the table says it"
     assert "dense family: each effect against the number of training images" in html, "a ladder: the figure"
