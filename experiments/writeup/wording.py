@@ -29,9 +29,12 @@ def interval_text(v: dict) -> str:
 
 
 def basis_sentence(v: dict) -> str:
-    """What a rung's intervals are computed over, said once before its effects."""
+    """What a rung's intervals are computed over, said once before its effects; for one run per cell,
+    also when the build measured no seed spread to set beside them."""
     if v.get("unit") == "image":
-        return "One training run per cell for the 2x2 effects, so they carry no verdict."
+        unmeasured = ("" if v.get("seed_spread") else " No cell ran at several seeds in this build, so how far another "
+                      "training run would move them is not measured.")
+        return "One training run per cell for the 2x2 effects, so they carry no verdict." + unmeasured
     return f"Intervals are paired t over {v['n']} seeds (same batch order per seed)."
 
 

@@ -104,3 +104,15 @@ def test_a_one_run_effect_is_set_beside_the_largest_seed_spread_the_build_measur
                                       "effects": full}]}
     text = ablation_verdicts(ladder)["text"]
     assert "these cells' largest seed spread: 4.0 points at 4,000 images" in text
+    assert "is not measured" not in text
+
+
+def test_one_run_effects_in_a_build_with_no_seed_spread_say_that_training_noise_is_unmeasured():
+    cells = [{"cell": c, "fit_gap": [0.0], "seed_range": None} for c in ("plain", "bn", "dropout", "bn-dropout")]
+    effects = {k: {"unit": "image", "n": 5000, "mean": 0.02, "sd": 0.2} for k in ("bn_effect", "dropout_effect",
+                                                                                   "interaction")}
+    text = ablation_verdicts({"cells": [], "rungs": [{"n_train": 4000, "seeds": [0], "cells": cells,
+                                                      "effects": effects}]})["text"]
+    assert "No cell ran at several seeds in this build, so how far another training run would move them is not " \
+           "measured." in text
+    assert "seed spread:" not in text and "clearly" not in text
