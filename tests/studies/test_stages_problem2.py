@@ -132,3 +132,26 @@ def test_a_candidate_the_probe_projects_past_the_budget_is_not_trained(prepared,
         assert (row["val_acc"] is None) == (name not in trained) and (tmp_path / name).exists() == (name in trained)
         if name not in trained:
             assert row["projected_final_minutes"] == pytest.approx(probed[name], abs=0.05)
+
+
+def test_the_probe_stops_once_its_steps_already_put_the_mean_past_the_budget(prepared, monkeypatch):
+    """Each step takes one tick of a fake clock: the mean of PROBE_STEPS is past `past` after k timed
+    steps once k / PROBE_STEPS ticks are, whatever the later steps take."""
+    import time
+
+    from experiments.engine.threads import cores_alone
+    from experiments.studies import search as search_module
+    from experiments.training import train as train_module
+    from experiments.training.models import candidate
+    calls, tick = [], [0.0]
+    monkeypatch.setattr(train_module, "train_step", lambda *a, **k: (calls.append(1), tick.__setitem__(0, tick[0] + 1)))
+    monkeypatch.setattr(time, "process_time", lambda: tick[0])
+    cfg = {**load_profile("smoke")["train"], "epochs": 1, "lr": 0.1, "seed": 0}
+    step = 1 / cores_alone() / min(cfg["batch_size"], len(prepared.train_y)) / 60  # minutes per image of a tick
+    steps = search_module.PROBE_STEPS
+    for past, timed in [(float("inf"), steps), (0.0, 1), (step * 1.5 / steps, 2), (step, steps)]:
+        calls.clear()
+        minutes = search_module.probe_minutes(candidate("gap-s"), cfg, prepared, "cpu", past)
+        assert len(calls) == 1 + timed, f"past={past}: one untimed step, then {timed} timed"
+        assert minutes == pytest.approx(step), "the mean of the steps timed"
+        assert (minutes > past) == (step > past), "the verdict of the whole probe"
