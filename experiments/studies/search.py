@@ -114,9 +114,7 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str, past: float = f
     cores = cores_alone() if dev.type == "cpu" else 1
     timed = []  # minutes per image of each timed step
     for step in range(PROBE_STEPS + 1):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = clock()
+        t0 = clock()  # the last step was synchronised at its end
         train_step(model, opt, augmented_batch(x, idx, 0, cfg, base, gen), y, cfg, dev)
         if dev.type == "cuda":
             torch.cuda.synchronize()
