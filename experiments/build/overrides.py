@@ -10,7 +10,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from experiments.engine.errors import UserError
-from experiments.training.models import CANDIDATES, validate_model_config
+from experiments.training.models import CANDIDATES, complete_model_config
 
 KINDS = ((bool, "true or false"), ((int, float), "a number"), (str, "a string"), (list, "a list"), (dict, "a table"))
 
@@ -66,14 +66,18 @@ def parse_set(expression: str) -> dict:
 
 
 def user_models(table: dict, where: str) -> dict:
-    """`[models.NAME]` tables, each a model config that experiments/training/models.py accepts."""
+    """`[models.NAME]` tables, each completed with the model defaults (experiments/training/models.py's
+    DEFAULTS) here, once: the search's records, the report and every stage see the same full config."""
     out = {}
     for name, cfg in table.items():
         if name in CANDIDATES:
             raise UserError(f"{where}: [models.{name}] would replace a built-in architecture; choose another name")
         if not isinstance(cfg, dict) or "family" not in cfg or "widths" not in cfg:
             raise UserError(f"{where}: [models.{name}] needs at least family and widths")
-        out[name] = validate_model_config({**cfg, "batchnorm": True, "dropout": 0.0})
+        try:
+            out[name] = complete_model_config({**cfg, "batchnorm": True, "dropout": 0.0})
+        except UserError as err:
+            raise UserError(f"{where}: [models.{name}]: {err}") from None
     return out
 
 

@@ -15,13 +15,13 @@ from experiments.engine.io import write_json
 from experiments.engine.units import map_units
 from experiments.training.data import subset
 from experiments.training.models import build_model, candidate, describe
-from experiments.training.train import train_run, validate_train_config
+from experiments.training.train import Diverged, train_run, validate_train_config
 
 # What the rule is, not what it found: experiments.writeup.verdicts.search_verdict checks the recorded
 # choice against it and says whether the budget was binding or nothing fitted.
 RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} epochs "
         "on {n} images) fits {minutes} at the measured speed (median epoch; on a CPU its CPU time over the cores, what it costs alone); "
-        "if none fits, the fastest. A candidate whose speed, timed on a few training steps first, already "
+        "if none fits, the fastest. A candidate that diverges at the search's rate is never chosen. A candidate whose speed, timed on a few training steps first, already "
         "projects past the budget is not trained")
 PROBE_STEPS = 3  # timed training steps (after one untimed) that decide whether a candidate is trained
 
@@ -43,23 +43,29 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
     # a candidate projecting past the budget could not be the choice: not trained (unless none fits,
     # then the fastest is, as the rule falls back to it)
     to_train = [n for n in models if probed[n] <= final["max_minutes"]] or [min(probed, key=probed.get)]
-    trained = dict(zip(to_train, map_units(train_run, [(f"search-{n}", models[n], cfg, data, Path(out_dir) / n, device)
-                                                       for n in to_train])))
+    trained = dict(zip(to_train, map_units(train_candidate, [(f"search-{n}", models[n], cfg, data, Path(out_dir) / n,
+                                                              device) for n in to_train])))
     rows = []
     for name, model_cfg in models.items():
-        if name not in to_train:
+        m = trained.get(name)
+        if m is None or m["diverged"]:
             info = describe(build_model(model_cfg))
-            rows.append({"name": name, "model": model_cfg, "val_acc": None, "trained": False, "params": info["params"],
-                         "flops": info["flops"], "seconds": None, "projected_final_minutes": round(probed[name], 1)})
+            rows.append({"name": name, "model": model_cfg, "val_acc": None, "trained": m is not None,
+                         "diverged": m is not None, "lr": cfg["lr"], "divergence": m and m["divergence"],
+                         "params": info["params"], "flops": info["flops"], "seconds": None,
+                         "projected_final_minutes": round(probed[name], 1)})
             continue
-        m = trained[name]
         # project from the median epoch's CPU time over the cores (on a GPU, wall time): other load on
         # a shared machine, or one slow first epoch, must not change which architecture is chosen
         key = "cpu_seconds" if m["device"] == "cpu" else "seconds"
         per_image = float(np.median([h[key] for h in m["history"]])) / len(data.train_y)
-        rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "trained": True,
-                     "params": m["params"], "flops": m["flops"], "seconds": m["seconds"],
+        rows.append({"name": name, "model": model_cfg, "val_acc": m["val_acc"], "trained": True, "diverged": False,
+                     "lr": cfg["lr"], "params": m["params"], "flops": m["flops"], "seconds": m["seconds"],
                      "projected_final_minutes": round(per_image * len(prepared.train_y) * final["epochs"] / 60, 1)})
+    if all(r["diverged"] for r in rows if r["trained"]):
+        raise UserError(f"search ({family}): every candidate trained ({', '.join(to_train)}) diverged at the search's "
+                        f"learning rate {cfg['lr']}; lower search.lr (e.g. --set search.lr={cfg['lr'] / 4:g}) or "
+                        "change the candidates")
     chosen = choose(rows, final["max_minutes"])
     limit = final["max_minutes"] if np.isfinite(final["max_minutes"]) else None  # None: no limit
     record = {"family": family, "budget": {"epochs": search["epochs"], "n_train": len(data.train_y),
@@ -72,10 +78,21 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
     return record
 
 
+def train_candidate(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, device: str) -> dict:
+    """A candidate's search run: its metrics with "diverged": False, or, where it diverged at the
+    search's rate, {"diverged": True, "divergence": what was seen}: a result of the search, not a
+    crash (the candidates compare at one rate, so it is not retried lower)."""
+    try:
+        return {**train_run(name, model_cfg, cfg, data, run_dir, device), "diverged": False}
+    except Diverged as err:
+        print(err, flush=True)
+        return {"run": name, "diverged": True, "divergence": str(err)}
+
+
 def choose(rows: list[dict], max_minutes: float) -> str:
     """The most accurate candidate that fits the final budget (the fastest one if none fits);
-    candidates the probe left untrained have no accuracy and no say."""
-    rows = [r for r in rows if r.get("trained", True)]
+    candidates the probe left untrained, or that diverged, have no accuracy and no say."""
+    rows = [r for r in rows if r.get("trained", True) and not r.get("diverged", False)]
     fits = [r for r in rows if r["projected_final_minutes"] <= max_minutes]
     if not fits:
         return min(rows, key=lambda r: r["projected_final_minutes"])["name"]

@@ -56,18 +56,34 @@ def candidate(name: str, batchnorm: bool = True, dropout: float = 0.0, extra: di
     return {**known[name], "batchnorm": batchnorm, "dropout": dropout}
 
 
+def complete_model_config(cfg: dict) -> dict:
+    """A model config with every key DEFAULTS gives filled in, validated: what a user's [models.NAME]
+    table becomes where it is read, so every stage and the report see the same full config."""
+    return validate_model_config({**DEFAULTS, **cfg})
+
+
 def validate_model_config(cfg: dict) -> dict:
     unknown = set(cfg) - MODEL_KEYS
     if unknown:
         raise UserError(f"model config: unknown key(s) {sorted(unknown)}; known: {sorted(MODEL_KEYS)}")
     if cfg.get("family") not in FAMILIES:
         raise UserError(f"model config: family must be one of {FAMILIES}, got {cfg.get('family')!r}")
+    widths = cfg.get("widths")
+    if not isinstance(widths, (list, tuple)) or not widths or not all(_positive_int(w) for w in widths):
+        raise UserError(f"model config: widths must be a non-empty list of positive whole numbers, got {widths!r}")
+    for key in ("hidden", "stem_width", "stem_kernel"):
+        if key in cfg and not _positive_int(cfg[key]):
+            raise UserError(f"model config: {key} must be a positive whole number, got {cfg[key]!r}")
     if not 0.0 <= float(cfg.get("dropout", 0.0)) < 1.0:
         raise UserError(f"model config: dropout must be in [0, 1), got {cfg.get('dropout')}")
     if cfg.get("stem", "conv") not in ("conv", "whiten") or cfg.get("head_init", "he") not in ("he", "small") \
             or cfg.get("activation", "relu") not in ACTIVATIONS:
         raise UserError(f"model config: stem is conv or whiten, head_init he or small, activation relu or gelu: {cfg}")
     return cfg
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 class PatchWhitening(nn.Conv2d):
@@ -156,7 +172,7 @@ class CifarNet(nn.Module):
 
     def __init__(self, cfg: dict, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)):
         super().__init__()
-        cfg = validate_model_config({**DEFAULTS, **cfg})
+        cfg = complete_model_config(cfg)
         self.config = cfg
         self.family = cfg["family"]
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))

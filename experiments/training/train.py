@@ -78,11 +78,12 @@ def validate_train_config(cfg: dict) -> dict:
 def check_diverged(name: str, cfg: dict, epoch: int, train_loss: float, val_loss: float,
                    model: torch.nn.Module) -> None:
     """Raise Diverged when the epoch left the run unusable: a non-finite loss or weight, or a
-    training loss EXPLODED_LOSS_FACTOR times a uniform guess's."""
+    training or validation loss EXPLODED_LOSS_FACTOR times a uniform guess's (a validation loss of
+    1e6 at chance accuracy is a model the rate broke, whatever its smoothed training loss says)."""
     limit = EXPLODED_LOSS_FACTOR * math.log(10)
     bad_weights = [n for n, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
     problem = (f"training loss {train_loss:.3g}" if not math.isfinite(train_loss) or train_loss > limit else
-               f"validation loss {val_loss}" if not math.isfinite(val_loss) else
+               f"validation loss {val_loss:.3g}" if not math.isfinite(val_loss) or val_loss > limit else
                f"non-finite weights in {bad_weights[0]}" if bad_weights else None)
     if problem:
         raise Diverged(f"run {name} diverged in epoch {epoch}: {problem} (limit {limit:.1f}); "

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import re
+import traceback
 from pathlib import Path
 
 from experiments.core import paths
 from experiments.core.names import CELLS, FAMILIES
-from experiments.engine.cache import read_records
+from experiments.engine.cache import code_digests, read_records
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, read_json
 from experiments.engine.paths import REPO, build_file
@@ -228,8 +229,36 @@ def render_html(results: Path, settings: dict) -> str:
     try:
         return number_citations(_environment().get_template("report.html.j2").render(**context))
     except jinja2.UndefinedError as err:
-        raise UserError(f"report template uses a value the results do not have: {err}; results written by older "
-                        "code? `invoke status` names the stages to rebuild, `invoke all` rebuilds them") from None
+        raise missing_value_error(err, Path(results)) from None
+
+
+def missing_value_error(err: Exception, results: Path) -> UserError:
+    """What a template's missing value means: results built by code that has changed since (their
+    stage records say so), which a rebuild mends; or, where every stage is current, a bug in the
+    report, named by its template line."""
+    where = template_line(err)
+    stale = stale_stages(results)
+    if stale:
+        return UserError(f"report template ({where}) uses a value the results do not have: {err}; the stages "
+                         f"{', '.join(stale)} were built by older code: `invoke status` names the stages to "
+                         "rebuild, `invoke all` rebuilds them")
+    return UserError(f"report template ({where}) uses a value the results do not have: {err}; every stage's "
+                     "results come from the code here, so this is a bug in cnn-report: please report it with "
+                     "this line")
+
+
+def template_line(err: Exception) -> str:
+    """'templates/report.html.j2 line N' of the innermost template frame Jinja put in the traceback."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(".j2")]
+    if not frames:
+        return "line unknown"
+    return f"templates/{Path(frames[-1].filename).name} line {frames[-1].lineno}"
+
+
+def stale_stages(results: Path) -> list[str]:
+    """Stages whose recorded code differs from the code in this checkout."""
+    return [name for name, record in read_records(results).items()
+            if (code := record.get("parts", {}).get("code")) and code_digests(tuple(code)) != code]
 
 
 def render(results: Path, report_dir: Path, settings: dict) -> Path:

@@ -157,11 +157,14 @@ def search_verdict(search: dict) -> dict:
     """How the recorded choice relates to the search rule, checked from the candidates' numbers:
     "most accurate that fits" (the rule applied), "none fits: fastest chosen" (its fallback), or
     "does not follow the rule"; "budget not recorded" when search.json has no final budget.
-    "binding" says whether the budget excluded a more accurate candidate."""
+    "binding" says whether the budget excluded a more accurate candidate; "diverged" names the
+    candidates that diverged at the search's rate ("lr"), which the rule never chooses."""
     budget = search.get("final_budget")
     candidates = search["candidates"]
+    diverged = [c["name"] for c in candidates if c.get("diverged")]
     out = {"chosen": search["chosen"], "n_candidates": len(candidates), "n_fit": None, "binding": None,
-           "max_minutes": None, "expected": None, "untrained": []}
+           "max_minutes": None, "expected": None, "untrained": [], "diverged": diverged,
+           "lr": search.get("budget", {}).get("lr")}
     if not isinstance(budget, dict):
         return {**out, "word": "budget not recorded"}
     limit = budget.get("max_minutes")
@@ -173,15 +176,16 @@ def search_verdict(search: dict) -> dict:
 
     def accuracy(c):  # a candidate without an accuracy ranks last
         return (c["val_acc"] if is_number(c.get("val_acc")) else -math.inf, -c["flops"])
-    if fits:
-        expected = max(fits, key=accuracy)["name"]
+    usable = [c for c in fits if c["name"] not in diverged]  # a diverged candidate is never the choice
+    if usable:
+        expected = max(usable, key=accuracy)["name"]
         best_overall = max(candidates, key=accuracy)["name"]
         # a candidate left untrained because it projects past the budget is excluded by it too
         untrained = [c["name"] for c in candidates if c not in fits and not is_number(c.get("val_acc"))]
         out.update(expected=expected, binding=best_overall != expected or bool(untrained), untrained=untrained)
         word = "most accurate that fits"
     else:
-        timed = [c for c in candidates if is_number(minutes[c["name"]])]
+        timed = [c for c in candidates if is_number(minutes[c["name"]]) and c["name"] not in diverged]
         out.update(expected=min(timed, key=lambda c: minutes[c["name"]])["name"] if timed else None, binding=True)
         word = "none fits: fastest chosen"
     return {**out, "word": word if out["expected"] == out["chosen"] else "does not follow the rule"}

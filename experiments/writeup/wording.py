@@ -260,7 +260,14 @@ def rerun_notes(ablation: dict) -> list[dict]:
 
 
 def search_sentence(v: dict) -> str:
-    """How the rule applied to the recorded candidates."""
+    """How the rule applied to the recorded candidates, and which diverged at the search's rate."""
+    names = v.get("diverged") or []
+    it, has = ("it", "it has") if len(names) == 1 else ("them", "they have")
+    return _rule_sentence(v) + (f" {', '.join(names)} diverged at the search's learning rate ({v['lr']:g}), so {has} "
+                                f"no accuracy and the rule does not consider {it}." if names else "")
+
+
+def _rule_sentence(v: dict) -> str:
     limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
     if v["word"] == "most accurate that fits":
         untrained = (f" {', '.join(v['untrained'])} projected past the budget on a few timed steps and was not trained."

@@ -48,12 +48,26 @@ def test_set_on_the_command_line_overrides_the_file(tmp_path):
     ("[profile.data]\ntrain_limit = \"all\"\n", "profile.data.train_limit = 'all': expected a number"),
     ("[models.dense-m]\nfamily = \"dense\"\nwidths = [8]\n", "would replace a built-in architecture"),
     ("[models.tiny]\nwidths = [8]\n", "needs at least family and widths"),
+    ("[models.tiny]\nfamily = \"gap\"\nwidths = [8, 0]\n", "[models.tiny]: model config: widths must be"),
+    ("[models.tiny]\nfamily = \"gap\"\nwidths = 8\n", "[models.tiny]: model config: widths must be"),
+    ("[models.tiny]\nfamily = \"dense\"\nwidths = [8]\nhidden = 6.5\n", "hidden must be a positive whole"),
     ("[prfile]\nx = 1\n", "unknown table(s) ['prfile']"),
 ])
 def test_a_mistyped_key_or_a_wrong_type_is_one_line_naming_it(tmp_path, text, says):
     with pytest.raises(UserError) as err:
         _ctx(tmp_path, text)
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_minimal_architecture_is_completed_with_the_model_defaults_where_it_is_read(tmp_path):
+    """A [models.NAME] table with family and widths only: every key the built-in candidates carry
+    (the stem the search table prints, say) is there, with the model defaults."""
+    from experiments.training.models import CANDIDATES, DEFAULTS
+    ctx = _ctx(tmp_path, '[models.bare]\nfamily = "gap"\nwidths = [8, 16]\n')
+    bare = ctx.profile["models"]["bare"]
+    assert set(CANDIDATES["gap-s"]) <= set(bare), "every key a built-in candidate has"
+    assert bare["stem"] == DEFAULTS["stem"] and bare["stem_kernel"] == DEFAULTS["stem_kernel"]
+    assert bare["widths"] == [8, 16], "what the user gave is kept"
 
 
 def test_a_malformed_set_is_one_line(tmp_path):

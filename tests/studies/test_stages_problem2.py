@@ -2,7 +2,9 @@
 split's rung -> summary."""
 import pytest
 
+from experiments.build.overrides import user_models
 from experiments.core.names import CELLS, dropout_sibling
+from experiments.engine.errors import UserError
 from experiments.studies.ablation import run_cell
 from experiments.studies.ablation_summary import summarize
 from experiments.studies.final import run_final
@@ -110,6 +112,47 @@ def test_search_rule_takes_the_most_accurate_model_that_fits_the_budget():
     assert choose(rows, max_minutes=15) == "m", "l does not fit the budget; m is the most accurate that does"
     assert choose(rows, max_minutes=60) == "l"
     assert choose(rows, max_minutes=1) == "s", "when nothing fits, the fastest"
+
+
+def test_a_diverged_candidate_is_never_chosen_however_fast():
+    rows = [{"name": "s", "val_acc": 0.80, "flops": 1, "projected_final_minutes": 5},
+            {"name": "mine", "val_acc": None, "diverged": True, "flops": 1, "projected_final_minutes": 1}]
+    assert choose(rows, max_minutes=15) == "s"
+    assert choose(rows, max_minutes=0.5) == "s", "nothing fits: the fastest that did not diverge"
+
+
+def _diverging(name_part: str):
+    """train_run that diverges for the run whose name holds `name_part`, as a too-high rate does."""
+    from experiments.training.train import Diverged, train_run
+
+    def fake(name, *args, **kwargs):
+        if name_part in name:
+            raise Diverged(f"run {name} diverged in epoch 1: validation loss 1.9e+06 (limit 2302.6)")
+        return train_run(name, *args, **kwargs)
+    return fake
+
+
+def test_a_user_architecture_that_diverges_is_recorded_as_diverged_with_its_rate(prepared, tmp_path, monkeypatch):
+    from experiments.studies import search as search_module
+    monkeypatch.setattr(search_module, "train_run", _diverging("mine"))
+    prof = load_profile("smoke")
+    params = {"search": {**prof["search"], "candidates": {"gap": ["gap-s", "mine"]}}, "train": prof["train"],
+              "final": prof["final"], "models": user_models({"mine": {"family": "gap", "widths": [8, 16]}}, "test")}
+    record = run_search("gap", prepared, tmp_path, params, "cpu")
+    rows = {r["name"]: r for r in record["candidates"]}
+    assert rows["mine"]["diverged"] and rows["mine"]["val_acc"] is None and rows["mine"]["trained"]
+    assert rows["mine"]["lr"] == prof["search"]["lr"] and "validation loss" in rows["mine"]["divergence"]
+    assert not rows["gap-s"]["diverged"] and record["chosen"] == "gap-s"
+
+
+def test_a_search_where_every_candidate_diverges_is_one_clear_error(prepared, tmp_path, monkeypatch):
+    from experiments.studies import search as search_module
+    monkeypatch.setattr(search_module, "train_run", _diverging("search-"))
+    prof = load_profile("smoke")
+    params = {"search": prof["search"], "train": prof["train"], "final": prof["final"]}
+    with pytest.raises(UserError, match=r"every candidate trained .* diverged .* lower search.lr") as err:
+        run_search("gap", prepared, tmp_path, params, "cpu")
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("probed, trained, chosen", [

@@ -60,6 +60,16 @@ def test_a_non_finite_validation_loss_counts_as_diverged(val_loss):
         check_diverged("r", {"lr": 0.2}, 1, 1.0, val_loss, torch.nn.Linear(2, 2))
 
 
+def test_a_finite_but_exploded_validation_loss_counts_as_diverged():
+    """The user architecture of issue 30: training loss 58 (below the limit), validation loss 1.9e6
+    at chance accuracy: the rate broke the model, whatever its training loss says."""
+    limit = EXPLODED_LOSS_FACTOR * math.log(10)
+    model = torch.nn.Linear(2, 2)
+    check_diverged("r", {"lr": 0.1}, 1, 58.0, limit * 0.99, model)  # large but below the limit: fine
+    with pytest.raises(Diverged, match="validation loss 1.9e\\+06"):
+        check_diverged("r", {"lr": 0.24}, 1, 58.0, 1.9e6, model)
+
+
 def test_a_non_finite_weight_counts_as_diverged():
     model = torch.nn.Linear(2, 2)
     with torch.no_grad():

@@ -1,6 +1,7 @@
 """The report renders from results files alone, answers every problem, and explains what is missing."""
 import json
 import re
+from html import unescape
 import shutil
 import subprocess
 
@@ -40,13 +41,68 @@ def test_pdf_answers_all_six_problems_with_nothing_unrendered(pdf):
     assert pdf.stat().st_size < 10 * 2 ** 20 and (pdf.parent / "report.html").exists()
 
 
-def test_results_missing_a_value_the_template_reads_say_how_to_rebuild(results_copy, tmp_path):
-    gabor = results_copy / "interpret" / "gap" / "gabor.json"
+def _drop_fit_rule(results):
+    gabor = results / "interpret" / "gap" / "gabor.json"
     record = json.loads(gabor.read_text())
     del record["fit_rule"]  # as a features stage built before the key existed wrote it
     gabor.write_text(json.dumps(record))
-    with pytest.raises(UserError, match="fit_rule.*invoke status.*invoke all"):
+
+
+def test_results_built_by_older_code_missing_a_value_say_how_to_rebuild(results_copy, tmp_path):
+    _drop_fit_rule(results_copy)
+    record_file = results_copy / ".pipeline" / "features-gap.json"
+    # the stage's record names the code it ran: a file whose content has changed since
+    record_file.write_text(json.dumps({"hash": "1" * 20, "parts": {"code": {"experiments/interpret/gabor.py": "0" * 16}},
+                                       "seconds": 1.0}))
+    with pytest.raises(UserError, match="fit_rule.*features-gap were built by older code.*invoke status.*invoke all"):
         render_html(results_copy, _settings(tmp_path))
+
+
+def test_a_missing_value_in_results_from_the_current_code_is_a_bug_report_naming_the_template_line(results_copy,
+                                                                                                   tmp_path):
+    _drop_fit_rule(results_copy)
+    with pytest.raises(UserError) as err:
+        render_html(results_copy, _settings(tmp_path))
+    message = str(err.value)
+    line = int(re.search(r"templates/report\.html\.j2 line (\d+)", message).group(1))
+    source = (REPO / "templates" / "report.html.j2").read_text().splitlines()[line - 1]
+    assert "fit_rule" in source, "the line named is the one that reads the missing value"
+    assert "bug in cnn-report" in message and "older code" not in message and "\n" not in message
+
+
+def _search_with_user_models(results, lr: float = 0.24) -> None:
+    """Each family's search as a build with [models.NAME] tables of family and widths only writes
+    it: `mine-<family>` trained; `wild-<family>` diverged at the search's rate."""
+    from experiments.build.overrides import user_models
+    from experiments.training.models import describe, build_model
+    for family in ("dense", "gap"):
+        search_file = results / "search" / family / "search.json"
+        record = json.loads(search_file.read_text())
+        models = user_models({f"mine-{family}": {"family": family, "widths": [16, 32]},
+                              f"wild-{family}": {"family": family, "widths": [8]}}, "test")
+        info = {name: describe(build_model(cfg)) for name, cfg in models.items()}
+        record["budget"]["lr"] = lr
+        record["candidates"] += [
+            {"name": f"mine-{family}", "model": models[f"mine-{family}"], "val_acc": 0.41, "trained": True,
+             "diverged": False, "lr": lr, "params": info[f"mine-{family}"]["params"],
+             "flops": info[f"mine-{family}"]["flops"], "seconds": 3.0, "projected_final_minutes": 1.0},
+            {"name": f"wild-{family}", "model": models[f"wild-{family}"], "val_acc": None, "trained": True,
+             "diverged": True, "lr": lr, "divergence": "validation loss 1.9e+06", "params": info[f"wild-{family}"]["params"],
+             "flops": info[f"wild-{family}"]["flops"], "seconds": None, "projected_final_minutes": 0.5}]
+        search_file.write_text(json.dumps(record))
+
+
+def test_the_report_lists_a_users_minimal_architecture_with_its_stem_and_a_diverged_one_as_diverged(results_copy,
+                                                                                                   tmp_path):
+    _search_with_user_models(results_copy, lr=0.24)
+    html = render_html(results_copy, _settings(tmp_path))
+    for family in ("dense", "gap"):
+        row = re.search(rf"<tr><td>mine-{family}</td>.*?</tr>", html).group(0)
+        assert "<td>3×3</td>" in row, "the default stem, as the search table shows any other"
+        wild = re.search(rf"<tr><td>wild-{family}</td>.*?</tr>", html).group(0)
+        assert "diverged at lr 0.24" in wild and "%" not in wild, "diverged, with its rate, never an accuracy"
+    assert unescape(html).count("wild-dense diverged at the search's learning rate (0.24)") == 1
+    assert '<tr class="chosen"><td>wild' not in html
 
 
 def test_unset_student_name_is_a_visible_placeholder(fake_results, tmp_path):

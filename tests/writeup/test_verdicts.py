@@ -271,6 +271,17 @@ def test_a_choice_the_rule_does_not_give_is_reported():
     assert v["word"] == "does not follow the rule" and v["expected"] == "m"
 
 
+def test_a_diverged_candidate_is_never_the_rules_choice_and_the_sentence_names_it_with_its_rate():
+    record = _search([20, 30, 40], chosen="m")
+    record["budget"] = {"lr": 0.24}
+    record["candidates"][0].update(val_acc=None, diverged=True)  # s, the fastest, diverged
+    v = search_verdict(record)
+    assert v["word"] == "none fits: fastest chosen" and v["expected"] == "m" and v["diverged"] == ["s"]
+    assert "s diverged at the search's learning rate (0.24), so it has no accuracy" in search_sentence(v)
+    record["chosen"] = "s"
+    assert search_verdict(record)["word"] == "does not follow the rule"
+
+
 def test_a_search_without_a_recorded_budget_is_not_checked():
     record = _search([5, 10, 40])
     del record["final_budget"]
