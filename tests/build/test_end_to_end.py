@@ -1,13 +1,12 @@
 """The whole smoke build on generated images, through the function `invoke all` calls: every stage
-runs, the PDF answers every problem, and an immediate rerun runs nothing."""
+runs, the PDF answers every problem, and an immediate rerun runs nothing. Each family's search also
+holds a user's own architecture given by family and widths only (issue 30: the report broke on it)."""
 import re
 
 import pytest
 from pypdf import PdfReader
 
-from experiments.writeup.settings import load_settings
-from experiments.build.commands import run_all, status
-from experiments.build.context import make_context
+from experiments.build.commands import context, run_all, status
 from experiments.build.stages import STAGES
 
 pytestmark = pytest.mark.slow
@@ -16,9 +15,23 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def built(cifar_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    settings = load_settings(tmp / "absent.toml")
-    ctx = make_context("smoke", str(cifar_root), "cpu", str(tmp / "results"), str(tmp / "report"), settings)
+    (tmp / "cnn-report.toml").write_text(MINIMAL_MODELS)
+    ctx = context("smoke", str(cifar_root), "cpu", str(tmp / "results"), str(tmp / "report"),
+                  config=str(tmp / "cnn-report.toml"))
     return ctx, run_all(ctx)
+
+
+MINIMAL_MODELS = """
+[models.mini-dense]
+family = "dense"
+widths = [8, 16]
+[models.mini-gap]
+family = "gap"
+widths = [8, 16]
+[profile.search.candidates]
+dense = ["dense-s", "mini-dense"]
+gap = ["gap-s", "mini-gap"]
+"""
 
 
 def test_smoke_build_runs_every_stage_and_writes_the_pdf(built):
@@ -35,6 +48,13 @@ def test_pdf_answers_all_six_problems_without_placeholders_leaking(built):
     for bad in (r"\b[Nn]a[Nn]\b", r"\bNone\b", r"\{\{"):  # whole words: "provenance" is fine
         assert not re.search(bad, text), f"{bad!r} leaked into the report"
     assert "Student name" in text, "an unset student name shows a visible placeholder"
+
+
+def test_the_search_table_lists_each_users_minimal_architecture_with_its_stem(built):
+    html = (built[0].report_dir / "report.html").read_text()
+    for family in ("dense", "gap"):
+        row = re.search(rf"<tr( class=\"chosen\")?><td>mini-{family}</td>.*?</tr>", html).group(0)
+        assert "<td>8/16</td><td>3×3</td>" in row, "widths and the default stem, like any candidate's"
 
 
 def test_immediate_rerun_runs_no_stage(built):
