@@ -105,6 +105,18 @@ def bench_conv(c, results=RESULTS, repeats=5):
     write_json(Path(results) / "conv" / "bench.json", run_benchmark(repeats=int(repeats)))
 
 
+@task(help={"models": "architectures to time, comma-separated (default: the final's, or gap-m,dense-m)",
+            "profile": PROFILE_HELP + " (its batch and recipe; default full)", "device": "auto, cpu or cuda",
+            "results": "results folder", "steps": "timed steps per architecture (after one untimed)"})
+@user_errors
+def bench_train(c, models=None, profile="full", device="auto", results=RESULTS, steps=3):
+    """How close a training step runs to this machine's matmul peak, and Muon's share of it."""
+    from pathlib import Path
+
+    from experiments.build.commands import bench_train as run
+    print(run(models, profile, device, Path(results), int(steps)))
+
+
 @task(help={"data": "an ImageFolder: a folder of class folders, or a root with test/",
             "out": "where to write {run: {accuracy, n}} as JSON", "results": "results folder",
             "device": "auto, cpu or cuda"})

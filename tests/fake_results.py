@@ -13,7 +13,7 @@ from experiments.studies.audit import identify
 
 # What experiments.engine.provenance.collect records with each stage (distinctive values a test can find).
 PROVENANCE = {"commit": "abc1234", "dirty": False, "versions": {"python": "3.11.7", "torch": "2.14.1",
-              "torchvision": "0.29.1", "numpy": "2.4.6"}, "cpu": "Example CPU @ 2.00GHz", "cpu_count": 2,
+              "torchvision": "0.29.1", "numpy": "2.4.6"}, "cpu": "Example CPU @ 2.00GHz", "cpu_flags": "AVX2 FMA", "cpu_count": 2,
               "threads": 2, "device": "cpu", "gpu": None, "precision": "bfloat16"}
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CELLS = {"plain": (False, 0.0), "bn": (True, 0.0), "dropout": (False, 1.0), "bn-dropout": (True, 1.0)}

@@ -42,3 +42,23 @@ def report_context(results, report_dir="report", student=None, reflection=None,
     return context(last["profile"], last["data_dir"], last["device"], results, report_dir,
                    student or last["given"].get("student"), reflection or last["given"].get("reflection"), config,
                    last.get("test_dir"), last["given"].get("set", ()))
+
+
+def bench_train(models: str | None, profile: str, device: str, results, steps: int) -> str:
+    """`invoke bench-train`: times the final's architectures (those the searches chose in `results`,
+    else gap-m and dense-m) at the profile's batch; writes results/bench/train.json, returns the lines."""
+    from experiments.core import paths
+    from experiments.engine.io import read_json, write_json
+    from experiments.engine.provenance import cpu_flags
+    from experiments.training.bench import describe_bench, run_bench
+    from experiments.training.profiles import load_profile
+    from experiments.training.models import candidate
+    prof = load_profile(profile)
+    searches = [read_json(results / paths.search(f) / "search.json") for f in ("gap", "dense")
+                if (results / paths.search(f) / "search.json").exists()]
+    chosen = {s["chosen"]: next(c["model"] for c in s["candidates"] if c["name"] == s["chosen"]) for s in searches}
+    if models or not chosen:
+        chosen = {name: candidate(name) for name in (models.split(",") if models else ["gap-m", "dense-m"])}
+    record = {**run_bench(chosen, prof["train"]["batch_size"], prof["train"], device, steps), "cpu_flags": cpu_flags()}
+    write_json(results / "bench" / "train.json", record)
+    return describe_bench(record, record["cpu_flags"])

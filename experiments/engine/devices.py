@@ -19,12 +19,31 @@ def resolve_device(name: str) -> torch.device:
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """The low-precision type worth using here, or None for float32."""
+    """The low-precision type this device computes natively, or None for float32. The one rule for
+    every low-precision choice (autocast, stored filters, Muon's Newton-Schulz): a CPU without
+    AVX-512 bf16 (AMX CPUs have it) gets float32, since torch emulates bf16 there 30-100x slower."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if os.environ.get("CNN_REPORT_FP32") != "1" and torch.cpu._is_avx512_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def newton_schulz_dtype(device: torch.device) -> torch.dtype:
+    """Muon's Newton-Schulz iteration: bfloat16 where it is native (airbench's choice), else float32
+    (float16's range is too narrow for the quintic's intermediate powers)."""
+    return torch.bfloat16 if autocast_dtype(device) == torch.bfloat16 else torch.float32
+
+
+def precisions(device: torch.device, matrix_weights: str, optimizer: str = "muon") -> dict[str, str]:
+    """Which type each part of a training run computes in here, by the rule above: recorded with
+    the run so a reader knows what ran where."""
+    low = autocast_dtype(device)
+
+    def name(dtype):
+        return str(dtype or torch.float32).replace("torch.", "")
+    return {"forward": name(low), "matrix_weights": name(low if matrix_weights == "low" else None),
+            "newton_schulz": name(newton_schulz_dtype(device)) if optimizer == "muon" else "none"}
 
 
 def autocast(device: torch.device):

@@ -39,6 +39,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+# the vector extensions that decide how fast torch runs on a CPU (bf16 is native only with the last two)
+SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 bf16", "amx_bf16": "AMX bf16"}
+
+
+def cpu_flags() -> str:
+    """'AVX2 FMA', 'AVX2 FMA AVX-512 AVX-512 bf16', ...: the CPU's speed-deciding flags (Linux
+    /proc/cpuinfo), 'flags unknown' elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return " ".join(label for flag, label in SPEED_FLAGS.items() if flag in present) or "no AVX2"
+    except OSError:
+        pass
+    return "flags unknown"
+
+
 def versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in LIBRARIES:
@@ -57,7 +74,8 @@ def collect(device: str) -> dict:
     from experiments.engine.threads import cores_alone
     dev = resolve_device(device)
     precision = autocast_dtype(dev) or torch.float32
-    return {**git_state(), "versions": versions(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+    return {**git_state(), "versions": versions(), "cpu": cpu_model(), "cpu_flags": cpu_flags(),
+            "cpu_count": os.cpu_count(),
             "threads": cores_alone(), "device": str(dev),
             "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             "precision": str(precision).replace("torch.", "")}
@@ -88,6 +106,7 @@ def summarize(records: dict[str, dict | None], training_stages: tuple[str, ...])
     return {"commits": [{"label": label, "stages": names} for label, names in commits.items()],
             "stage_commit": {name: commit_label(prov) for name, prov in provs.items()},
             "versions": distinct("versions"), "cpu": distinct("cpu"), "device": distinct("device"),
+            "cpu_flags": list(dict.fromkeys(p["cpu_flags"] for p in trained if p.get("cpu_flags"))),
             "precision": distinct("precision"), "threads": distinct("threads"),
             "gpu": [g for g in distinct("gpu") if g != "None"],
             "date": max(finished)[:10] if finished else None}

@@ -24,17 +24,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from experiments.engine.devices import newton_schulz_dtype
+
 CHOICES = {"optimizer": ("sgd", "muon"), "flip": ("random", "alternate"), "tta": ("flip", "flip-translate"),
            "matrix_weights": ("float32", "low")}
 
 
 # ---------------------------------------------------------------- Muon
 
-def orthogonalize(g: torch.Tensor, steps: int = 3, eps: float = 1e-7) -> torch.Tensor:
+def orthogonalize(g: torch.Tensor, steps: int = 3, eps: float = 1e-7,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Approximately U V^T of g's SVD (singular values pushed to ~[0.5, 1.5]) by airbench's quintic
-    Newton-Schulz iteration, in bfloat16; g is 2-D (out, in)."""
+    Newton-Schulz iteration, computed in `dtype` (the device rule's, engine/devices.py:
+    newton_schulz_dtype); g is 2-D (out, in)."""
     a, b, c = 3.4445, -4.7750, 2.0315
-    x = g.bfloat16()
+    x = g.to(dtype)
     x = x / (x.norm() + eps)
     tall = g.size(0) > g.size(1)
     if tall:
@@ -48,11 +52,14 @@ def orthogonalize(g: torch.Tensor, steps: int = 3, eps: float = 1e-7) -> torch.T
 class MuonSGD(torch.optim.Optimizer):
     """One optimizer for the whole recipe, so a scheduler and a checkpoint see every group:
     groups with `muon=True` take Muon steps (momentum, Nesterov, orthogonalised update, weight
-    norm held at sqrt(out)); the others take Nesterov SGD with weight decay."""
+    norm held at sqrt(out)); the others take Nesterov SGD with weight decay. `ns_dtype` is the type
+    Newton-Schulz computes in: the machine's, not the checkpoint's (a resume on another CPU keeps it)."""
 
-    def __init__(self, groups: list[dict], momentum: float, muon_momentum: float):
+    def __init__(self, groups: list[dict], momentum: float, muon_momentum: float,
+                 ns_dtype: torch.dtype = torch.float32):
         super().__init__(groups, {"momentum": momentum, "muon_momentum": muon_momentum,
                                   "weight_decay": 0.0, "muon": False})
+        self.ns_dtype = ns_dtype
 
     @torch.no_grad()
     def step(self):
@@ -67,7 +74,7 @@ class MuonSGD(torch.optim.Optimizer):
                 g = g.add(buf, alpha=mom)  # Nesterov
                 if group["muon"]:
                     p.mul_(len(p) ** 0.5 / p.norm())
-                    g = orthogonalize(g.reshape(len(g), -1)).view_as(p)
+                    g = orthogonalize(g.reshape(len(g), -1), dtype=self.ns_dtype).view_as(p)
                 p.add_(g, alpha=-group["lr"])
 
 
@@ -109,7 +116,8 @@ def param_groups(model: nn.Module, cfg: dict) -> list[dict]:
 
 def make_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
     if cfg["optimizer"] == "muon":
-        return MuonSGD(param_groups(model, cfg), cfg["momentum"], cfg["muon_momentum"])
+        device = next(model.parameters()).device  # the model is on its device by now
+        return MuonSGD(param_groups(model, cfg), cfg["momentum"], cfg["muon_momentum"], newton_schulz_dtype(device))
     # SGD-Nesterov; no weight decay on biases and BN parameters (they set scale, not fit)
     params = [p for p in model.parameters() if p.requires_grad]
     return torch.optim.SGD([{"name": "decay", "params": [p for p in params if p.ndim > 1],

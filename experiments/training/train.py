@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from experiments.engine.devices import autocast, autocast_dtype, resolve_device
+from experiments.engine.devices import autocast, autocast_dtype, precisions, resolve_device
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, write_json
 from experiments.engine.threads import LoadMeter, cores_alone, threads_for_run
@@ -252,6 +252,8 @@ def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path, 
                # its threads, and the cores other processes kept busy when it started (engine/threads.py)
                **load,
                "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", ""),
+               # each part's type by the device rule (engine/devices.py): forward, stored filters, Newton-Schulz
+               "precisions": precisions(dev, config["train"]["matrix_weights"], config["train"]["optimizer"]),
                # per-image predictions (with TTA): paired comparisons of runs on the same images
                "val_pred": logits.argmax(1).tolist()}
     write_json(run_dir / "metrics.json", metrics)

@@ -151,7 +151,7 @@ def test_provenance_is_what_the_stages_recorded_not_what_renders(fake_results, t
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     if head:
         assert f"git {head}" not in html, "the checkout at render time made none of the results"
-    assert "Example CPU @ 2.00GHz" in html and "bfloat16" in html and "torch 2.14.1" in html
+    assert "Example CPU @ 2.00GHz (AVX2 FMA)" in html and "bfloat16" in html and "torch 2.14.1" in html
     assert "2026-01-01" in html, "the date the results were made, not the date of rendering"
 
 
