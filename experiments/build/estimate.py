@@ -14,6 +14,7 @@ from experiments.core import paths
 from experiments.engine.io import read_json
 
 PROBE_MODEL, PROBE_BATCH, PROBE_STEPS = "gap-s", 250, 2
+UNTIMED_STEPS = 2  # kernel set-up
 TRAIN_PASSES = 3  # a training step: the forward pass and a backward pass of about twice its cost
 CIFAR_TRAIN = 50_000  # the training images before the validation split, until the data stage says
 TTA_VIEWS = {"flip": 2, "flip-translate": 6}
@@ -29,20 +30,25 @@ def seconds_per_flop(device: str) -> float:
     from experiments.engine.threads import cores_alone
     from experiments.training.models import build_model, candidate, describe
     from experiments.training.profiles import PROFILES
-    from experiments.training.recipe import make_optimizer
+    from experiments.engine.devices import autocast_dtype
+    from experiments.training.recipe import make_optimizer, store_matrix_weights
     from experiments.training.train import train_step, validate_train_config
     dev = resolve_device(device)
     if dev.type == "cpu":
         torch.set_num_threads(cores_alone())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = build_model(candidate(PROBE_MODEL)).to(dev, memory_format=torch.channels_last).train()
         cfg = validate_train_config({**PROFILES["full"]["train"], "epochs": 1, "lr": 0.24, "seed": 0})
+        model = build_model(candidate(PROBE_MODEL))
+        # the filters stored as the recipe stores them: float32 filters under bf16 autocast cost a cast
+        # each step and seconds of kernel set-up in the first steps (4-6 s against 0.3 s, AVX-512 bf16)
+        store_matrix_weights(model, autocast_dtype(dev) if cfg["matrix_weights"] == "low" else None)
+        model = model.to(dev, memory_format=torch.channels_last).train()
         opt = make_optimizer(model, cfg)
         x = torch.rand(PROBE_BATCH, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, 10, (PROBE_BATCH,), device=dev)
-        for step in range(PROBE_STEPS + 1):
-            if step == 1:
+        for step in range(PROBE_STEPS + UNTIMED_STEPS):
+            if step == UNTIMED_STEPS:
                 t0 = _synced(dev)
             train_step(model, opt, x, y, cfg, dev)
         seconds = _synced(dev) - t0
@@ -92,17 +98,25 @@ def _flops(model_json: str) -> int:
 
 
 def run_images(ctx, n_train: int, epochs: int) -> float:
+    """Forward-pass equivalents of one run (see `run_passes`)."""
+    return run_passes(ctx.profile["train"], split_sizes(ctx)[1], n_train, epochs)
+
+
+def run_passes(train: dict, n_val: int, n_train: int, epochs: int) -> float:
     """Forward-pass equivalents of one run: its training steps and its scoring (the TTA's views of
     the validation split, the per-epoch curve, the fit gap's training images)."""
-    train, (_, n_val) = ctx.profile["train"], split_sizes(ctx)
     curve = min(n_val, train["epoch_val_limit"] or n_val)
     return TRAIN_PASSES * n_train * epochs + n_val * TTA_VIEWS.get(train["tta"], 1) + curve * epochs + 2000
 
 
 def training_runs(ctx, stage: str) -> list[tuple[str, int, int]] | None:
-    """(family, training images, epochs) of each run `stage` will train, or None for a stage that
-    trains nothing worth counting."""
-    p, (n, _) = ctx.profile, split_sizes(ctx)
+    """(family, training images, epochs) of each run `stage` will train (see `runs_of`)."""
+    return runs_of(ctx.profile, split_sizes(ctx)[0], stage)
+
+
+def runs_of(p: dict, n: int, stage: str) -> list[tuple[str, int, int]] | None:
+    """(family, training images, epochs) of each run `stage` will train under profile `p` with `n`
+    training images, or None for a stage that trains nothing worth counting."""
     kind, _, rest = stage.partition("-")
     family = rest.split("-")[0]
     epochs, ablation = p["final"]["epochs"], p["ablation"]
