@@ -13,6 +13,7 @@ from experiments.training.profiles import PROFILES
 
 RESULTS = "results"
 PROFILE_HELP = " or ".join(", ".join(PROFILES).rsplit(", ", 1)) + " (see experiments/training/profiles.py)"
+BUDGET_HELP = "minutes you give the study, e.g. 90m, 2h, 1h30m: the profile's plan is fitted to them here"
 
 
 def user_errors(fn):
@@ -49,25 +50,32 @@ def test(c, k="", fast=False):
             "test": "a held-out test split (ImageFolder) to score each final on once, after every choice",
             "set": "override one profile value, e.g. --set final.epochs=10 (repeatable)",
             "executor": "local (one stage at a time, here) or ray (stages and runs as Ray tasks)",
-            "address": "a running Ray cluster to join (default with ray: start a local one)"},
+            "address": "a running Ray cluster to join (default with ray: start a local one)",
+            "budget": BUDGET_HELP},
       iterable=["set"])
 @user_errors
 def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
-        student=None, reflection=None, config="cnn-report.toml", test=None, set=None, executor="local", address=None):
+        student=None, reflection=None, config="cnn-report.toml", test=None, set=None, executor="local", address=None,
+        budget=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
     from experiments.build.commands import context, run_all
-    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test, set or ())
+    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test, set or (), budget)
     ran = run_all(ctx, executor=executor, address=address)
     print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
 
 
-@task(help={"results": "results folder", "profile": f"{PROFILE_HELP}; default: the last build's"})
+@task(help={"results": "results folder", "profile": f"{PROFILE_HELP}; default: the last build's",
+            "budget": BUDGET_HELP + "; default: the last build's"})
 @user_errors
-def status(c, results=RESULTS, profile=None, data=None, device=None, report_dir="report", config="cnn-report.toml"):
-    """Say which stages would run and why; runs nothing."""
+def status(c, results=RESULTS, profile=None, data=None, device=None, report_dir="report", config="cnn-report.toml",
+           budget=None):
+    """Say which stages would run and why (and under a budget, the plan); runs nothing."""
     from experiments.build.commands import status as stage_status
     from experiments.build.commands import status_context
-    ctx = status_context(results, profile, data, device, report_dir, config)
+    ctx = status_context(results, profile, data, device, report_dir, config, budget)
+    if ctx.plan is not None:
+        from experiments.build.commands import plan_lines
+        print(plan_lines(ctx))
     for name, reason in stage_status(ctx):
         print(f"{name:28s} {'would run: ' + reason if reason else 'up to date'}")
 

@@ -7,10 +7,35 @@ from experiments.engine.pipeline import build, plan
 
 
 def context(profile, data, device, results, report_dir, student=None, reflection=None,
-            config="cnn-report.toml", test=None, sets=()) -> BuildContext:
+            config="cnn-report.toml", test=None, sets=(), budget=None) -> BuildContext:
     from experiments.writeup.settings import load_settings
     settings = load_settings(config, student=student, reflection=reflection, set=list(sets))
-    return make_context(profile, data, device, results, report_dir, settings, test, tuple(sets))
+    ctx = make_context(profile, data, device, results, report_dir, settings, test, tuple(sets), budget)
+    if budget:
+        from experiments.build.budget import parse_budget
+        from experiments.build.planning import budget_plan
+        from experiments.engine.devices import resolve_device
+        resolve_device(device)  # a bad --device fails before the probe
+        ctx.stage_names = tuple(s.name for s in STAGES)
+        ctx.plan = budget_plan(ctx, ctx.profile, parse_budget(budget))
+        ctx.profile = ctx.plan["profile"]
+    return ctx
+
+
+def plan_lines(ctx: BuildContext) -> str:
+    """Under a budget, the plan as printed (and what changed against the plan recorded before)."""
+    from experiments.build.planning import describe_plan
+    from experiments.engine.provenance import cpu_flags
+    plan = ctx.plan
+    text = describe_plan(plan, cpu_flags())
+    before = plan.get("previous")
+    if before and before["regime"] != plan["regime"]:
+        text += (f"\n  the regime changes from the {before['regime']['size']} widths for {before['regime']['epochs']} "
+                 f"epochs ({before['budget_minutes']:g} minutes): every ablation run and both finals retrain")
+    elif before:
+        text += (f"\n  the regime stays (planned for {before['budget_minutes']:g} minutes before): finished runs "
+                 "are kept, the steps added train")
+    return text
 
 
 def run_all(ctx: BuildContext, only: set[str] | None = None, force: bool = False, executor: str = "local",
@@ -19,6 +44,10 @@ def run_all(ctx: BuildContext, only: set[str] | None = None, force: bool = False
     from experiments.engine.devices import resolve_device
     from experiments.engine.executors import make_executor
     resolve_device(ctx.device)  # a bad --device fails before any work
+    if ctx.plan is not None and only is None:
+        from experiments.build.planning import save_plan
+        print(plan_lines(ctx), flush=True)
+        save_plan(ctx, ctx.plan)
     return build(STAGES, ctx, only, force, make_executor(executor, address))
 
 
@@ -27,13 +56,13 @@ def status(ctx: BuildContext) -> list[tuple[str, str | None]]:
 
 
 def status_context(results, profile=None, data=None, device=None, report_dir="report",
-                   config="cnn-report.toml") -> BuildContext:
+                   config="cnn-report.toml", budget=None) -> BuildContext:
     """The context `invoke status` compares against: the last build's options unless given."""
     last = last_build(results, required=False)
     return context(profile or last.get("profile", "full"), data or last.get("data_dir"),
                    device or last.get("device", "auto"), results, report_dir,
                    last["given"].get("student"), last["given"].get("reflection"), config, last.get("test_dir"),
-                   last["given"].get("set", ()))
+                   last["given"].get("set", ()), budget or last.get("budget"))
 
 
 def report_context(results, report_dir="report", student=None, reflection=None,
@@ -41,7 +70,7 @@ def report_context(results, report_dir="report", student=None, reflection=None,
     last = last_build(results)
     return context(last["profile"], last["data_dir"], last["device"], results, report_dir,
                    student or last["given"].get("student"), reflection or last["given"].get("reflection"), config,
-                   last.get("test_dir"), last["given"].get("set", ()))
+                   last.get("test_dir"), last["given"].get("set", ()), last.get("budget"))
 
 
 def bench_train(models: str | None, profile: str, device: str, results, steps: int) -> str:

@@ -2,7 +2,7 @@
 options the last build remembered (so `invoke status` and `invoke report` need none)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments.core import paths
@@ -18,7 +18,11 @@ from experiments.training.profiles import load_profile
 class BuildContext(Context):
     data_dir: str | None = None
     test_dir: str | None = None  # a held-out test split given with --test
+    budget: str | None = None  # --budget as given ("90m"); the plan it bought (experiments/build/planning.py)
+    plan: dict | None = None
+    stage_names: tuple[str, ...] = ()  # the stage table's names, in order (what a plan prices)
     _prepared: tuple | None = None  # (split.json's stat, the data it describes)
+    _settled: dict = field(default_factory=dict)  # stage -> seconds in this build (None: up to date)
 
     def __getstate__(self):
         """Sent to a worker without the cached split (it reloads it from the results folder)."""
@@ -43,22 +47,48 @@ class BuildContext(Context):
         except Exception:  # noqa: BLE001 (a missing or unreadable file: no estimate)
             return None
 
+    def settled(self, stage: str, seconds: float | None) -> None:
+        """Under a budget, the plan redone with what this build has measured so far: a step whose
+        stages have not started is dropped when the study no longer fits (or bought when it now does)."""
+        if self.plan is None:
+            return
+        from experiments.build.budget import EVIDENCE
+        from experiments.build.planning import replan, save_plan
+        self._settled[stage] = seconds
+        if seconds is None:  # up to date: nothing was measured, and a rerun of a finished plan must not move it
+            return
+        try:
+            new = replan(self, self.plan, self._settled)
+        except UserError:  # even the steps under way no longer fit: they finish, the build says so at the end
+            return
+        names = {k: EVIDENCE[k - 1][0] for k in range(1, len(EVIDENCE) + 1)}
+        for word, steps in (("dropped", set(self.plan["bought"]) - set(new["bought"])),
+                            ("bought", set(new["bought"]) - set(self.plan["bought"]))):
+            if steps:
+                print(f"budget: {word} step(s) {', '.join(names[k] for k in sorted(steps))} after {stage} "
+                      f"(the study now prices at {new['total_minutes']:g} of {new['budget_minutes']:g} minutes)",
+                      flush=True)
+        self.plan, self.profile = new, new["profile"]
+        save_plan(self, new)
+
     def at(self, rel) -> Path:
         """A folder of the results layout (experiments/core/paths.py) under this build's results."""
         return self.results / rel
 
     def remembered(self) -> dict:
-        return {**super().remembered(), "data_dir": self.data_dir, "test_dir": self.test_dir}
+        return {**super().remembered(), "data_dir": self.data_dir, "test_dir": self.test_dir, "budget": self.budget}
 
 
 def make_context(profile: str, data_dir: str | None, device: str, results: str, report_dir: str,
-                 settings: dict, test_dir: str | None = None, sets: tuple = ()) -> BuildContext:
+                 settings: dict, test_dir: str | None = None, sets: tuple = (), budget: str | None = None) -> BuildContext:
+    """The build's context; under a budget, experiments/build/commands.py lays the plan over its profile."""
     if test_dir and not Path(test_dir).is_dir():
         raise UserError(f"test folder not found: {test_dir}")
     settings = {**settings, "changes": []}
-    return BuildContext(profile_name=profile, profile=user_profile(profile, settings, sets), device=device,
-                        results=Path(results), report_dir=Path(report_dir), settings=settings, data_dir=data_dir,
-                        test_dir=test_dir)
+    ctx = BuildContext(profile_name=profile, profile=user_profile(profile, settings, sets), device=device,
+                       results=Path(results), report_dir=Path(report_dir), settings=settings, data_dir=data_dir,
+                       test_dir=test_dir, budget=budget)
+    return ctx
 
 
 def user_profile(name: str, settings: dict, sets: tuple = ()) -> dict:

@@ -42,8 +42,9 @@ def _audit(ctx: Ctx) -> None:
 
 def cell_params(ctx: Ctx, family: str, cell: str) -> dict:
     """What a cell's runs depend on: the ablation section with this cell's entry of `overrides`
-    applied, and the final's regime (its training section and epochs)."""
-    ablation = {k: v for k, v in ctx.profile["ablation"].items() if k != "overrides"}
+    applied, and the final's regime (its training section and epochs); not the full split's seeds,
+    which only the full split's stage and the final read (a budget may add them after the cells ran)."""
+    ablation = {k: v for k, v in ctx.profile["ablation"].items() if k not in ("overrides", *FULL_SPLIT_KEYS)}
     ablation.update(ctx.profile["ablation"].get("overrides", {}).get(f"{family}-{cell}", {}))
     return {"ablation": ablation, **_regime_params(ctx)}
 
@@ -52,8 +53,16 @@ def _regime_params(ctx: Ctx) -> dict:
     return {"train": ctx.profile["train"], "final": {"epochs": ctx.profile["final"]["epochs"]}}
 
 
+FULL_SPLIT_KEYS = ("full_seeds", "final_seeds")
+
+
 def _full_params(ctx: Ctx) -> dict:
-    return {"ablation": {k: ctx.profile["ablation"][k] for k in ("full_seeds", "final_seeds")}, **_regime_params(ctx)}
+    return {"ablation": {k: ctx.profile["ablation"][k] for k in FULL_SPLIT_KEYS}, **_regime_params(ctx)}
+
+
+def _final_params(ctx: Ctx) -> dict:
+    """The final is the first of final_seeds: more seeds on the full split do not change it."""
+    return {"ablation": {"final_seeds": ctx.profile["ablation"]["final_seeds"][:1]}, **_regime_params(ctx)}
 
 
 def _cell_dirs(ctx: Ctx, family: str) -> dict:
@@ -95,9 +104,9 @@ def _cell_stage(family: str, cell: str) -> Stage:
 def _final_stage(family: str) -> Stage:
     def run(ctx: Ctx) -> None:
         from experiments.studies.final import run_final
-        run_final(family, _cell_dirs(ctx, family), ctx.prepared, ctx.at(paths.final(family)), _full_params(ctx),
+        run_final(family, _cell_dirs(ctx, family), ctx.prepared, ctx.at(paths.final(family)), _final_params(ctx),
                   ctx.device)
-    return Stage(f"final-{family}", run, _full_params, ("data", *(f"ablation-{family}-{c}" for c in CELLS)),
+    return Stage(f"final-{family}", run, _final_params, ("data", *(f"ablation-{family}-{c}" for c in CELLS)),
                  tuple(paths.out(paths.final(family) / f) for f in ("metrics.json", "model.pt", "loss.png", "arch.json")),
                  trains=True)
 

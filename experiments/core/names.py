@@ -20,3 +20,15 @@ MAP_KINDS = ("cam", "saliency")  # class activation maps and guided-backprop sal
 def final_run(family: str) -> str:
     """The name of a family's final model (and of its run folder)."""
     return f"{family}-final"
+
+
+def stage_group(stage: str) -> str:
+    """The part of the study a stage belongs to, as a budget's plan and the report total them."""
+    kind = stage.split("-")[0]
+    if kind == "ablation":
+        return "full split" if stage.endswith("-full") else "summaries" if stage.endswith("-summary") else \
+            "ablation cells"
+    if kind in ("select", "features", "cam", "saliency", "interpret"):
+        return "interpretation"
+    return {"conv": "conv, data, audit", "data": "conv, data, audit", "audit": "conv, data, audit",
+            "final": "finals", "levers": "lever study", "search": "search"}.get(kind, kind)

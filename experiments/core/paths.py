@@ -15,6 +15,7 @@ INTERPRET = P("interpret")  # the selection and the measures (both networks) liv
 SELECTION = INTERPRET / "selection.json"
 MEASURES = INTERPRET / "measures.json"
 HELDOUT = P("test") / "test.json"  # the finals on a test split no choice saw
+BUDGET = P("budget")        # --budget: the plan (plan.json) and the speed it was priced at (speed.json)
 
 
 def search(family: str) -> P:

@@ -49,6 +49,10 @@ class Context:
         """Seconds a stage never timed here may take (None: no estimate); see BuildContext's."""
         return None
 
+    def settled(self, stage: str, seconds: float | None) -> None:
+        """Called as each stage is settled: found up to date (None) or finished (its seconds). A
+        context that plans to a time budget redoes its plan here; this one does nothing."""
+
     def out(self, template: str) -> Path:
         return Path(template.format(results=self.results, report=self.report_dir))
 
@@ -143,6 +147,7 @@ class _Build:
             self.hashes[stage.name] = record["hash"]
             self.left.pop(stage.name, None)
             print(f"{tag}: up to date", flush=True)
+            self.ctx.settled(stage.name, None)
             return
         print(f"{tag}: running ({reason}); {self.eta()}", flush=True)
         if self.provenance is None:  # once per build, and only when something runs
@@ -161,6 +166,7 @@ class _Build:
         self.left.pop(name, None)
         self.ran.append(name)
         print(f"{tag}: done in {outcome:.0f} s", flush=True)
+        self.ctx.settled(name, outcome)
 
 
 def expected_seconds(stages: list[Stage], ctx: Context, only, force) -> dict[str, float | None]:

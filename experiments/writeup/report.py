@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from experiments.core import paths
-from experiments.core.names import CELLS, FAMILIES
+from experiments.core.names import CELLS, FAMILIES, stage_group
 from experiments.engine.cache import code_digests, read_records
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, read_json
@@ -182,6 +182,28 @@ def reflection_facts(audit: dict, families: list[dict]) -> dict:
             "duplicates": duplicates, "vs_cifair": rate / CITATIONS["cifair"]["rate"]}
 
 
+def budget_context(res: Results) -> dict | None:
+    """What a --budget build planned and bought (budget/plan.json), beside the minutes each part of
+    the study measured (the stage records); None for a build without a budget."""
+    plan_file = res.root / paths.BUDGET / "plan.json"
+    if not plan_file.exists():
+        return None
+    plan = read_json(plan_file)
+    speed_file = res.root / paths.BUDGET / "speed.json"
+    measured = {name: rec.get("seconds") or 0.0 for name, rec in read_records(res.root).items()}
+    groups: dict[str, dict] = {}
+    for stage, planned in plan["stage_seconds"].items():
+        group = groups.setdefault(stage_group(stage), {"planned": 0.0, "measured": 0.0})
+        group["planned"] += planned / 60
+        group["measured"] += measured.get(stage, 0.0) / 60
+    return {"minutes": plan["budget_minutes"], "regime": plan["regime"], "rule": plan["regime_rule"],
+            "steps": plan["steps"], "planned": plan["total_minutes"],
+            "groups": [{"name": name, **g} for name, g in groups.items() if max(g.values()) >= 0.05],
+            "measured": sum(measured.get(s, 0.0) for s in plan["stage_seconds"]) / 60,
+            "gflops": 1 / plan["seconds_per_gflop"], "next_regime": plan.get("next_regime"),
+            "cpu_flags": read_json(speed_file).get("cpu_flags") if speed_file.exists() else None}
+
+
 # ---------------------------------------------------------------- rendering
 
 def build_context(results: Path, settings: dict) -> dict:
@@ -197,6 +219,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "bench": res.json(paths.CONV / "bench.json"),
         "split": {k: v for k, v in res.json(paths.SPLIT).items() if not k.endswith("_idx")},
         "heldout": heldout_context(res, families, res.json(paths.SPLIT)["n_val"]),
+        "budget": budget_context(res),
         "families": families,
         "n_shown": {group: sum(item["group"] == group for item in selection["items"])
                     for group in ("correct", "incorrect")},

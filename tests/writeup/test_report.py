@@ -310,3 +310,29 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
     assert html.count("Each cell took its own learning rate") == 1, "gap's tuning rows are gone: no tuning said"
     assert "gap family: each effect against the number of training images" not in html, "one rung: the table says it"
     assert "dense family: each effect against the number of training images" in html, "a ladder: the figure"
+
+
+def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out(results_copy, tmp_path):
+    from experiments.build.budget import Speed, plan_study
+    from experiments.build.stages import STAGES
+    from experiments.engine.io import write_json
+    from experiments.training.profiles import load_profile
+    flops = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
+    plan = plan_study(load_profile("full"), flops, Speed(1.4e-11, default_fixed=20.0), 90 * 60, 45000, 5000,
+                      tuple(s.name for s in STAGES))
+    write_json(results_copy / "budget" / "plan.json", plan)
+    write_json(results_copy / "budget" / "speed.json", {"device": "cpu", "seconds_per_flop": 1.4e-11,
+                                                       "cpu_flags": "AVX2 FMA"})
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", render_html(results_copy, _settings(tmp_path)))))
+    assert "This study was planned to 90 minutes of this machine (AVX2 FMA" in text
+    regime = plan["regime"]
+    assert f"gave the {regime['size']} widths trained for {regime['epochs']} epochs" in text
+    left_out = [s for s in plan["steps"] if not s["bought"]]
+    assert left_out, "90 minutes at this speed leaves something out"
+    for step in left_out:
+        assert f"({step['step']}) {step['what']}: left out (about {step['more_minutes']} more minutes here)" in text
+    assert f"Planned {plan['total_minutes']:.1f} minutes, measured" in text
+
+
+def test_a_build_without_a_budget_says_nothing_of_one(fake_results, tmp_path):
+    assert "What the budget bought" not in render_html(fake_results, _settings(tmp_path))

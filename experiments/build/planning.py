@@ -1,0 +1,171 @@
+"""A `--budget` build's plan on its results folder: experiments/build/budget.py plans; this module
+prices with this machine's speed, keeps the plan, and redoes it between stages.
+
+- The speed is measured once per results folder and device (the estimate's probe) and kept in
+  budget/speed.json: a rerun prices the same study the same way.
+- The plan is kept in budget/plan.json; a rerun with the same budget and settings takes it as it is,
+  so it trains nothing. Another budget plans afresh, at the speed the recorded stages measured.
+- Between stages the plan is redone with what was measured: each stage done counts at its seconds,
+  the others at the estimate scaled by how far the training done so far ran from its estimate; a
+  step whose stages have not started is dropped when the study no longer fits, or bought when it
+  now does. The regime, the search and anything a started stage read stay as they were.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from experiments.build.budget import EVIDENCE, STEP_STAGES, Speed, plan_study, steps_to_keep
+from experiments.build.estimate import _flops, runs_of, seconds_per_flop, split_sizes
+from experiments.core import paths
+from experiments.core.names import FAMILIES, stage_group
+from experiments.engine.io import read_json, write_json
+from experiments.engine.paths import record_path
+
+SIZES = ("s", "m", "l")
+# Stages that train nothing worth counting, before any was timed here: seconds on the 2-core EPYC with
+# AVX-512 bf16 (2026-12-03), scaled by this machine's training speed against that one's
+REFERENCE_SECONDS_PER_FLOP = 4.23e-12
+REFERENCE_FIXED = {"conv": 25.0, "data": 60.0, "audit": 15.0, "select": 15.0, "interpret-measures": 90.0,
+                   "report": 15.0}
+REFERENCE_FIXED_OTHER = 8.0
+BUY_MARGIN = 0.95  # mid-build, a step is bought only where the study with it leaves this share of the budget
+
+
+def measured_speed(ctx) -> float:
+    """Seconds per forward FLOP of a training image here: the probe, once per results folder and device."""
+    path = ctx.at(paths.BUDGET) / "speed.json"
+    if path.exists():
+        recorded = read_json(path)
+        if recorded.get("device") == ctx.device:
+            return recorded["seconds_per_flop"]
+    from experiments.engine.provenance import cpu_flags
+    spf = seconds_per_flop(ctx.device)
+    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "cpu_flags": cpu_flags()})
+    return spf
+
+
+def candidate_flops(profile: dict) -> dict[str, int]:
+    """Forward FLOPs per image of every candidate the plan may price (the built-in sizes, the user's)."""
+    from experiments.training.models import candidate
+    names = {n for names in profile["search"]["candidates"].values() for n in names} | \
+        {f"{f}-{s}" for f in FAMILIES for s in SIZES}
+    return {n: _flops(json.dumps(candidate(n, extra=profile["models"]), sort_keys=True)) for n in names}
+
+
+def recorded_seconds(ctx, stage: str) -> float | None:
+    try:
+        return read_json(record_path(ctx.results, stage)).get("seconds")
+    except (OSError, ValueError):
+        return None
+
+
+def base_digest(profile: dict, budget_s: float, device: str) -> str:
+    return hashlib.sha256(json.dumps([profile, budget_s, device], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
+    """The plan for `base_profile` within `budget_s` here: the recorded one when it was made for the
+    same profile, budget and device; else a new one, at the speed measured (scaled by how far the
+    stages recorded here ran from the last plan's estimates)."""
+    digest = base_digest(base_profile, budget_s, ctx.device)
+    recorded = read_plan(ctx)
+    if recorded and recorded.get("base") == digest:
+        return recorded
+    spf = measured_speed(ctx) * (calibration(ctx, recorded) if recorded else 1.0)
+    stages = ctx.stage_names
+    n, n_val = split_sizes(ctx)
+    fixed = {s: recorded_seconds(ctx, s) or default_fixed(s, spf, n + n_val) for s in stages}
+    plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed), budget_s, n, n_val, stages)
+    return {**plan, "base": digest, "previous": recorded and summary(recorded)}
+
+
+def default_fixed(stage: str, spf: float, images: int) -> float:
+    """A stage that trains nothing, never timed here: the reference's seconds at this speed, and in
+    proportion to the images where the data is a subset (smoke's 500 against CIFAR-10's 50,000)."""
+    kind = stage if stage in REFERENCE_FIXED else stage.split("-")[0]
+    return REFERENCE_FIXED.get(kind, REFERENCE_FIXED_OTHER) * spf / REFERENCE_SECONDS_PER_FLOP * \
+        max(0.05, min(1.0, images / 50_000))
+
+
+def calibration(ctx, plan: dict) -> float:
+    """Measured over estimated seconds of the training stages a plan priced and this folder timed
+    (1 where none was): a stage far below its estimate reused finished runs and says nothing."""
+    pairs = [(recorded_seconds(ctx, s), est) for s, est in plan["stage_seconds"].items()
+             if est > 0 and runs_of(plan["profile"], 1, s) is not None]
+    pairs = [(m, e) for m, e in pairs if m is not None and m > 0.2 * e]
+    return sum(m for m, _ in pairs) / sum(e for _, e in pairs) if pairs else 1.0
+
+
+def read_plan(ctx) -> dict | None:
+    path = ctx.at(paths.BUDGET) / "plan.json"
+    return read_json(path) if path.exists() else None
+
+
+def save_plan(ctx, plan: dict) -> None:
+    write_json(ctx.at(paths.BUDGET) / "plan.json", plan)
+
+
+def summary(plan: dict) -> dict:
+    return {"budget_minutes": plan["budget_minutes"], "regime": plan["regime"], "bought": plan["bought"]}
+
+
+def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
+    """The plan redone after a stage, from `settled` (stage -> seconds it took in this build, None
+    where it was already up to date: its recorded seconds count)."""
+    done = {s: (sec if sec is not None else recorded_seconds(ctx, s) or 0.0) for s, sec in settled.items()}
+    trained = [(done[s], plan["stage_seconds"][s]) for s in settled
+               if settled[s] is not None and runs_of(plan["profile"], 1, s) and plan["stage_seconds"].get(s, 0) > 0]
+    ratio = sum(m for m, _ in trained) / sum(e for _, e in trained) if trained else 1.0
+    spf = plan["seconds_per_gflop"] / 1e9 * ratio
+    stages = ctx.stage_names
+    fixed = {s: plan["stage_seconds"][s] * ratio if runs_of(plan["profile"], 1, s) is None else 0.0 for s in stages}
+    flops = candidate_flops(plan["profile"])
+    for family in FAMILIES:  # the widths the search chose, where it has
+        search = ctx.at(paths.search(family)) / "search.json"
+        if search.exists():
+            record = read_json(search)
+            flops[f"{family}-{plan['regime']['size']}"] = next(
+                c["flops"] for c in record["candidates"] if c["name"] == record["chosen"])
+    started = set(settled)
+    keep = steps_to_keep(plan, started)
+    frozen = frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) if k not in plan["bought"] and any(
+        s.format(f=f) in started for s in STEP_STAGES.get(name, ()) for f in FAMILIES))
+    n, n_val = split_sizes(ctx)
+    budget_s, speed = plan["budget_minutes"] * 60, Speed(spf, fixed, done=done)
+    regime = (plan["regime"]["size"], plan["regime"]["epochs"])
+    unbought = frozenset(range(1, len(EVIDENCE) + 1)) - set(plan["bought"])
+    # first only drop (from the end of the order) where the study runs over; buy only with BUY_MARGIN to
+    # spare, so that a step is not bought and dropped again as the estimates move by a few seconds
+    new = plan_study(plan["base_profile"], flops, speed, budget_s, n, n_val, stages, regime=regime, keep=keep,
+                     exclude=frozen | unbought)
+    if set(new["bought"]) == set(plan["bought"]):
+        grown = plan_study(plan["base_profile"], flops, speed, budget_s * BUY_MARGIN, n, n_val, stages, regime=regime,
+                           keep=frozenset(plan["bought"]), exclude=frozen)
+        if grown["total_minutes"] * 60 <= budget_s * BUY_MARGIN:
+            new = grown
+    # what started stages read stays as it was: the search (and the final's limit it applies)
+    new["profile"]["search"] = plan["profile"]["search"]
+    new["profile"]["final"] = plan["profile"]["final"]
+    return {**plan, **{k: new[k] for k in ("steps", "bought", "stage_seconds", "total_minutes", "profile")},
+            "replanned_after": sorted(started)}
+
+
+def describe_plan(plan: dict, cpu: str) -> str:
+    """The plan as the lines `invoke all/status --budget` print."""
+    regime, steps = plan["regime"], plan["steps"]
+    groups: dict[str, float] = {}
+    for stage, sec in plan["stage_seconds"].items():
+        groups[stage_group(stage)] = groups.get(stage_group(stage), 0.0) + sec / 60
+    lines = [f"budget {plan['budget_minutes']:g} min here ({cpu}; training at "
+             f"{1 / plan['seconds_per_gflop']:.0f} GFLOP/s): the {regime['size']} widths for {regime['epochs']} "
+             f"epochs ({plan['regime_rule']})"]
+    lines += [f"  ({s['step']}) {s['what']}" + ("" if s["bought"] else f": left out, about {s['more_minutes']:g} more "
+                                                                      "minutes here") for s in steps]
+    lines.append("  minutes: " + ", ".join(f"{k} {v:.1f}" for k, v in groups.items() if v >= 0.05) +
+                 f"; total {plan['total_minutes']:g} of {plan['budget_minutes']:g}")
+    if plan.get("next_regime"):
+        nxt = plan["next_regime"]
+        lines.append(f"  the next regime ({nxt['size']} widths, {nxt['epochs']} epochs) needs about "
+                     f"{nxt['minutes_for_i_ii']:g} minutes for steps (i) and (ii)")
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""The budget planner (experiments/build/budget.py) as a pure function, on made-up speeds: it keeps
+the order of evidence, never plans past the budget, buys no less with more time, and names the
+minimum when the budget is too small. No clock: times come from the speed given."""
+import pytest
+
+from experiments.build.budget import EVIDENCE, REGIMES, Speed, parse_budget, plan_study, steps_to_keep
+from experiments.build.stages import STAGES
+from experiments.engine.errors import UserError
+from experiments.training.profiles import load_profile
+
+STAGE_NAMES = tuple(s.name for s in STAGES)
+# forward MFLOPs per image of the built-in candidates (experiments/training/models.py describe())
+FLOPS = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
+N, N_VAL = 45_000, 5_000
+# seconds per forward FLOP: an AVX-512 bf16 CPU, an AVX2 one, a slow laptop, a GPU
+SPEEDS = [4.2e-12, 1.4e-11, 4e-11, 2e-13]
+BUDGETS_MIN = [20, 30, 45, 60, 90, 120, 180, 240, 400, 800]
+
+
+def _plan(budget_min, spf, **kw):
+    return plan_study(load_profile("full"), FLOPS, Speed(spf, default_fixed=20.0), budget_min * 60, N, N_VAL,
+                      STAGE_NAMES, **kw)
+
+
+def _plans(spf):
+    out = []
+    for b in BUDGETS_MIN:
+        try:
+            out.append((b, _plan(b, spf)))
+        except UserError:
+            out.append((b, None))
+    return out
+
+
+@pytest.mark.parametrize("spf", SPEEDS)
+def test_the_plan_never_prices_past_the_budget(spf):
+    for budget, plan in _plans(spf):
+        if plan is not None:
+            assert sum(plan["stage_seconds"].values()) <= budget * 60 + 1e-6, budget
+
+
+@pytest.mark.parametrize("spf", SPEEDS)
+def test_a_larger_budget_never_buys_less(spf):
+    """Less would be a smaller regime, or at the same regime a set of steps worse in the order of
+    evidence (the first step where the two differ is bought only by the smaller budget)."""
+    plans = [(b, p) for b, p in _plans(spf) if p is not None]
+    for (b1, small), (b2, large) in zip(plans, plans[1:]):
+        r1 = REGIMES.index((small["regime"]["size"], small["regime"]["epochs"]))
+        r2 = REGIMES.index((large["regime"]["size"], large["regime"]["epochs"]))
+        assert r2 >= r1, f"{b2} min chose a smaller regime than {b1} min"
+        if r2 == r1:
+            first_difference = next((k for k in range(1, len(EVIDENCE) + 1)
+                                     if (k in small["bought"]) != (k in large["bought"])), None)
+            assert first_difference is None or first_difference in large["bought"], (b1, b2)
+
+
+@pytest.mark.parametrize("spf", SPEEDS)
+def test_steps_are_bought_in_the_order_of_evidence(spf):
+    """The smallest report always; a later step only where each earlier one is bought or would
+    not fit beside what is bought (its price is then above what the plan left)."""
+    for budget, plan in _plans(spf):
+        if plan is None:
+            continue
+        assert 1 in plan["bought"]
+        left = budget - plan["total_minutes"]
+        for step in plan["steps"]:
+            if not step["bought"]:
+                assert step["more_minutes"] > left - 0.1, (budget, step["step"])
+
+
+def test_the_regime_is_the_largest_whose_first_two_steps_fit_the_share():
+    plan = _plan(90, 1.4e-11)
+    regime = (plan["regime"]["size"], plan["regime"]["epochs"])
+    assert plan["next_regime"]["minutes_for_i_ii"] > 0.6 * 90, "the next one does not fit the share"
+    assert REGIMES.index(regime) < len(REGIMES) - 1
+    assert plan["profile"]["final"]["epochs"] == regime[1]
+    assert plan["profile"]["search"]["candidates"]["gap"][-1] != f"gap-{regime[0]}", "one size above is ranked too"
+
+
+def test_a_budget_below_the_smallest_report_names_the_minimum():
+    with pytest.raises(UserError, match=r"below the smallest complete report on this machine: about (\d+) minutes") \
+            as err:
+        _plan(5, 1.4e-11)
+    minimum = int(err.value.args[0].split("about ")[1].split(" ")[0])
+    assert _plan(minimum, 1.4e-11)["bought"] == [1], "the minimum it names buys the smallest report"
+
+
+def test_what_a_plan_leaves_out_is_priced_and_a_plan_at_that_price_buys_it():
+    plan = _plan(60, 1.4e-11)
+    left_out = next(s for s in plan["steps"] if not s["bought"])
+    k = [s["step"] for s in plan["steps"]].index(left_out["step"]) + 1
+    richer = _plan(plan["total_minutes"] + left_out["more_minutes"] + 0.2, 1.4e-11,
+                   regime=(plan["regime"]["size"], plan["regime"]["epochs"]))
+    assert k in richer["bought"]
+
+
+def test_a_step_whose_stages_started_stays_and_one_that_started_without_it_is_not_bought():
+    plan = _plan(240, 4.2e-12)
+    assert 2 in plan["bought"]
+    keep = steps_to_keep(plan, {"ablation-gap-plain"})
+    assert 2 in keep, "the cells' seeds are fixed once a cell has started"
+    rich = _plan(10_000, 4.2e-12, regime=("s", 2), exclude=frozenset({5}))
+    assert 5 not in rich["bought"] and set(rich["bought"]) == set(range(1, 7)) - {5}
+
+
+def test_a_stage_done_costs_what_it_took():
+    slow = plan_study(load_profile("full"), FLOPS, Speed(1.4e-11, done={"final-gap": 10_000.0}), 400 * 60, N, N_VAL,
+                      STAGE_NAMES, regime=("s", 8))
+    assert slow["stage_seconds"]["final-gap"] == 10_000.0
+
+
+@pytest.mark.parametrize("text, minutes", [("90m", 90), ("2h", 120), ("1h30m", 90), ("45", 45), ("1.5h", 90),
+                                           ("90min", 90)])
+def test_a_budget_is_minutes_or_hours(text, minutes):
+    assert parse_budget(text) == minutes * 60
+
+
+@pytest.mark.parametrize("text", ["", "ninety", "0m", "-5", "5s", "h"])
+def test_a_malformed_budget_is_one_line(text):
+    with pytest.raises(UserError, match="--budget"):
+        parse_budget(text)
