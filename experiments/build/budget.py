@@ -24,6 +24,10 @@ REGIME_SHARE = 0.6
 # The final's time limit the search applies is the planned final's estimate times this: the planned widths
 # still fit where the probe reads a little slower, the next widths (2-3.5x the FLOPs) do not
 FINAL_SLACK = 1.3
+# Each ablation run takes at least this many optimizer steps (the full profile's 4,000 images x 8 epochs at
+# batch 2000): at 2 epochs the smallest training set grows to 16,000 images. At 4 steps (4,000 images, 2 epochs)
+# every cell sat near 30% and the ranking that picks the final's cell was noise (a 30-minute build, 2026-12-03)
+MIN_CELL_STEPS = 16
 PROBE_STEPS_PAID = 2  # a candidate that projects past the limit costs its untimed step and one timed step
 
 # The regimes, cheapest first; each is expected to beat the one before at the same budget of evidence:
@@ -63,11 +67,12 @@ class Speed:
     """This machine's speed: seconds per forward FLOP of one training image (a training step costs
     TRAIN_PASSES of them; experiments/build/estimate.py measures it), and the seconds of the stages
     that train nothing worth counting, by stage name (recorded ones, else `default_fixed`); a stage in
-    `done` costs what it took."""
+    `done` costs what it took, a training stage in `scale` its count times that factor."""
     seconds_per_flop: float
     fixed: dict = field(default_factory=dict)
     default_fixed: float = 10.0
     done: dict = field(default_factory=dict)  # stages finished in this build: the seconds they took
+    scale: dict = field(default_factory=dict)  # stage -> measured over estimated seconds of its kind of stage
 
     def fixed_seconds(self, stage: str) -> float:
         return self.fixed.get(stage, self.default_fixed)
@@ -96,12 +101,15 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
-def smallest_report(profile: dict, size: str, epochs: int) -> dict:
-    """Step (i) at a regime: one seed a cell on the smallest rung at fixed rates, only the final on
-    the full split, no lever study, the finals at `epochs` of the `size` widths. The search ranks the
+def smallest_report(profile: dict, size: str, epochs: int, n: int) -> dict:
+    """Step (i) at a regime: one seed a cell on the smallest rung (grown to MIN_CELL_STEPS steps a run)
+    at fixed rates, only the final on the full split, no lever study, the finals at `epochs` of the
+    `size` widths. The search ranks the
     widths up to one size above the regime's (that one is probed, and trained only where it fits) for
     no more epochs than the finals train."""
     fixed = {f"{f}-{cell}": {"lr_grid": [UNTUNED_RATES["plain"]]} for f in FAMILIES for cell in ("plain", "dropout")}
+    rung = max(min(profile["ablation"]["rungs"]), math.ceil(MIN_CELL_STEPS * profile["train"]["batch_size"] / epochs))
+    rung = min(rung, n - 1)  # a rung below the full split (n training images), as the ablation requires
     sizes = list(dict.fromkeys(s for s, _ in REGIMES))
     shown = sizes[:sizes.index(size) + 2]
     search = profile["search"]
@@ -109,7 +117,7 @@ def smallest_report(profile: dict, size: str, epochs: int) -> dict:
                   for f, names in search["candidates"].items()}
     return merged(profile, {
         "search": {"candidates": candidates, "epochs": min(search["epochs"], epochs)},
-        "ablation": {"rungs": [min(profile["ablation"]["rungs"])], "seeds": [0], "full_seeds": [], "final_seeds": [0],
+        "ablation": {"rungs": [rung], "seeds": [0], "full_seeds": [], "final_seeds": [0],
                      "lr_grid": [UNTUNED_RATES["bn"]], "lr_walk": 0, "overrides": fixed},
         "levers": {"run": False}, "final": {"epochs": epochs}})
 
@@ -118,7 +126,7 @@ def priced(profile: dict, size: str, epochs: int, steps: frozenset[int], flops: 
            n_val: int, stages: tuple[str, ...]) -> tuple[dict, dict]:
     """(the planned profile, seconds per stage) of the evidence steps `steps` (1-based; step 1, the
     smallest complete report, always) at a regime."""
-    planned = smallest_report(profile, size, epochs)
+    planned = smallest_report(profile, size, epochs, n)
     for k, (_, _, changes) in enumerate(EVIDENCE, 1):
         if k > 1 and k in steps:
             planned = merged(planned, changes)
@@ -133,6 +141,10 @@ def stage_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, n: 
     search trains the candidates no larger than the regime's and probes the others), else fixed."""
     if stage in speed.done:
         return speed.done[stage]
+    return speed.scale.get(stage, 1.0) * _counted_seconds(p, stage, size, flops, speed, n, n_val)
+
+
+def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, n: int, n_val: int) -> float:
     kind, _, rest = stage.partition("-")
     family = rest.split("-")[0]
     spf = speed.seconds_per_flop
@@ -178,6 +190,9 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
         if k not in bought and k not in exclude and total(regime, bought | {k}) <= budget_s:
             bought.add(k)
     planned, seconds = priced(profile, *regime, frozenset(bought), flops, speed, n, n_val, stages)
+    # what the speed alone counts, before what was measured: the base later measurements are compared with
+    counted = priced(profile, *regime, frozenset(bought), flops, Speed(speed.seconds_per_flop, speed.fixed,
+                                                                       speed.default_fixed), n, n_val, stages)[1]
     spent = sum(seconds.values())
     steps = [{"step": name, "what": what, "bought": k in bought,
               "more_minutes": None if k in bought else round((total(regime, bought | {k}) - spent) / 60, 1)}
@@ -187,7 +202,7 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
             "regime_rule": f"the largest regime whose steps (i) and (ii) fit {REGIME_SHARE:.0%} of the budget",
             "next_regime": bigger and {"size": bigger[0], "epochs": bigger[1],
                                        "minutes_for_i_ii": round(total(bigger, {1, 2}) / 60, 1)},
-            "steps": steps, "bought": sorted(bought), "stage_seconds": seconds,
+            "steps": steps, "bought": sorted(bought), "stage_seconds": seconds, "counted_seconds": counted,
             "total_minutes": round(spent / 60, 1), "minimum_minutes": round(minimum / 60, 1),
             "seconds_per_gflop": speed.seconds_per_flop * 1e9, "profile": planned, "base_profile": profile}
 

@@ -72,11 +72,13 @@ def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
     recorded = read_plan(ctx)
     if recorded and recorded.get("base") == digest:
         return recorded
-    spf = measured_speed(ctx) * (calibration(ctx, recorded) if recorded else 1.0)
+    spf = measured_speed(ctx)
     stages = ctx.stage_names
     n, n_val = split_sizes(ctx)
     fixed = {s: recorded_seconds(ctx, s) or default_fixed(s, spf, n + n_val) for s in stages}
-    plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed), budget_s, n, n_val, stages)
+    scale = calibration(ctx, recorded) if recorded else {}
+    plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed, scale=scale), budget_s, n, n_val,
+                      stages)
     return {**plan, "base": digest, "previous": recorded and summary(recorded)}
 
 
@@ -88,13 +90,33 @@ def default_fixed(stage: str, spf: float, images: int) -> float:
         max(0.05, min(1.0, images / 50_000))
 
 
-def calibration(ctx, plan: dict) -> float:
-    """Measured over estimated seconds of the training stages a plan priced and this folder timed
-    (1 where none was): a stage far below its estimate reused finished runs and says nothing."""
-    pairs = [(recorded_seconds(ctx, s), est) for s, est in plan["stage_seconds"].items()
-             if est > 0 and runs_of(plan["profile"], 1, s) is not None]
-    pairs = [(m, e) for m, e in pairs if m is not None and m > 0.2 * e]
-    return sum(m for m, _ in pairs) / sum(e for _, e in pairs) if pairs else 1.0
+# The kinds of stage whose runs are the regime's own (the lever study's variants change the network's
+# cost, so its overrun says little about the others'): a kind never measured takes their ratio
+REGIME_GROUPS = ("search", "ablation cells", "finals", "full split")
+
+
+def stage_scales(measured: dict[str, tuple[float, float]], stages: tuple[str, ...], profile: dict) -> dict:
+    """Per training stage, measured over counted seconds: of its own kind where one of that kind
+    ran, else of the regime's kinds that ran (`measured`: stage -> (seconds taken, seconds counted))."""
+    groups: dict[str, list] = {}
+    for stage, pair in measured.items():
+        groups.setdefault(stage_group(stage), []).append(pair)
+
+    def ratio(pairs):
+        counted = sum(c for _, c in pairs)
+        return sum(t for t, _ in pairs) / counted if pairs and counted else None
+    fallback = ratio([pair for g in REGIME_GROUPS for pair in groups.get(g, [])]) or 1.0
+    return {s: ratio(groups.get(stage_group(s), [])) or fallback for s in stages if runs_of(profile, 1, s) is not None}
+
+
+def calibration(ctx, plan: dict) -> dict:
+    """`stage_scales` from the stages a recorded plan counted and this folder timed: a stage far below
+    its count reused finished runs and says nothing."""
+    counted = plan.get("counted_seconds", plan["stage_seconds"])
+    measured = {s: (recorded_seconds(ctx, s), c) for s, c in counted.items()
+                if c > 0 and runs_of(plan["profile"], 1, s) is not None}
+    measured = {s: (m, c) for s, (m, c) in measured.items() if m is not None and m > 0.2 * c}
+    return stage_scales(measured, tuple(counted), plan["profile"])
 
 
 def read_plan(ctx) -> dict | None:
@@ -114,12 +136,13 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     """The plan redone after a stage, from `settled` (stage -> seconds it took in this build, None
     where it was already up to date: its recorded seconds count)."""
     done = {s: (sec if sec is not None else recorded_seconds(ctx, s) or 0.0) for s, sec in settled.items()}
-    trained = [(done[s], plan["stage_seconds"][s]) for s in settled
-               if settled[s] is not None and runs_of(plan["profile"], 1, s) and plan["stage_seconds"].get(s, 0) > 0]
-    ratio = sum(m for m, _ in trained) / sum(e for _, e in trained) if trained else 1.0
-    spf = plan["seconds_per_gflop"] / 1e9 * ratio
     stages = ctx.stage_names
-    fixed = {s: plan["stage_seconds"][s] * ratio if runs_of(plan["profile"], 1, s) is None else 0.0 for s in stages}
+    counted = plan.get("counted_seconds", plan["stage_seconds"])  # what the speed alone prices each stage at
+    measured = {s: (done[s], counted[s]) for s in settled
+                if settled[s] is not None and runs_of(plan["profile"], 1, s) and counted.get(s, 0) > 0}
+    scale = stage_scales(measured, stages, plan["profile"])
+    spf = plan["seconds_per_gflop"] / 1e9
+    fixed = {s: plan["stage_seconds"][s] for s in stages if runs_of(plan["profile"], 1, s) is None}
     flops = candidate_flops(plan["profile"])
     for family in FAMILIES:  # the widths the search chose, where it has
         search = ctx.at(paths.search(family)) / "search.json"
@@ -132,7 +155,7 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     frozen = frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) if k not in plan["bought"] and any(
         s.format(f=f) in started for s in STEP_STAGES.get(name, ()) for f in FAMILIES))
     n, n_val = split_sizes(ctx)
-    budget_s, speed = plan["budget_minutes"] * 60, Speed(spf, fixed, done=done)
+    budget_s, speed = plan["budget_minutes"] * 60, Speed(spf, fixed, done=done, scale=scale)
     regime = (plan["regime"]["size"], plan["regime"]["epochs"])
     unbought = frozenset(range(1, len(EVIDENCE) + 1)) - set(plan["bought"])
     # first only drop (from the end of the order) where the study runs over; buy only with BUY_MARGIN to
@@ -147,7 +170,8 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     # what started stages read stays as it was: the search (and the final's limit it applies)
     new["profile"]["search"] = plan["profile"]["search"]
     new["profile"]["final"] = plan["profile"]["final"]
-    return {**plan, **{k: new[k] for k in ("steps", "bought", "stage_seconds", "total_minutes", "profile")},
+    return {**plan, **{k: new[k] for k in ("steps", "bought", "stage_seconds", "counted_seconds", "total_minutes",
+                                           "profile")},
             "replanned_after": sorted(started)}
 
 

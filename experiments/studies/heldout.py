@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from experiments.core import paths
 from experiments.core.names import FAMILIES, final_run
-from experiments.engine.io import write_json
+from experiments.engine.io import read_json, write_json
 from experiments.studies.evaluate import load_eval_folder, score_run
 
 
@@ -40,5 +41,15 @@ def run_heldout(results: Path, prepared, test_dir: str | None, device: str) -> d
         for family, row in record["finals"].items():
             print(f"{final_run(family)}: {100 * row['accuracy']:.2f}% on {row['n']:,} held-out test images "
                   f"({row['tta']} TTA)", flush=True)
+    record["validation_pair"] = validation_pair(Path(results), prepared)
     write_json(Path(results) / paths.HELDOUT, record)
     return record
+
+
+def validation_pair(results: Path, prepared) -> dict:
+    """The two finals image by image on validation (their recorded predictions): how many images
+    only one of them gets right, McNemar's counts for whether one family beats the other."""
+    right = {f: np.asarray(read_json(results / paths.final(f) / "metrics.json")["val_pred"]) == np.asarray(prepared.val_y)
+             for f in FAMILIES}
+    (a, ra), (b, rb) = right.items()
+    return {"n": int(len(ra)), "only": {a: int((ra & ~rb).sum()), b: int((rb & ~ra).sum())}}

@@ -22,7 +22,7 @@ from experiments.writeup.citations import CITATIONS, cite, number_citations
 from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
 from experiments.writeup.map_findings import measures_findings
-from experiments.writeup.verdicts import duplicates_verdict, wilson_interval
+from experiments.writeup.verdicts import duplicates_verdict, order_verdict, wilson_interval
 from experiments.writeup.wording import family_verdicts
 
 TEMPLATES = REPO / "templates"
@@ -169,14 +169,15 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
 
 
-def reflection_facts(audit: dict, families: list[dict]) -> dict:
+def reflection_facts(audit: dict, families: list[dict], heldout: dict | None = None) -> dict:
     """The audit's numbers the draft reflection argues from: near-duplicate rates, and how far
     each final validation accuracy could fall if every near-duplicated validation image had been
     answered right only because its twin was in the training set."""
     pairs = {d["pair"]: d for d in audit["duplicates"]}
     val = pairs["validation vs train"]
     rate = val["near_rate"]
-    duplicates = duplicates_verdict(rate, {f["name"]: f["final"]["val_acc"] for f in families})
+    duplicates = duplicates_verdict(rate, {f["name"]: f["final"]["val_acc"] for f in families},
+                                    order_verdict((heldout or {}).get("validation_pair")))
     return {"val": val, "test": pairs.get("test vs train"), "within": pairs.get("within train"),
             "rate": rate, "worst_acc": duplicates["worst_acc"], "max_drop": duplicates["max_drop"],
             "duplicates": duplicates, "vs_cifair": rate / CITATIONS["cifair"]["rate"]}
@@ -227,7 +228,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "measures": measures_context(res),
         "audit": audit,
         "duplicates_png": res.figure(paths.AUDIT / "duplicates.png"),
-        "reflection": reflection_facts(audit, families),
+        "reflection": reflection_facts(audit, families, res.json(paths.HELDOUT)),
         "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
         "citations": CITATIONS,
         # inlined, like the figures: report.html must look the same wherever it is opened

@@ -191,24 +191,55 @@ def search_verdict(search: dict) -> dict:
     return {**out, "word": word if out["expected"] == out["chosen"] else "does not follow the rule"}
 
 
-def duplicates_verdict(rate: float, accs: dict[str, float]) -> dict:
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar test of two classifiers on the same images: of the images exactly
+    one of them gets right, is the split further from even than chance would make it?"""
+    n = only_a + only_b
+    return 1.0 if n == 0 else float(min(1.0, 2 * stats.binom.cdf(min(only_a, only_b), n, 0.5)))
+
+
+def order_verdict(pair: dict | None, alpha: float = 0.05) -> dict:
+    """Whether one final beats the other over the validation images both were scored on
+    (`pair`: {"n", "only": {family: images only it gets right}}, the test stage's record):
+    "ordered" (McNemar p < alpha, "better" names the winner), "indistinguishable", or "not measured"."""
+    if not pair or len(pair.get("only", {})) != 2:
+        return {"word": "not measured", "better": None, "p": None, "only": None}
+    (a, x), (b, y) = pair["only"].items()
+    p = mcnemar_p(x, y)
+    return {"word": "ordered" if p < alpha else "indistinguishable", "better": (a if x > y else b) if p < alpha else None,
+            "p": p, "only": {a: x, b: y}, "n": pair.get("n")}
+
+
+def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None = None) -> dict:
     """Could near-duplicates between validation and training explain our scores? At worst every
     near-duplicated validation image was answered right only by memory; then each accuracy on the
-    rest falls by `max_drop`. The verdict compares the largest such drop with the gap between the
-    families' accuracies: below it, duplicates cannot reverse the families' order."""
+    rest falls by `max_drop`. Against the families' ranking: where the finals are indistinguishable
+    (`order`, experiments.writeup.verdicts.order_verdict) there is none to reverse; otherwise the
+    largest drop is compared with the gap between them, and the gap is called a ranking only where
+    McNemar's test measured it."""
+    order = order or order_verdict(None)
     worst = {name: max(0.0, acc - rate) / (1 - rate) if rate < 1 else 0.0 for name, acc in accs.items()}
     drops = {name: accs[name] - worst[name] for name in accs}
     largest, gap = max(drops.values()), max(accs.values()) - min(accs.values())
+    lift = f"duplicates could lift a score by at most {100 * largest:.2f} points"
     if rate == 0:
         word, sentence = "none", "No validation image has a near-duplicate in the training set, so duplicates inflate neither score."
+    elif order["word"] == "indistinguishable":
+        (a, x), (b, y) = order["only"].items()
+        word = "no ranking"
+        sentence = (f"So {lift}; but the two finals are indistinguishable on validation (of the images only one of them "
+                    f"gets right, {a} gets {x:,} and {b} {y:,}: McNemar p = {order['p']:.2f}), so there is no ranking of "
+                    "the families for duplicates to reverse.")
     elif largest < gap:
         word = "cannot reorder"
-        sentence = (f"So duplicates could lift a score by at most {100 * largest:.2f} points, less than the "
-                    f"{100 * gap:.2f}-point gap between the two families: they cannot reverse the families' order.")
+        measured = (f"a difference McNemar's test finds beyond chance (p = {order['p']:.2g})" if order["word"] == "ordered"
+                    else "whether that gap is beyond chance was not measured")
+        sentence = (f"So {lift}, less than the {100 * gap:.2f}-point gap between the two families ({measured}): "
+                    "duplicates cannot reverse it.")
     else:
         word = "could reorder"
         sentence = (f"So duplicates could lift a score by up to {100 * largest:.2f} points, no less than the "
-                    f"{100 * gap:.2f}-point gap between the two families: on this evidence alone, the families' "
-                    f"order could be an effect of duplicates.")
+                    f"{100 * gap:.2f}-point gap between the two families: on this evidence alone, which family scores "
+                    f"higher could be an effect of duplicates.")
     return {"word": word, "sentence": sentence, "worst_acc": worst, "max_drop": drops, "largest_drop": largest,
-            "family_gap": gap}
+            "family_gap": gap, "order": order}

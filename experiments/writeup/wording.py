@@ -6,6 +6,8 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 from __future__ import annotations
 
 from experiments.core.names import CELLS
+from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, rate_sentence, rate_verdict,
+                                         search_sentence)
 from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import MISSING, pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
@@ -123,9 +125,12 @@ def largest_seed_spreads(ablation: dict) -> dict[str, dict | None]:
 def judged_table(rungs: list[dict]) -> None:
     """Adjust the seed-level verdicts of one table (all rungs of a family) together, then word them."""
     rows = [row for r in rungs for row in r["rows"]]
+    said = None  # a seed spread is said once, not again for the next effect that has the same one
     for row, adjusted in zip(rows, adjust_table(rows)):
         row.update(adjusted)
-        row["sentence"] = effect_sentence(row["key"], row)
+        spread = row.get("seed_spread")
+        row["sentence"] = effect_sentence(row["key"], {**row, "seed_spread": None if spread == said else spread})
+        said = spread if row["word"] == NO_VERDICT else said
 
 
 def ablation_verdicts(ablation: dict) -> dict:
@@ -140,7 +145,8 @@ def ablation_verdicts(ablation: dict) -> dict:
     # the 2x2 is read on the largest rung where every cell trained: the full split unless the
     # profile trains only the final's cells there
     complete = [r for r in rungs if len(r["cells"]) == len(CELLS)][-1]
-    text = regime_sentence(full, complete) + " " + basis_sentence(complete["rows"][0]) + " "
+    rates = rate_verdict(ablation["cells"], any(ablation.get("tuning", {}).values()))
+    text = regime_sentence(full, complete) + " " + basis_sentence(complete["rows"][0]) + " " + rate_sentence(rates) + " "
     text += " ".join(row["sentence"] for row in complete["rows"] + (full["rows"] if complete is not full else []))
     text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(complete) + " " + underfit_sentence(complete)
     text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
@@ -149,7 +155,8 @@ def ablation_verdicts(ablation: dict) -> dict:
     # the figure of effects against training-set size says more than the table only along a ladder
     return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL,
             "ladder_figure": len(rungs_with_effects(rungs)) > 1,
-            "tuned": any(ablation.get("tuning", {}).values())}  # a rate was chosen by tuning runs
+            "tuned": any(ablation.get("tuning", {}).values()),  # a rate was chosen by tuning runs
+            "rates": rates}
 
 
 def rung_plan(rung: dict) -> str:
@@ -259,39 +266,14 @@ def rerun_notes(ablation: dict) -> list[dict]:
     return notes
 
 
-def search_sentence(v: dict) -> str:
-    """How the rule applied to the recorded candidates, and which diverged at the search's rate."""
-    names = v.get("diverged") or []
-    it, has = ("it", "it has") if len(names) == 1 else ("them", "they have")
-    return _rule_sentence(v) + (f" {', '.join(names)} diverged at the search's learning rate ({v['lr']:g}), so {has} "
-                                f"no accuracy and the rule does not consider {it}." if names else "")
-
-
-def _rule_sentence(v: dict) -> str:
-    limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
-    if v["word"] == "most accurate that fits":
-        untrained = (f" {', '.join(v['untrained'])} projected past the budget on a few timed steps and was not trained."
-                     if v.get("untrained") else "")
-        binding = (untrained or " The budget was binding: a more accurate candidate's projected final training does "
-                   "not fit.") if v["binding"] else " The most accurate candidate also fits, so the budget did not decide."
-        return (f"{v['n_fit']} of {v['n_candidates']} candidates fit {limit}; the most accurate of them is "
-                f"{v['chosen']}.{binding}")
-    if v["word"] == "none fits: fastest chosen":
-        return (f"No candidate's projected final training fits {limit}, so the rule fell back to the fastest, "
-                f"{v['chosen']}; the final run will exceed the budget.")
-    if v["word"] == "budget not recorded":
-        return (f"The search did not record the final budget, so whether {v['chosen']} follows the rule "
-                "cannot be checked.")
-    return (f"The recorded choice, {v['chosen']}, is not what the rule gives for these numbers "
-            f"({v['expected'] or MISSING}).")
-
-
 # ---------------------------------------------------------------- per family
 
 def family_verdicts(family: dict) -> dict:
     """Every verdict of one family's context (see experiments.writeup.report.family_context)."""
     search = search_verdict(family["search"])
     gabor = gabor_verdict(family["gabor"])
+    best = best_cell_verdict(family["ablation"])
     return {"ablation": ablation_verdicts(family["ablation"]),
             "search": {**search, "sentence": search_sentence(search)},
+            "best_cell": {**best, "sentence": best_cell_sentence(best)},
             "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)}}

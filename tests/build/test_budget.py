@@ -119,3 +119,25 @@ def test_a_budget_is_minutes_or_hours(text, minutes):
 def test_a_malformed_budget_is_one_line(text):
     with pytest.raises(UserError, match="--budget"):
         parse_budget(text)
+
+
+def test_every_ablation_run_takes_enough_steps_to_rank_the_cells():
+    """At 2 epochs on 4,000 images (4 steps at batch 2000) every cell sat near 30% and the cell the
+    final used was picked by noise: the smallest training set grows until a run takes 16 steps."""
+    from experiments.build.budget import MIN_CELL_STEPS, smallest_report
+    profile = load_profile("full")
+    for epochs in (1, 2, 4, 8, 16):
+        rung = smallest_report(profile, "s", epochs, N)["ablation"]["rungs"][0]
+        assert rung * epochs / profile["train"]["batch_size"] >= MIN_CELL_STEPS and rung < N
+    assert smallest_report(profile, "s", 16, N)["ablation"]["rungs"] == [4000], "never below the profile's rung"
+
+
+def test_a_kind_of_stage_is_rescaled_by_its_own_measurements_and_the_lever_study_by_nothing_else():
+    from experiments.build.planning import stage_scales
+    profile = load_profile("full")
+    measured = {"levers-gap": (370.0, 185.0), "search-gap": (64.0, 40.0)}
+    scale = stage_scales(measured, STAGE_NAMES, profile)
+    assert scale["levers-gap"] == pytest.approx(2.0)
+    assert scale["ablation-gap-bn"] == pytest.approx(1.6), "a kind not yet measured: the regime's own kinds"
+    assert scale["search-dense"] == pytest.approx(1.6)
+    assert "report" not in scale, "stages that train nothing keep their own seconds"

@@ -372,3 +372,26 @@ def test_the_search_sentence_agrees_with_the_candidates_table(results, minutes, 
 def test_the_report_fixtures_carry_numbers_not_interpretations(fake_results):
     for path in fake_results.rglob("*.json"):
         assert '"interpretation"' not in path.read_text(), f"{path.name}: the report words verdicts, not the fixture"
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(only_dense=st.integers(50, 300), lead=st.integers(-40, 40))
+def test_finals_within_their_noise_get_no_ranking_and_a_tied_cell_no_best(results, only_dense, lead):
+    """Issue 29: two finals 0.1 points apart on 5,000 images (or any gap McNemar cannot tell from
+    chance) are never put in an order, and a cell that wins within its seed noise is a tie."""
+    from experiments.writeup.verdicts import mcnemar_p
+    only_gap = only_dense + lead
+    pair = {"n": 5000, "only": {"dense": only_dense, "gap": only_gap}}
+    _dump(results / "test" / "test.json", {"available": False, "finals": {}, "validation_pair": pair})
+    for family, acc in (("dense", 0.90), ("gap", 0.90 + lead / 5000)):
+        _dump(results / "final" / f"{family}-final" / "metrics.json", metrics(family, acc))
+        tie = {"plain": [0.40, 0.41, 0.42], "bn": [0.781, 0.770, 0.792], "dropout": [0.39, 0.40, 0.41],
+               "bn-dropout": [0.779, 0.775, 0.783]}
+        _dump(results / "ablation" / f"{family}-summary" / "summary.json", summary(family, tie))
+    text = _text(render_html(results, load_settings(results / "absent.toml")))
+    if mcnemar_p(only_dense, only_gap) >= 0.05:
+        assert "no ranking of the families for duplicates to reverse" in text
+        assert "cannot reverse" not in text and "families' order" not in text
+    assert "the ablation cell with the highest mean validation accuracy" in text
+    assert "so the two are indistinguishable and the rule, highest mean, broke the tie" in text
+    assert "the best ablation cell" not in text

@@ -418,3 +418,59 @@ def test_the_worst_case_drop_counts_every_duplicated_image_as_answered_by_memory
     v = duplicates_verdict(0.01, {"dense": 0.50, "gap": 0.60})
     # 1% of images right by memory: on the other 99% the accuracy is (0.50 - 0.01) / 0.99
     assert v["worst_acc"]["dense"] == pytest.approx(0.49 / 0.99) and v["max_drop"]["dense"] == pytest.approx(0.5 - 0.49 / 0.99)
+
+
+def test_finals_a_tenth_of_a_point_apart_have_no_ranking_for_duplicates_to_reverse():
+    """Issue 29: 0.10 points apart, 132 against 127 images only one network gets right (McNemar
+    p = 0.80, exact): no ranking, so the sentence claims none."""
+    from experiments.writeup.verdicts import duplicates_verdict, order_verdict
+    order = order_verdict({"n": 5000, "only": {"dense": 132, "gap": 127}})
+    assert order["word"] == "indistinguishable" and order["p"] == pytest.approx(0.80, abs=0.01)
+    v = duplicates_verdict(0.001, {"dense": 0.9368, "gap": 0.9358}, order)
+    assert v["word"] == "no ranking" and "cannot reverse" not in v["sentence"] and "order" not in v["sentence"]
+    assert "dense gets 132 and gap 127: McNemar p = 0.80" in v["sentence"]
+
+
+def test_a_gap_beyond_chance_is_a_ranking_duplicates_cannot_reverse_when_their_lift_is_smaller():
+    from experiments.writeup.verdicts import duplicates_verdict, order_verdict
+    order = order_verdict({"n": 5000, "only": {"dense": 180, "gap": 395}})
+    assert order["word"] == "ordered" and order["better"] == "gap"
+    v = duplicates_verdict(0.001, {"dense": 0.862, "gap": 0.905}, order)
+    assert v["word"] == "cannot reorder" and "beyond chance" in v["sentence"]
+    unmeasured = duplicates_verdict(0.001, {"dense": 0.862, "gap": 0.905})
+    assert "was not measured" in unmeasured["sentence"], "without the paired counts the gap is not called a ranking"
+
+
+def _summary_with(best_accs, runner_accs, best="bn", runner="bn-dropout"):
+    cells = [{"cell": best, "val_acc": best_accs, "mean": sum(best_accs) / len(best_accs)},
+             {"cell": runner, "val_acc": runner_accs, "mean": sum(runner_accs) / len(runner_accs)},
+             {"cell": "plain", "val_acc": [0.3] * len(best_accs), "mean": 0.3}]
+    return {"best": {"cell": best}, "rungs": [{"n_train": 4000, "cells": cells}, {"n_train": 45000, "cells": []}]}
+
+
+def test_a_best_cell_within_its_noise_is_called_indistinguishable_and_the_tie_break_is_said():
+    """Issue 29: bn over bn-dropout by 0.2 points is a tie, not a choice the data made."""
+    from experiments.writeup.choices import best_cell_sentence, best_cell_verdict
+    tie = best_cell_verdict(_summary_with([0.781, 0.770, 0.792], [0.779, 0.775, 0.783]))
+    assert tie["word"] == "indistinguishable" and tie["runner_up"] == "bn-dropout"
+    assert "indistinguishable and the rule, highest mean, broke the tie" in best_cell_sentence(tie)
+    clear = best_cell_verdict(_summary_with([0.80, 0.81, 0.82], [0.70, 0.705, 0.715]))
+    assert clear["word"] == "beyond noise" and "beyond training noise" in best_cell_sentence(clear)
+    single = best_cell_verdict(_summary_with([0.781], [0.779]))
+    assert single["word"] == "one run each" and "not a finding" in best_cell_sentence(single)
+    assert "best" not in best_cell_sentence(tie).replace("highest", "")
+
+
+def test_cells_at_different_fixed_rates_make_the_batch_norm_effect_the_pairs_and_the_rate_is_named():
+    """Issue 29: quick's bn cells trained at 0.24 and the others at 0.06, untuned: the paragraph
+    must name the rate, and call the effect batch norm's together with its rate."""
+    from experiments.writeup.choices import rate_sentence, rate_verdict
+    cells = [{"cell": "plain", "lr": 0.06}, {"cell": "bn", "lr": 0.24}, {"cell": "dropout", "lr": 0.06},
+             {"cell": "bn-dropout", "lr": 0.24}]
+    fixed = rate_verdict(cells, tuned=False)
+    assert fixed["effects"] == {"bn_effect": "pair", "dropout_effect": "same rate"}
+    text = rate_sentence(fixed)
+    assert "plain 0.06, bn 0.24" in text and "measure batch norm together with its rate" in text
+    assert "own tuned rate" in rate_verdict(cells, tuned=True)["effects"].values()
+    same = rate_verdict([{**c, "lr": 0.24} for c in cells], tuned=False)
+    assert "its switch's alone" in rate_sentence(same)

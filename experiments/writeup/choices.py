@@ -1,0 +1,113 @@
+"""Sentences about the study's choices, each from a tested verdict: how the search's rule picked
+the architecture (experiments.writeup.verdicts.search_verdict), whether the cell the final uses
+beat the runner-up by more than training noise (`best_cell_verdict`), and what else than batch norm
+or dropout the compared cells differ in (their rates, `rate_verdict`)."""
+from __future__ import annotations
+
+from experiments.writeup.formats import MISSING, pct, pts
+from experiments.writeup.verdicts import finite, interval_from_moments, is_number
+
+
+def best_cell_verdict(summary: dict) -> dict:
+    """The final's cell against the runner-up on the rung that chose it (the largest below the full
+    split): the difference paired over the seeds both trained (same seed, same batch order), "beyond
+    noise" where its 95% interval excludes 0, "indistinguishable" where it does not, "one run each"
+    where a single seed leaves the noise unmeasured."""
+    rungs = sorted(summary["rungs"], key=lambda r: r["n_train"])
+    rung = rungs[-2] if len(rungs) > 1 else rungs[-1]
+    cells = {c["cell"]: c for c in rung["cells"] if is_number(c.get("mean"))}
+    best = summary["best"]["cell"]
+    out = {"best": best, "n_train": rung["n_train"], "runner_up": None, "word": "no runner-up", "n": 0,
+           "difference": None, "low": None, "high": None}
+    others = [c for name, c in cells.items() if name != best]
+    if best not in cells or not others:
+        return out
+    runner = max(others, key=lambda c: c["mean"])
+    pairs = [(a - b) for a, b in zip(cells[best]["val_acc"], runner["val_acc"]) if is_number(a) and is_number(b)]
+    diffs = finite(pairs)
+    out.update(runner_up=runner["cell"], best_mean=cells[best]["mean"], runner_mean=runner["mean"], n=len(diffs),
+               difference=cells[best]["mean"] - runner["mean"])
+    if len(diffs) < 2:
+        return {**out, "word": "one run each"}
+    mean = sum(diffs) / len(diffs)
+    sd = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5
+    low, high = interval_from_moments(mean, sd, len(diffs))
+    return {**out, "difference": mean, "low": low, "high": high,
+            "word": "beyond noise" if low is not None and (low > 0 or high < 0) else "indistinguishable"}
+
+
+TWINS = {"bn_effect": (("bn", "plain"), ("bn-dropout", "dropout")),
+         "dropout_effect": (("dropout", "plain"), ("bn-dropout", "bn"))}
+
+
+def rate_verdict(cells: list[dict], tuned: bool) -> dict:
+    """For each main effect, whether the cells it compares also train at different rates:
+    "same rate" (the effect is the switch's alone), "own tuned rate" (each cell at its own best
+    rate: fair, but the effect includes what the rate buys), or "pair" (fixed rates that differ:
+    the effect is of the switch together with its rate)."""
+    lr = {c["cell"]: c.get("lr") for c in cells}
+    out = {}
+    for key, twins in TWINS.items():
+        differ = any(lr.get(a) != lr.get(b) for a, b in twins)
+        out[key] = "same rate" if not differ else "own tuned rate" if tuned else "pair"
+    return {"effects": out, "lr": lr}
+
+
+def rate_sentence(v: dict) -> str:
+    """What the compared cells differ in besides the switch, named."""
+    lr = ", ".join(f"{cell} {rate:g}" for cell, rate in v["lr"].items() if is_number(rate))
+    if not lr:  # results that recorded no rates: nothing to name
+        return ""
+    words = v["effects"]
+    if all(w == "same rate" for w in words.values()):
+        return f"Every cell trains at one learning rate ({lr}): each effect is its switch's alone."
+    said = {"pair": "{label} together with its rate (fixed rates that differ), not {label} alone",
+            "own tuned rate": "{label} with each cell at its own tuned rate (fair, but including what the rate buys)",
+            "same rate": "{label} alone (equal rates)"}
+    parts = [said[words[key]].format(label=label) for key, label in (("bn_effect", "batch norm"),
+                                                                      ("dropout_effect", "dropout"))]
+    return f"Learning rates: {lr}; so the effects measure {parts[0]}, and {parts[1]}."
+
+
+def best_cell_sentence(v: dict) -> str:
+    """Why the final uses its cell, with the comparison that chose it and what its noise allows."""
+    if v["word"] == "no runner-up":
+        return f"the only ablation cell trained on {v['n_train']:,} images ({v['best']})"
+    head = (f"the ablation cell with the highest mean validation accuracy on {v['n_train']:,} training images "
+            f"({v['best']}, {pct(v['best_mean'])} against {pct(v['runner_mean'])} for {v['runner_up']}, the runner-up")
+    if v["word"] == "one run each":
+        return (head + f": one run each, so training noise is not measured and the choice is the rule's "
+                "(highest accuracy), not a finding)")
+    spread = f"{pts(v['difference'])} points, 95% interval {pts(v['low'])} to {pts(v['high'])} over {v['n']} seeds"
+    if v["word"] == "beyond noise":
+        return head + f": {spread}, beyond training noise)"
+    return (head + f": {spread}, so the two are indistinguishable and the rule, highest mean, broke the tie)")
+
+
+def search_sentence(v: dict) -> str:
+    """How the rule applied to the recorded candidates, and which diverged at the search's rate."""
+    names = v.get("diverged") or []
+    it, has = ("it", "it has") if len(names) == 1 else ("them", "they have")
+    return _rule_sentence(v) + (f" {', '.join(names)} diverged at the search's learning rate ({v['lr']:g}), so {has} "
+                                f"no accuracy and the rule does not consider {it}." if names else "")
+
+
+def _rule_sentence(v: dict) -> str:
+    limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
+    if v["word"] == "most accurate that fits":
+        untrained = (f" {', '.join(v['untrained'])} projected past the budget on a few timed steps and was not trained."
+                     if v.get("untrained") else "")
+        binding = (untrained or " The budget was binding: a more accurate candidate's projected final training does "
+                   "not fit.") if v["binding"] else " The most accurate candidate also fits, so the budget did not decide."
+        return (f"{v['n_fit']} of {v['n_candidates']} candidates fit {limit}; the most accurate of them is "
+                f"{v['chosen']}.{binding}")
+    if v["word"] == "none fits: fastest chosen":
+        return (f"No candidate's projected final training fits {limit}, so the rule fell back to the fastest, "
+                f"{v['chosen']}; the final run will exceed the budget.")
+    if v["word"] == "budget not recorded":
+        return (f"The search did not record the final budget, so whether {v['chosen']} follows the rule "
+                "cannot be checked.")
+    return (f"The recorded choice, {v['chosen']}, is not what the rule gives for these numbers "
+            f"({v['expected'] or MISSING}).")
+
+
