@@ -3,6 +3,9 @@
 - `cifar_root`: a tiny generated CIFAR-like ImageFolder, `root/train/<cifar class>/*.png` (32x32 RGB,
   50 per class: enough for the smoke profile's 400 + 100 split) and `root/test/` (5 per class).
 - `fake_results`: a complete results folder written by hand (tests/fake_results.py), for the report.
+- `smoke_build`: the whole smoke build on `cifar_root` through the function `invoke all` calls, with a
+  user's minimal architecture in each family's search (built once: the end-to-end tests read it, and
+  the Ray test compares its own build with it). Returns (context, stages run).
 """
 from __future__ import annotations
 
@@ -19,3 +22,11 @@ def cifar_root(tmp_path_factory):
 def fake_results(tmp_path_factory):
     from tests.fake_results import write_fake_results
     return write_fake_results(tmp_path_factory.mktemp("fake") / "results")
+
+
+@pytest.fixture(scope="session")
+def smoke_build(cifar_root, tmp_path_factory):
+    from experiments.build.commands import run_all
+    from tests.smoke import smoke_context
+    ctx = smoke_context(cifar_root, tmp_path_factory.mktemp("e2e"))
+    return ctx, run_all(ctx)

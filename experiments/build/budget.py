@@ -73,6 +73,7 @@ class Speed:
     default_fixed: float = 10.0
     done: dict = field(default_factory=dict)  # stages finished in this build: the seconds they took
     scale: dict = field(default_factory=dict)  # stage -> measured over estimated seconds of its kind of stage
+    per_run: float = 0.0  # seconds a run costs beyond its images (building, whitening, loading, saving)
 
     def fixed_seconds(self, stage: str) -> float:
         return self.fixed.get(stage, self.default_fixed)
@@ -153,12 +154,12 @@ def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, 
         images = min(n, search["train_limit"] or n)
         batch = min(p["train"]["batch_size"], images)
         return sum(f * (run_passes(p["train"], n_val, images, search["epochs"]) if f <= limit else
-                        TRAIN_PASSES * batch * PROBE_STEPS_PAID) * spf
+                        TRAIN_PASSES * batch * PROBE_STEPS_PAID) * spf + speed.per_run
                    for f in (flops[name] for name in search["candidates"][family]))
     runs = runs_of(p, n, stage)
     if runs is None:
         return speed.fixed_seconds(stage)
-    return sum(flops[f"{fam}-{size}"] * run_passes(p["train"], n_val, images, epochs) * spf
+    return sum(flops[f"{fam}-{size}"] * run_passes(p["train"], n_val, images, epochs) * spf + speed.per_run
                for fam, images, epochs in runs)
 
 
@@ -192,10 +193,16 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
     planned, seconds = priced(profile, *regime, frozenset(bought), flops, speed, n, n_val, stages)
     # what the speed alone counts, before what was measured: the base later measurements are compared with
     counted = priced(profile, *regime, frozenset(bought), flops, Speed(speed.seconds_per_flop, speed.fixed,
-                                                                       speed.default_fixed), n, n_val, stages)[1]
+                                                                       speed.default_fixed, per_run=speed.per_run),
+                     n, n_val, stages)[1]
     spent = sum(seconds.values())
+    # what a step left out would add: priced afresh (a stage done without it would run again with it)
+    fresh = Speed(speed.seconds_per_flop, speed.fixed, speed.default_fixed, scale=speed.scale, per_run=speed.per_run)
+
+    def fresh_total(steps_bought):
+        return sum(priced(profile, *regime, frozenset(steps_bought), flops, fresh, n, n_val, stages)[1].values())
     steps = [{"step": name, "what": what, "bought": k in bought,
-              "more_minutes": None if k in bought else round((total(regime, bought | {k}) - spent) / 60, 1)}
+              "more_minutes": None if k in bought else round((fresh_total(bought | {k}) - fresh_total(bought)) / 60, 1)}
              for k, (name, what, _) in enumerate(EVIDENCE, 1)]
     bigger = regimes[regimes.index(regime) + 1] if regime != regimes[-1] else None
     return {"budget_minutes": round(budget_s / 60, 1), "regime": {"size": regime[0], "epochs": regime[1]},

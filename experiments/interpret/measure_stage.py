@@ -120,9 +120,14 @@ def sanity_check(model, kind: str, images, maps, classes, reinits: int) -> dict:
     re-initialisation (seeds SANITY_SEED, SANITY_SEED + 1, ...), each image's rank correlation between
     the trained network's map and the re-initialised one's, for the same class."""
     seeds = [SANITY_SEED + k for k in range(reinits)]
-    rho = [_round(rank_correlations(maps, explainers(randomized_copy(model, seed))[kind][1](images, classes)))
-           for seed in seeds]
-    return {"seeds": seeds, "rho": rho, "threshold": SANITY_THRESHOLD}
+    rho, reinit_blank = [], []
+    for seed in seeds:
+        randomized = explainers(randomized_copy(model, seed))[kind][1](images, classes)
+        rho.append(_round(rank_correlations(maps, randomized)))
+        # a constant map ranks nothing: its correlation (0) says nothing, so it is counted as blank
+        flat = randomized.flatten(1)
+        reinit_blank.append((flat.amax(1) == flat.amin(1)).tolist())
+    return {"seeds": seeds, "rho": rho, "reinit_blank": reinit_blank, "threshold": SANITY_THRESHOLD}
 
 
 @contextlib.contextmanager
@@ -169,7 +174,8 @@ def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chose
         "right", "down" (the mass centre's offset from the image centre, pixels; None where blank),
         "class_rho" (predicted vs true class; None where correct or blank),
         "deletion", "insertion" (per image), "random_deletion", "random_insertion" (per random map, per image),
-        "sanity": {"seeds" (re-initialisations), "rho" (per seed, per image), "threshold"}}}}},
+        "sanity": {"seeds" (re-initialisations), "rho" (per seed, per image), "reinit_blank" (per seed, per
+        image: the re-initialised network's map is constant), "threshold"}}}}},
      "agreement": {kind: {"rho", "other_class_rho", "partner", "pairing_rule", "both_correct"}},
      "mean_maps": {kind: png name}}
     Every per-image list follows "images"."""

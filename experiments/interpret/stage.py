@@ -20,9 +20,9 @@ from experiments.core.names import FAMILIES
 from experiments.engine.io import read_json, save_figure, write_json  # noqa: E402
 from experiments.interpret.cam import method_for  # noqa: E402
 from experiments.interpret.effective import effective_filters  # noqa: E402
-from experiments.interpret.features import (FIGURE_DPI, MAPS_SCALE_RULE, chosen_layers, constant_channels,  # noqa: E402
-                                            feature_maps, plot_effective_filters, plot_feature_maps, plot_filters,
-                                            plot_gabor_fits, tile_layout)
+from experiments.interpret.features import (FIGURE_DPI, FONT_PT, MAPS_SCALE_RULE, chosen_layers,  # noqa: E402
+                                            constant_channels, feature_maps, plot_effective_filters,
+                                            plot_feature_maps, plot_filters, plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
@@ -44,16 +44,19 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
     features.json, gabor.json and gabor.png into out_dir; returns the features.json record."""
     out, family = Path(out_dir), getattr(model, "family", "model")
     layers = []
+    # the architecture table (describe) numbers every leaf module, the trunk's first
+    rows = {id(m): i for i, m in enumerate((m for m in model.modules() if not list(m.children())), 1)}
     for (number, conv, shown), maps in zip(chosen_layers(model), feature_maps(model, image)):
         after = "after ReLU" if isinstance(shown, nn.ReLU) else "conv output"
-        title = f"{family}: conv layer {number}"
+        title = f"{family}: conv layer {number} (table row {rows[id(conv)]})"
         maps_layout = tile_layout(len(maps), max(maps.shape[1:]))
         filters_layout = tile_layout(conv.out_channels, max(conv.kernel_size))
         save_figure(plot_feature_maps(image, maps, title, maps_layout, after), out / f"feature_maps_{number}.png",
                     dpi=FIGURE_DPI)
         fig, rule = plot_filters(conv, number == 1, title, filters_layout)
         save_figure(fig, out / f"filters_{number}.png", dpi=FIGURE_DPI)
-        layers.append({"layer": number, "learned": getattr(conv, "learned", True), "channels": conv.out_channels,
+        layers.append({"layer": number, "table_row": rows[id(conv)], "learned": getattr(conv, "learned", True),
+                       "channels": conv.out_channels,
                        "channels_shown": len(maps), "kernel": list(conv.kernel_size),
                        "map_size": list(maps.shape[1:]), "maps_taken": after, "scale_rule": MAPS_SCALE_RULE,
                        "constant_channels": constant_channels(maps), "filter_rule": rule,
@@ -161,7 +164,9 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
     pictures = images.permute(0, 2, 3, 1).numpy()
     for c, (_, true, pred, conf) in enumerate(shown):
         axes[0, c].imshow(pictures[c])
-        axes[0, c].set_title(f"true {true}\npred {pred} ({100 * conf:.0f}%)", fontsize=6.5)
+        # an image "misclassified by at least one network" may be right here: the title says whose error it is
+        whose = "" if group == "correct" else ("\nwrong here" if pred != true else "\nright here, the\nother net erred")
+        axes[0, c].set_title(f"true {true}\npred {pred} ({100 * conf:.0f}%){whose}", fontsize=FONT_PT)
     r = 1
     for label, targets in which:
         if kind == "saliency":
@@ -178,9 +183,15 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
                     axes[r, c].imshow(pictures[c])
                     axes[r, c].imshow(data[c], cmap="jet", alpha=0.5, vmin=0, vmax=1)
             axes[r, 0].text(-0.15, 0.5, f"{name}\n({label} class)", transform=axes[r, 0].transAxes,
-                            ha="right", va="center", fontsize=6.5)
+                            ha="right", va="center", fontsize=FONT_PT)
             r += 1
-    fig.suptitle(f"{title}: {'correctly' if group == 'correct' else 'incorrectly'} classified", fontsize=9)
+    # the overlays' scale: every map is divided by its own maximum, so 1 is each map's strongest location
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap="jet"), ax=list(axes[1:, :].flat),
+                       fraction=0.025, pad=0.02)
+    bar.set_label("map / its maximum", fontsize=FONT_PT)
+    bar.ax.tick_params(labelsize=FONT_PT)
+    fig.suptitle(f"{title}: " + ("images both networks classify correctly" if group == "correct" else
+                                 "images at least one network misclassifies"), fontsize=9)
     return fig
 
 

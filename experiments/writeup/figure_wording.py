@@ -70,9 +70,14 @@ def maps_verdicts(m: dict) -> dict:
     check = m.get("sanity") or {}
     rho = [r for r in check.get("rho") or [] if r]
     blank = m.get("blank") or []
-    per_image = [finite_mean([run[i] for run in rho]) for i in range(len(blank))] if rho else []
-    reinit_means = [finite_mean([r for r, b in zip(run, blank) if not b]) for run in rho]
-    return sanity_verdict(per_image, blank if rho else [], check.get("threshold"), reinit_means)
+    # a re-initialised network's constant map ranks nothing: its correlation is left out, and counted
+    reinit_blank = check.get("reinit_blank") or [[False] * len(run) for run in rho]
+    per_image = [finite_mean([run[i] for run, off in zip(rho, reinit_blank) if not off[i]])
+                 for i in range(len(blank))] if rho else []
+    reinit_means = [finite_mean([r for r, b, off in zip(run, blank, offs) if not b and not off])
+                    for run, offs in zip(rho, reinit_blank)]
+    counts = [sum(map(bool, offs)) for offs in reinit_blank] if check.get("reinit_blank") is not None else []
+    return sanity_verdict(per_image, blank if rho else [], check.get("threshold"), reinit_means, counts)
 
 
 def sanity_paragraph(verdicts: dict[str, dict], methods: dict[str, str], kind: str) -> str:
@@ -96,6 +101,10 @@ def sanity_paragraph(verdicts: dict[str, dict], methods: dict[str, str], kind: s
 def sanity_sentence(maps: str, v: dict) -> str:
     """One network's check in words, with the numbers it rests on (the table beside it has the rest)."""
     word = v["word"]
+    if word == "inconclusive" and v["n_blank"] <= v["blank_limit"] * v["n"]:
+        return (f"The re-initialised networks' {maps} maps are constant (they rank no pixel) on "
+                f"{', '.join(map(str, v['reinit_blank']))} of the {v['n']} images, more than a quarter: the sanity "
+                "check compares the maps with nothing there, so it is inconclusive.")
     if word == "inconclusive":
         return (f"{v['n_blank']} of {v['n']} of {maps} maps are blank (no location raises the class score), more "
                 f"than a quarter: its randomisation sanity check is inconclusive.")

@@ -68,7 +68,8 @@ def family_findings(family: str, measures: dict, kind: str) -> dict:
     blanks = blank_counts(m, correct)
     text = " ".join([centre_sentence(family, m["method"], centre, lean, edges, measures["centre_area"]),
                      class_sentence(m["method"], kind, classes), blank_sentence(m["method"], blanks),
-                     faithfulness_sentence(m, deletion, insertion, overall, measures["random_baselines"], by_group)])
+                     faithfulness_sentence(m, deletion, insertion, overall, measures["random_baselines"], by_group,
+                                           maps_verdicts(m)["word"])])
     return {"method": m["method"], "sanity": maps_verdicts(m), "centre": centre, "lean": lean, "edges": edges,
             "classes": classes,
             "deletion": deletion,
@@ -199,7 +200,7 @@ def blank_sentence(method: str, b: dict) -> str:
 
 
 def faithfulness_sentence(m: dict, deletion: dict, insertion: dict, overall: dict, n_random: int,
-                          by_group: dict) -> str:
+                          by_group: dict, sanity_word: str | None = None) -> str:
     r = m["random_resolution"]
 
     def one(v, name):
@@ -222,7 +223,23 @@ def faithfulness_sentence(m: dict, deletion: dict, insertion: dict, overall: dic
             NOT_MEASURED: "Faithfulness was not measured."}[overall["word"]]
     blank = (f" ({deletion['n_missing']} images with a blank map are left out: their pixel order is arbitrary.)"
              if deletion["n_missing"] else "")
+    tail = reconciled(overall["word"], sanity_word) or tail
     return f"{head} {tail}{blank}"
+
+
+def reconciled(faithful_word: str, sanity_word: str | None) -> str:
+    """Where the deletion/insertion test and the randomisation sanity check point different ways,
+    the faithfulness sentence's conclusion says what each measures, so the two are read together
+    instead of asserted side by side; "" where they agree."""
+    if sanity_word == "fails" and faithful_word in ("faithful", "mixed"):
+        return ("The pixels ranked first matter to the prediction (deletion, insertion), yet a re-initialised network "
+                "ranks much the same ones (sanity check): the maps locate image structure the prediction depends on, "
+                "not what this network learned.")
+    if sanity_word == "passes" and faithful_word == "not more faithful than random":
+        return ("The maps depend on what the network learned (the sanity check passes) yet rank pixels no better "
+                "than random regions of their grain: they change with the weights without pointing at what the "
+                "prediction depends on.")
+    return ""
 
 
 def agreement_sentence(method: str, v: dict) -> str:

@@ -19,14 +19,16 @@ MOST = 0.5            # a mean fraction of a map's mass above this is "most of i
 
 # ---------------------------------------------------------------- Problems 4 and 5
 
-def sanity_verdict(correlations, blank, threshold, reinit_means=None) -> dict:
+def sanity_verdict(correlations, blank, threshold, reinit_means=None, reinit_blank=None) -> dict:
     """Model-randomisation sanity check from per-image rank correlations (trained vs re-initialised
     weights, each image's mean over the re-initialisations) and per-image blank flags. Blank maps
     (no location raises the class score) are left out and counted; more than BLANK_LIMIT of them
     makes the verdict "inconclusive". Otherwise the 95% t interval of the mean over images decides:
     "passes" when it lies below the threshold, "fails" when it lies at or above it, "unclear" when it
     contains it; "not estimable" from one map. `reinit_means` (the mean per re-initialisation) are
-    recorded for the spread between re-initialisations."""
+    recorded for the spread between re-initialisations; `reinit_blank` (per re-initialisation, how many
+    of its maps are constant) counts blank maps of the re-initialised networks, and the same limit
+    applies to them: a check where most re-initialised maps rank nothing measures nothing."""
     correlations = list(correlations or [])
     blank = [bool(b) for b in blank] if blank is not None else [False] * len(correlations)
     if len(blank) != len(correlations):
@@ -37,10 +39,11 @@ def sanity_verdict(correlations, blank, threshold, reinit_means=None) -> dict:
     out = {"n": n, "n_blank": n_blank, "n_used": len(used), "n_missing": n - n_blank - len(used),
            "blank_limit": BLANK_LIMIT, "threshold": threshold if is_number(threshold) else None,
            "mean": float(np.mean(used)) if used else None, "low": None, "high": None,
-           "reinits": len(means), "reinit_means": means, "reinit_range": float(np.ptp(means)) if len(means) > 1 else None}
+           "reinits": len(means), "reinit_means": means, "reinit_range": float(np.ptp(means)) if len(means) > 1 else None,
+           "reinit_blank": [int(c) for c in reinit_blank or []]}
     if n == 0 or out["threshold"] is None:
         return {**out, "word": NOT_MEASURED}
-    if n_blank > BLANK_LIMIT * n:
+    if n_blank > BLANK_LIMIT * n or any(c > BLANK_LIMIT * n for c in out["reinit_blank"]):
         return {**out, "word": "inconclusive"}
     if not used:
         return {**out, "word": NOT_MEASURED}

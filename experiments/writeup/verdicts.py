@@ -232,10 +232,9 @@ def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None =
                     "the families for duplicates to reverse.")
     elif largest < gap:
         word = "cannot reorder"
-        measured = (f"a difference McNemar's test finds beyond chance (p = {order['p']:.2g})" if order["word"] == "ordered"
-                    else "whether that gap is beyond chance was not measured")
-        sentence = (f"So {lift}, less than the {100 * gap:.2f}-point gap between the two families ({measured}): "
-                    "duplicates cannot reverse it.")
+        measured = (f"beyond chance by McNemar's test, p = {order['p']:.2g}" if order["word"] == "ordered"
+                    else "whether it is beyond chance was not measured")
+        sentence = f"So {lift}, less than the families' {100 * gap:.2f}-point gap ({measured}): they cannot reverse it."
     else:
         word = "could reorder"
         sentence = (f"So duplicates could lift a score by up to {100 * largest:.2f} points, no less than the "

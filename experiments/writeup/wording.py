@@ -36,7 +36,8 @@ def basis_sentence(v: dict) -> str:
     if v.get("unit") == "image":
         unmeasured = ("" if v.get("seed_spread") else " No cell ran at several seeds in this build, so how far another "
                       "training run would move them is not measured.")
-        return "One training run per cell for the 2x2 effects, so they carry no verdict." + unmeasured
+        return ("One training run per cell for the 2x2 effects, so they carry no verdict; their intervals, over "
+                "validation images, measure scoring precision, not training noise." + unmeasured)
     return f"Intervals are paired t over {v['n']} seeds (same batch order per seed)."
 
 
@@ -78,8 +79,7 @@ def one_run_sentence(key: str, v: dict) -> str:
     spread = v.get("seed_spread")
     beside = (f"; these cells' largest seed spread: {100 * spread['range']:.1f} points at {spread['n_train']:,} images"
               if spread else "")
-    return (f"{name[0].upper()}{name[1:]} {pts(v['mean'])} points ({interval_text(v)} over {v['n']:,} images: "
-            f"scoring precision, not training noise{beside}).")
+    return f"{name[0].upper()}{name[1:]} {pts(v['mean'])} points ({interval_text(v)} over {v['n']:,} images{beside})."
 
 
 def _unjudged(name: str, v: dict) -> str:

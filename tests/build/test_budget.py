@@ -141,3 +141,13 @@ def test_a_kind_of_stage_is_rescaled_by_its_own_measurements_and_the_lever_study
     assert scale["ablation-gap-bn"] == pytest.approx(1.6), "a kind not yet measured: the regime's own kinds"
     assert scale["search-dense"] == pytest.approx(1.6)
     assert "report" not in scale, "stages that train nothing keep their own seconds"
+
+
+def test_a_step_left_out_is_priced_afresh_even_when_every_stage_is_done():
+    """After a build every stage is done at its measured seconds; a step it left out would run its
+    stages again, so its price is not the zero that those recorded seconds would give."""
+    done = {s: 1.0 for s in STAGE_NAMES}
+    plan = plan_study(load_profile("full"), FLOPS, Speed(1.4e-11, done=done), 30 * 60, N, N_VAL, STAGE_NAMES,
+                      regime=("s", 1), keep=frozenset({1}), exclude=frozenset({3, 4, 5, 6}))
+    left_out = [s for s in plan["steps"] if not s["bought"]]
+    assert left_out and all(s["more_minutes"] > 0 for s in left_out)

@@ -6,32 +6,15 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from experiments.build.commands import context, run_all, status
+from experiments.build.commands import run_all, status
 from experiments.build.stages import STAGES
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def built(cifar_root, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    (tmp / "cnn-report.toml").write_text(MINIMAL_MODELS)
-    ctx = context("smoke", str(cifar_root), "cpu", str(tmp / "results"), str(tmp / "report"),
-                  config=str(tmp / "cnn-report.toml"))
-    return ctx, run_all(ctx)
-
-
-MINIMAL_MODELS = """
-[models.mini-dense]
-family = "dense"
-widths = [8, 16]
-[models.mini-gap]
-family = "gap"
-widths = [8, 16]
-[profile.search.candidates]
-dense = ["dense-s", "mini-dense"]
-gap = ["gap-s", "mini-gap"]
-"""
+def built(smoke_build):
+    return smoke_build
 
 
 def test_smoke_build_runs_every_stage_and_writes_the_pdf(built):

@@ -103,15 +103,13 @@ def test_units_are_tasks_of_their_own_only_where_two_can_run_at_once(tmp_path, c
 
 
 @pytest.mark.slow
-def test_the_smoke_build_through_ray_gives_the_local_build_results(cifar_root, tmp_path):
+def test_the_smoke_build_through_ray_gives_the_local_build_results(cifar_root, smoke_build, tmp_path):
+    """The local smoke build (built once for the end-to-end tests) against the same build through Ray."""
     from experiments.build.commands import run_all, status
-    from experiments.build.context import make_context
     from experiments.build.stages import STAGES
-    from experiments.writeup.settings import load_settings
-    settings = load_settings(tmp_path / "absent.toml")
-    ctxs = {ex: make_context("smoke", str(cifar_root), "cpu", str(tmp_path / ex / "results"),
-                             str(tmp_path / ex / "report"), settings) for ex in ("local", "ray")}
-    ran = {ex: run_all(ctx, executor=ex) for ex, ctx in ctxs.items()}
+    from tests.smoke import smoke_context
+    ctxs = {"local": smoke_build[0], "ray": smoke_context(cifar_root, tmp_path)}
+    ran = {"local": smoke_build[1], "ray": run_all(ctxs["ray"], executor="ray")}
     assert sorted(ran["ray"]) == sorted(ran["local"]) == sorted(s.name for s in STAGES)
     assert ran["ray"][-1] == "report"
 

@@ -114,3 +114,14 @@ def test_the_flatten_head_explanation_is_printed_only_when_the_dense_maps_are_me
 def test_the_agreement_baseline_is_said_to_pair_images_of_different_classes():
     text = _findings()["cam"]["comparison"]["text"]
     assert "between maps of images of different classes" in text and "one of another class" in text
+
+
+def test_a_failed_sanity_check_beside_a_passed_deletion_test_is_reconciled_not_asserted_twice():
+    """Issue 29: guided backpropagation "is not the network's reasoning" (sanity fails) and "the
+    pixels it ranks first are ones the prediction depends on" (deletion beats random) must be read
+    together: what each test measures, and what both together say about the maps."""
+    from experiments.writeup.map_findings import reconciled
+    both = reconciled("faithful", "fails")
+    assert "(deletion, insertion)" in both and "(sanity check)" in both and "not what this network learned" in both
+    assert reconciled("faithful", "passes") == "" and reconciled("unclear", "fails") == ""
+    assert "without pointing at what the prediction depends on" in reconciled("not more faithful than random", "passes")

@@ -326,7 +326,8 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", render_html(results_copy, _settings(tmp_path)))))
     assert "This study was planned to 90 minutes of this machine (AVX2 FMA" in text
     regime = plan["regime"]
-    assert f"gave the {regime['size']} widths trained for {regime['epochs']} epochs" in text
+    epochs = f"{regime['epochs']} epoch" + ("s" if regime["epochs"] != 1 else "")
+    assert f"gave the {regime['size']} widths trained for {epochs}, shared" in text
     left_out = [s for s in plan["steps"] if not s["bought"]]
     assert left_out, "90 minutes at this speed leaves something out"
     for step in left_out:

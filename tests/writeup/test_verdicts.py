@@ -320,8 +320,9 @@ def test_the_effects_paragraph_speaks_of_the_full_split_and_judges_a_training_ch
     assert [r["word"] for r in v["full"]["rows"]] == ["no verdict: one run per cell"] * 2 + ["not measured"]
     text = v["text"]
     assert text.startswith("On the full training split, the regime of the network handed in: One training run per "
-                           "cell for the 2x2 effects, so they carry no verdict.")
-    assert "Batch norm +0.1 points (-0.5 to +0.7 over 5,000 images: scoring precision, not training noise)" in text
+                           "cell for the 2x2 effects, so they carry no verdict; their intervals, over validation "
+                           "images, measure scoring precision, not training noise.")
+    assert "Batch norm +0.1 points (-0.5 to +0.7 over 5,000 images)" in text
     assert "Dropout -1.0 points (" in text and "clearly hurts" not in text
     assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no verdict: one run per cell) at 45,000" in text
 
@@ -381,6 +382,21 @@ def test_the_sanity_check_averages_each_image_over_the_reinitialisations():
 def test_an_inconclusive_sanity_check_makes_no_claim_about_the_weights():
     text = _paragraph("cam", 0.0, blank=[True, True, False, False])
     assert "inconclusive" in text and "passes" not in text and "Adebayo" not in text
+
+
+def test_constant_maps_of_the_reinitialised_network_are_blank_and_past_a_quarter_the_check_is_inconclusive():
+    """Issue 29: re-initialised gap CAM maps constant on 125, 38 and 135 of 300 images while the table
+    said 0 of 300 blank: a constant map's correlation (0) is no evidence, it is counted and left out."""
+    m = _maps(0.2, n=4)
+    m["sanity"]["rho"] = [[0.0, 0.2, 0.9, 0.9], [0.1, 0.3, 0.9, 0.9]]
+    m["sanity"]["reinit_blank"] = [[True, False, False, False], [False, False, False, False]]
+    v = maps_verdicts(m)
+    assert v["reinit_blank"] == [1, 0] and v["mean"] == pytest.approx((0.1 + 0.25 + 0.9 + 0.9) / 4)
+    m["sanity"]["reinit_blank"] = [[True, True, False, False], [False, False, False, False]]
+    v = maps_verdicts(m)
+    assert v["word"] == "inconclusive" and v["n_blank"] == 0
+    text = sanity_paragraph({"gap": v}, {"gap": "CAM"}, "cam")
+    assert "constant (they rank no pixel) on 2, 0 of the 4 images" in text and "Adebayo" not in text
 
 
 def test_no_images_means_no_claims():
