@@ -4,18 +4,19 @@
 the stages already started) -> the plan. It first fixes the regime, the widths and epochs that the
 finals and every ablation run share: the largest of REGIMES whose first two evidence steps fit
 REGIME_SHARE of the budget. Then it buys the EVIDENCE steps in order, each where the whole study
-with it still fits, and says what each step left out would cost here. FLAML, Optuna and Ray Tune check the clock only between trials and can
-overrun by one; this plans the whole study before the first step (../shared/notes/budget-anchors.md).
+with it still fits, and says what each step left out would cost here. FLAML, Optuna and Ray Tune
+check the clock only between trials and can overrun by one; this plans the whole study before the
+first step (../shared/notes/budget-anchors.md).
 """
 from __future__ import annotations
 
 import copy
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from experiments.build.estimate import TRAIN_PASSES, run_passes, runs_of
-from experiments.core.names import FAMILIES
+from experiments.core.names import CELLS, FAMILIES
 from experiments.engine.errors import UserError
 
 # (i) and (ii) get at most this share of the budget when the regime is chosen: the rest can buy seeds on the
@@ -35,6 +36,7 @@ PROBE_STEPS_PAID = 2  # a candidate that projects past the limit costs its untim
 # m widths 89.3% (so m starts at 8); airbench's curve keeps gaining to 40 epochs (93.28% at 10, 93.87% at 20,
 # 94.07% at 40) and wider nets reach 95-96% (airbench95/96). The schedule decays to the end of the epochs given.
 REGIMES = (("s", 1), ("s", 2), ("s", 4), ("s", 8), ("m", 8), ("m", 12), ("m", 16), ("m", 24), ("m", 40), ("l", 40))
+SIZES = tuple(dict.fromkeys(size for size, _ in REGIMES))  # the built-in widths, smallest first: s, m, l
 
 # The order of evidence, first bought first, as profile changes laid over the smallest complete report.
 # Why this order: (i) answers every item; (ii) turns the batch-norm and dropout answers into verdicts over
@@ -54,10 +56,9 @@ EVIDENCE = (
     ("vi", "every other cell once on the full split", {"ablation": {"full_seeds": [0]}}),
 )
 # The stages whose parameters each step changes: a step can be dropped mid-build only before they start
-STEP_STAGES = {"ii": ("ablation-{f}-plain", "ablation-{f}-bn", "ablation-{f}-dropout", "ablation-{f}-bn-dropout"),
-               "iii": ("ablation-{f}-full",), "iv": ("ablation-{f}-plain", "ablation-{f}-bn", "ablation-{f}-dropout",
-                                                     "ablation-{f}-bn-dropout"),
-               "v": ("levers-{f}",), "vi": ("ablation-{f}-full",)}
+_CELL_STAGES = tuple(f"ablation-{{f}}-{cell}" for cell in CELLS)
+STEP_STAGES = {"ii": _CELL_STAGES, "iii": ("ablation-{f}-full",), "iv": _CELL_STAGES, "v": ("levers-{f}",),
+               "vi": ("ablation-{f}-full",)}
 # The fixed rates of a plan without tuning: what the full profile's tuning chose on 4,000 images
 UNTUNED_RATES = {"bn": 0.24, "plain": 0.06}
 
@@ -105,16 +106,14 @@ def merged(base: dict, changes: dict) -> dict:
 def smallest_report(profile: dict, size: str, epochs: int, n: int) -> dict:
     """Step (i) at a regime: one seed a cell on the smallest rung (grown to MIN_CELL_STEPS steps a run)
     at fixed rates, only the final on the full split, no lever study, the finals at `epochs` of the
-    `size` widths. The search ranks the
-    widths up to one size above the regime's (that one is probed, and trained only where it fits) for
-    no more epochs than the finals train."""
+    `size` widths. The search ranks the widths up to one size above the regime's (that one is probed,
+    and trained only where it fits) for no more epochs than the finals train."""
     fixed = {f"{f}-{cell}": {"lr_grid": [UNTUNED_RATES["plain"]]} for f in FAMILIES for cell in ("plain", "dropout")}
     rung = max(min(profile["ablation"]["rungs"]), math.ceil(MIN_CELL_STEPS * profile["train"]["batch_size"] / epochs))
     rung = min(rung, n - 1)  # a rung below the full split (n training images), as the ablation requires
-    sizes = list(dict.fromkeys(s for s, _ in REGIMES))
-    shown = sizes[:sizes.index(size) + 2]
+    shown = SIZES[:SIZES.index(size) + 2]
     search = profile["search"]
-    candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if c not in {f"{f}-{s}" for s in sizes}]
+    candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if c not in {f"{f}-{s}" for s in SIZES}]
                   for f, names in search["candidates"].items()}
     return merged(profile, {
         "search": {"candidates": candidates, "epochs": min(search["epochs"], epochs)},
@@ -183,7 +182,7 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
     if regime is None:
         fits = [r for r in regimes if total(r, {1, 2}) <= REGIME_SHARE * budget_s]
         regime = fits[-1] if fits else regimes[0]
-    if total(regime, {1} | keep) > budget_s and not keep:
+    if not keep and total(regime, {1}) > budget_s:
         raise UserError(f"a budget of {budget_s / 60:.0f} minutes is below the smallest complete report on this "
                         f"machine: about {math.ceil(minimum / 60)} minutes (try --budget {math.ceil(minimum / 60)}m)")
     bought = {1} | set(keep)
@@ -192,12 +191,10 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
             bought.add(k)
     planned, seconds = priced(profile, *regime, frozenset(bought), flops, speed, n, n_val, stages)
     # what the speed alone counts, before what was measured: the base later measurements are compared with
-    counted = priced(profile, *regime, frozenset(bought), flops, Speed(speed.seconds_per_flop, speed.fixed,
-                                                                       speed.default_fixed, per_run=speed.per_run),
-                     n, n_val, stages)[1]
+    counted = priced(profile, *regime, frozenset(bought), flops, replace(speed, done={}, scale={}), n, n_val, stages)[1]
     spent = sum(seconds.values())
     # what a step left out would add: priced afresh (a stage done without it would run again with it)
-    fresh = Speed(speed.seconds_per_flop, speed.fixed, speed.default_fixed, scale=speed.scale, per_run=speed.per_run)
+    fresh = replace(speed, done={})
 
     def fresh_total(steps_bought):
         return sum(priced(profile, *regime, frozenset(steps_bought), flops, fresh, n, n_val, stages)[1].values())
@@ -214,7 +211,13 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
             "seconds_per_gflop": speed.seconds_per_flop * 1e9, "profile": planned, "base_profile": profile}
 
 
+def started_steps(started: set[str]) -> frozenset[int]:
+    """The steps whose stages (STEP_STAGES) have started: bought, a replan cannot take them back;
+    not bought, it cannot add them any more."""
+    return frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) for f in FAMILIES
+                     if any(s.format(f=f) in started for s in STEP_STAGES.get(name, ())))
+
+
 def steps_to_keep(plan: dict, started: set[str]) -> frozenset[int]:
-    """The bought steps whose stages have started: a replan mid-build cannot take them back."""
-    return frozenset(k for k in plan["bought"] for f in FAMILIES
-                     if any(s.format(f=f) in started for s in STEP_STAGES.get(EVIDENCE[k - 1][0], ())))
+    """The bought steps whose stages have started."""
+    return started_steps(started) & frozenset(plan["bought"])

@@ -77,13 +77,14 @@ def bench_train(models: str | None, profile: str, device: str, results, steps: i
     """`invoke bench-train`: times the final's architectures (those the searches chose in `results`,
     else gap-m and dense-m) at the profile's batch; writes results/bench/train.json, returns the lines."""
     from experiments.core import paths
+    from experiments.core.names import FAMILIES
     from experiments.engine.io import read_json, write_json
     from experiments.engine.provenance import cpu_flags
     from experiments.training.bench import describe_bench, run_bench
     from experiments.training.profiles import load_profile
     from experiments.training.models import candidate
     prof = load_profile(profile)
-    searches = [read_json(results / paths.search(f) / "search.json") for f in ("gap", "dense")
+    searches = [read_json(results / paths.search(f) / "search.json") for f in FAMILIES
                 if (results / paths.search(f) / "search.json").exists()]
     chosen = {s["chosen"]: next(c["model"] for c in s["candidates"] if c["name"] == s["chosen"]) for s in searches}
     if models or not chosen:

@@ -80,15 +80,15 @@ class BuildContext(Context):
 
 
 def make_context(profile: str, data_dir: str | None, device: str, results: str, report_dir: str,
-                 settings: dict, test_dir: str | None = None, sets: tuple = (), budget: str | None = None) -> BuildContext:
+                 settings: dict, test_dir: str | None = None, sets: tuple = (),
+                 budget: str | None = None) -> BuildContext:
     """The build's context; under a budget, experiments/build/commands.py lays the plan over its profile."""
     if test_dir and not Path(test_dir).is_dir():
         raise UserError(f"test folder not found: {test_dir}")
     settings = {**settings, "changes": []}
-    ctx = BuildContext(profile_name=profile, profile=user_profile(profile, settings, sets), device=device,
-                       results=Path(results), report_dir=Path(report_dir), settings=settings, data_dir=data_dir,
-                       test_dir=test_dir, budget=budget)
-    return ctx
+    return BuildContext(profile_name=profile, profile=user_profile(profile, settings, sets), device=device,
+                        results=Path(results), report_dir=Path(report_dir), settings=settings, data_dir=data_dir,
+                        test_dir=test_dir, budget=budget)
 
 
 def user_profile(name: str, settings: dict, sets: tuple = ()) -> dict:

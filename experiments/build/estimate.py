@@ -84,14 +84,14 @@ def model_flops(ctx, family: str) -> int:
         rec = read_json(search)
         return next(c["flops"] for c in rec["candidates"] if c["name"] == rec["chosen"])
     names = ctx.profile["search"]["candidates"][family]
-    flops = sorted(_flops(json.dumps(candidate(n, extra=ctx.profile["models"]), sort_keys=True)) for n in names)
+    flops = sorted(config_flops(json.dumps(candidate(n, extra=ctx.profile["models"]), sort_keys=True)) for n in names)
     final, (n_train, _) = ctx.profile["final"], split_sizes(ctx)
     minutes = [f * TRAIN_PASSES * n_train * final["epochs"] * seconds_per_flop(ctx.device) / 60 for f in flops]
     return max((f for f, m in zip(flops, minutes) if m <= final["max_minutes"]), default=flops[0])
 
 
 @functools.lru_cache(maxsize=None)
-def _flops(model_json: str) -> int:
+def config_flops(model_json: str) -> int:
     """An architecture's forward FLOPs per image, built once (the time left is asked at every stage)."""
     from experiments.training.models import build_model, describe
     return describe(build_model(json.loads(model_json)))["flops"]

@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-from experiments.build.budget import EVIDENCE, STEP_STAGES, Speed, plan_study, steps_to_keep
-from experiments.build.estimate import _flops, runs_of, seconds_per_flop, split_sizes
+from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, started_steps
+from experiments.build.estimate import config_flops, runs_of, seconds_per_flop, split_sizes
 from experiments.core import paths
 from experiments.core.names import FAMILIES, stage_group
+from experiments.engine.errors import UserError
 from experiments.engine.io import read_json, write_json
 from experiments.engine.paths import record_path
 
-SIZES = ("s", "m", "l")
 # Stages that train nothing worth counting, before any was timed here: seconds on the 2-core EPYC with
 # AVX-512 bf16 (2026-12-03), scaled by this machine's training speed against that one's
 REFERENCE_SECONDS_PER_FLOP = 4.23e-12
@@ -36,10 +36,9 @@ BUY_MARGIN = 0.95  # mid-build, a step is bought only where the study with it le
 def measured_speed(ctx) -> float:
     """Seconds per forward FLOP of a training image here: the probe, once per results folder and device."""
     path = ctx.at(paths.BUDGET) / "speed.json"
-    if path.exists():
-        recorded = read_json(path)
-        if recorded.get("device") == ctx.device:
-            return recorded["seconds_per_flop"]
+    recorded = _read_budget_file(path)
+    if recorded and recorded.get("device") == ctx.device and "seconds_per_flop" in recorded:
+        return recorded["seconds_per_flop"]
     from experiments.engine.provenance import cpu_flags
     spf = seconds_per_flop(ctx.device)
     write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "cpu_flags": cpu_flags()})
@@ -51,7 +50,7 @@ def candidate_flops(profile: dict) -> dict[str, int]:
     from experiments.training.models import candidate
     names = {n for names in profile["search"]["candidates"].values() for n in names} | \
         {f"{f}-{s}" for f in FAMILIES for s in SIZES}
-    return {n: _flops(json.dumps(candidate(n, extra=profile["models"]), sort_keys=True)) for n in names}
+    return {n: config_flops(json.dumps(candidate(n, extra=profile["models"]), sort_keys=True)) for n in names}
 
 
 def recorded_seconds(ctx, stage: str) -> float | None:
@@ -62,7 +61,8 @@ def recorded_seconds(ctx, stage: str) -> float | None:
 
 
 def base_digest(profile: dict, budget_s: float, device: str) -> str:
-    return hashlib.sha256(json.dumps([profile, budget_s, device], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    text = json.dumps([profile, budget_s, device], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
@@ -81,8 +81,7 @@ def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
     per_run = REFERENCE_PER_RUN * spf / REFERENCE_SECONDS_PER_FLOP
     plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed, scale=scale, per_run=per_run),
                       budget_s, n, n_val, stages)
-    plan["per_run_seconds"] = per_run
-    return {**plan, "base": digest, "previous": recorded and summary(recorded)}
+    return {**plan, "per_run_seconds": per_run, "base": digest, "previous": recorded and summary(recorded)}
 
 
 def default_fixed(stage: str, spf: float, images: int) -> float:
@@ -115,7 +114,7 @@ def stage_scales(measured: dict[str, tuple[float, float]], stages: tuple[str, ..
 def calibration(ctx, plan: dict) -> dict:
     """`stage_scales` from the stages a recorded plan counted and this folder timed: a stage far below
     its count reused finished runs and says nothing."""
-    counted = plan.get("counted_seconds", plan["stage_seconds"])
+    counted = plan["counted_seconds"]
     measured = {s: (recorded_seconds(ctx, s), c) for s, c in counted.items()
                 if c > 0 and runs_of(plan["profile"], 1, s) is not None}
     measured = {s: (m, c) for s, (m, c) in measured.items() if m is not None and m > 0.2 * c}
@@ -123,8 +122,17 @@ def calibration(ctx, plan: dict) -> dict:
 
 
 def read_plan(ctx) -> dict | None:
-    path = ctx.at(paths.BUDGET) / "plan.json"
-    return read_json(path) if path.exists() else None
+    return _read_budget_file(ctx.at(paths.BUDGET) / "plan.json")
+
+
+def _read_budget_file(path) -> dict | None:
+    """A budget file, None where there is none; a damaged one is one line saying how to start afresh."""
+    if not path.exists():
+        return None
+    try:
+        return read_json(path)
+    except ValueError as err:
+        raise UserError(f"{path} is damaged ({err}); delete it and the budget is planned afresh") from None
 
 
 def save_plan(ctx, plan: dict) -> None:
@@ -140,7 +148,7 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     where it was already up to date: its recorded seconds count)."""
     done = {s: (sec if sec is not None else recorded_seconds(ctx, s) or 0.0) for s, sec in settled.items()}
     stages = ctx.stage_names
-    counted = plan.get("counted_seconds", plan["stage_seconds"])  # what the speed alone prices each stage at
+    counted = plan["counted_seconds"]  # what the speed alone prices each stage at
     measured = {s: (done[s], counted[s]) for s in settled
                 if settled[s] is not None and runs_of(plan["profile"], 1, s) and counted.get(s, 0) > 0}
     scale = stage_scales(measured, stages, plan["profile"])
@@ -154,12 +162,11 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
             flops[f"{family}-{plan['regime']['size']}"] = next(
                 c["flops"] for c in record["candidates"] if c["name"] == record["chosen"])
     started = set(settled)
-    keep = steps_to_keep(plan, started)
-    frozen = frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) if k not in plan["bought"] and any(
-        s.format(f=f) in started for s in STEP_STAGES.get(name, ()) for f in FAMILIES))
+    bought = set(plan["bought"])
+    keep, frozen = started_steps(started) & bought, started_steps(started) - bought
     n, n_val = split_sizes(ctx)
     budget_s = plan["budget_minutes"] * 60
-    speed = Speed(spf, fixed, done=done, scale=scale, per_run=plan.get("per_run_seconds", 0.0))
+    speed = Speed(spf, fixed, done=done, scale=scale, per_run=plan["per_run_seconds"])
     regime = (plan["regime"]["size"], plan["regime"]["epochs"])
 
     def study(steps, exclude, limit=budget_s):
@@ -169,7 +176,6 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     # whose stages started); buy only with BUY_MARGIN to spare, so that a step is not bought and dropped
     # again as the estimates move by a few seconds
     everything = frozenset(range(1, len(EVIDENCE) + 1))
-    bought = set(plan["bought"])
     new = study(bought, everything - bought)
     while new["total_minutes"] * 60 > budget_s and bought - keep - {1}:
         bought.discard(max(bought - keep - {1}))

@@ -29,6 +29,11 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return None
 
 
+def dtype_name(dtype: torch.dtype | None) -> str:
+    """'bfloat16', 'float32', ...: how runs record a type (None, no low precision: float32)."""
+    return str(dtype or torch.float32).replace("torch.", "")
+
+
 def newton_schulz_dtype(device: torch.device) -> torch.dtype:
     """Muon's Newton-Schulz iteration: bfloat16 where it is native (airbench's choice), else float32
     (float16's range is too narrow for the quintic's intermediate powers)."""
@@ -39,11 +44,8 @@ def precisions(device: torch.device, matrix_weights: str, optimizer: str = "muon
     """Which type each part of a training run computes in here, by the rule above: recorded with
     the run so a reader knows what ran where."""
     low = autocast_dtype(device)
-
-    def name(dtype):
-        return str(dtype or torch.float32).replace("torch.", "")
-    return {"forward": name(low), "matrix_weights": name(low if matrix_weights == "low" else None),
-            "newton_schulz": name(newton_schulz_dtype(device)) if optimizer == "muon" else "none"}
+    return {"forward": dtype_name(low), "matrix_weights": dtype_name(low if matrix_weights == "low" else None),
+            "newton_schulz": dtype_name(newton_schulz_dtype(device)) if optimizer == "muon" else "none"}
 
 
 def autocast(device: torch.device):

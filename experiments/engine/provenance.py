@@ -40,7 +40,8 @@ def cpu_model() -> str:
 
 
 # the vector extensions that decide how fast torch runs on a CPU (bf16 is native only with the last two)
-SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 bf16", "amx_bf16": "AMX bf16"}
+SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 bf16",
+               "amx_bf16": "AMX bf16"}
 
 
 def cpu_flags() -> str:
@@ -70,15 +71,14 @@ def collect(device: str) -> dict:
     """The provenance of work done now on `device` ("auto", "cpu" or "cuda")."""
     import torch
 
-    from experiments.engine.devices import autocast_dtype, resolve_device
+    from experiments.engine.devices import autocast_dtype, dtype_name, resolve_device
     from experiments.engine.threads import cores_alone
     dev = resolve_device(device)
-    precision = autocast_dtype(dev) or torch.float32
     return {**git_state(), "versions": versions(), "cpu": cpu_model(), "cpu_flags": cpu_flags(),
             "cpu_count": os.cpu_count(),
             "threads": cores_alone(), "device": str(dev),
             "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-            "precision": str(precision).replace("torch.", "")}
+            "precision": dtype_name(autocast_dtype(dev))}
 
 
 def commit_label(prov: dict | None) -> str:

@@ -21,8 +21,8 @@ from experiments.training.train import Diverged, train_run, validate_train_confi
 # choice against it and says whether the budget was binding or nothing fitted.
 RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} epochs "
         "on {n} images) fits {minutes} at the measured speed (median epoch; on a CPU its CPU time over the cores, what it costs alone); "
-        "if none fits, the fastest. A candidate that diverges at the search's rate is never chosen. A candidate whose speed, timed on a few training steps first, already "
-        "projects past the budget is not trained")
+        "if none fits, the fastest. A candidate that diverges at the search's rate is never chosen. A candidate "
+        "whose speed, timed on a few training steps first, already projects past the budget is not trained")
 PROBE_STEPS = 3  # timed training steps (after one untimed) that decide whether a candidate is trained
 
 
@@ -51,7 +51,7 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
         if m is None or m["diverged"]:
             info = describe(build_model(model_cfg))
             rows.append({"name": name, "model": model_cfg, "val_acc": None, "trained": m is not None,
-                         "diverged": m is not None, "lr": cfg["lr"], "divergence": m and m["divergence"],
+                         "diverged": m is not None, "lr": cfg["lr"], "divergence": m["divergence"] if m else None,
                          "params": info["params"], "flops": info["flops"], "seconds": None,
                          "projected_final_minutes": round(probed[name], 1)})
             continue

@@ -14,12 +14,12 @@ import time
 import numpy as np
 import torch
 
-from experiments.engine.devices import autocast, autocast_dtype, precisions, resolve_device
+from experiments.engine.devices import autocast_dtype, dtype_name, precisions, resolve_device
 from experiments.engine.threads import cores_alone
 from experiments.training.models import build_model, describe
-from experiments.training.recipe import base_flips, loss_for_step, make_optimizer, store_matrix_weights
+from experiments.training.recipe import base_flips, make_optimizer, store_matrix_weights
 from experiments.training.scoring import to_tensor_images
-from experiments.training.train import augmented_batch, validate_train_config
+from experiments.training.train import augmented_batch, forward_backward, validate_train_config
 
 MATMUL_SIZE = 2048
 
@@ -61,10 +61,7 @@ def time_step(model_cfg: dict, cfg: dict, batch: int, dev: torch.device, steps: 
         xb = augmented_batch(x, idx, step, cfg, base, gen)
         _sync(dev)
         marks.append(time.perf_counter())
-        with autocast(dev):
-            logits = model(xb)
-        opt.zero_grad(set_to_none=True)
-        loss_for_step(logits.float(), y, cfg).backward()
+        forward_backward(model, opt, xb, y, cfg, dev)
         _sync(dev)
         marks.append(time.perf_counter())
         opt.step()
@@ -87,7 +84,7 @@ def run_bench(models: dict[str, dict], batch: int, train: dict, device: str = "a
     low = autocast_dtype(dev)
     peaks = {"float32": matmul_peak(dev, torch.float32)}
     if low is not None:
-        peaks[str(low).replace("torch.", "")] = matmul_peak(dev, low)
+        peaks[dtype_name(low)] = matmul_peak(dev, low)
     rows = []
     for name, model_cfg in models.items():
         timed = time_step({**model_cfg, "batchnorm": True, "dropout": 0.0}, cfg, batch, dev, steps)

@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from experiments.engine.devices import autocast, autocast_dtype, precisions, resolve_device
+from experiments.engine.devices import autocast, autocast_dtype, dtype_name, precisions, resolve_device
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, write_json
 from experiments.engine.threads import LoadMeter, cores_alone, threads_for_run
@@ -213,9 +213,17 @@ def augmented_batch(train_x, idx, epoch: int, cfg: dict, base, gen) -> torch.Ten
 
 
 def train_step(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: torch.device):
-    """One optimisation step of the recipe on an augmented batch: forward under autocast, the
-    recipe's loss, backward, step. Returns (float32 logits, loss); a non-finite loss takes no step
-    (the caller decides what that means). The trainer and the search's speed probe both use it."""
+    """One optimisation step of the recipe on an augmented batch: `forward_backward`, then the
+    optimizer's step. Returns (float32 logits, loss); a non-finite loss takes no step (the caller
+    decides what that means). The trainer, the speed probes and bench-train use it or its parts."""
+    logits, loss = forward_backward(model, opt, x, y, cfg, dev)
+    if torch.isfinite(loss):
+        opt.step()
+    return logits, loss
+
+
+def forward_backward(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: torch.device):
+    """Forward under autocast, the recipe's loss, and its gradients where the loss is finite."""
     with autocast(dev):
         logits = model(x)
     logits = logits.float()
@@ -223,7 +231,6 @@ def train_step(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: tor
     if torch.isfinite(loss):
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
     return logits, loss
 
 
@@ -251,7 +258,7 @@ def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path, 
                "params": info["params"], "flops": info["flops"], "device": str(dev),
                # its threads, and the cores other processes kept busy when it started (engine/threads.py)
                **load,
-               "precision": str(autocast_dtype(dev) or torch.float32).replace("torch.", ""),
+               "precision": dtype_name(autocast_dtype(dev)),
                # each part's type by the device rule (engine/devices.py): forward, stored filters, Newton-Schulz
                "precisions": precisions(dev, config["train"]["matrix_weights"], config["train"]["optimizer"]),
                # per-image predictions (with TTA): paired comparisons of runs on the same images

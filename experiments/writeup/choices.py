@@ -5,7 +5,7 @@ or dropout the compared cells differ in (their rates, `rate_verdict`)."""
 from __future__ import annotations
 
 from experiments.writeup.formats import MISSING, pct, pts
-from experiments.writeup.verdicts import finite, interval_from_moments, is_number
+from experiments.writeup.verdicts import effect_verdict, is_number
 
 
 def best_cell_verdict(summary: dict) -> dict:
@@ -23,17 +23,15 @@ def best_cell_verdict(summary: dict) -> dict:
     if best not in cells or not others:
         return out
     runner = max(others, key=lambda c: c["mean"])
-    pairs = [(a - b) for a, b in zip(cells[best]["val_acc"], runner["val_acc"]) if is_number(a) and is_number(b)]
-    diffs = finite(pairs)
-    out.update(runner_up=runner["cell"], best_mean=cells[best]["mean"], runner_mean=runner["mean"], n=len(diffs),
+    per_seed = [a - b for a, b in zip(cells[best]["val_acc"], runner["val_acc"]) if is_number(a) and is_number(b)]
+    v = effect_verdict(per_seed, "beyond noise", "beyond noise", "indistinguishable")
+    out.update(runner_up=runner["cell"], best_mean=cells[best]["mean"], runner_mean=runner["mean"], n=v["n"],
                difference=cells[best]["mean"] - runner["mean"])
-    if len(diffs) < 2:
+    if v["n"] < 2:
         return {**out, "word": "one run each"}
-    mean = sum(diffs) / len(diffs)
-    sd = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5
-    low, high = interval_from_moments(mean, sd, len(diffs))
-    return {**out, "difference": mean, "low": low, "high": high,
-            "word": "beyond noise" if low is not None and (low > 0 or high < 0) else "indistinguishable"}
+    # a zero spread over seeds ("not estimable", "no change") leaves no interval to exclude 0: no difference shown
+    word = v["word"] if v["word"] in ("beyond noise", "indistinguishable") else "indistinguishable"
+    return {**out, "difference": v["mean"], "low": v["low"], "high": v["high"], "word": word}
 
 
 TWINS = {"bn_effect": (("bn", "plain"), ("bn-dropout", "dropout")),
@@ -76,7 +74,7 @@ def best_cell_sentence(v: dict) -> str:
     head = (f"the ablation cell with the highest mean validation accuracy on {v['n_train']:,} training images "
             f"({v['best']}, {pct(v['best_mean'])} against {pct(v['runner_mean'])} for {v['runner_up']}, the runner-up")
     if v["word"] == "one run each":
-        return (head + f": one run each, so training noise is not measured and the choice is the rule's "
+        return (head + ": one run each, so training noise is not measured and the choice is the rule's "
                 "(highest accuracy), not a finding)")
     spread = f"{pts(v['difference'])} points, 95% interval {pts(v['low'])} to {pts(v['high'])} over {v['n']} seeds"
     if v["word"] == "beyond noise":

@@ -89,10 +89,9 @@ def measures_context(res: Results) -> dict:
             "mean_maps_png": {kind: res.figure(paths.INTERPRET / name) for kind, name in measures["mean_maps"].items()}}
 
 
-def heldout_context(res: Results, families: list[dict], n_val: int) -> dict:
+def heldout_context(heldout: dict, families: list[dict], n_val: int) -> dict:
     """The finals on the held-out test split (numbers from test/test.json) and, beside them, their
     validation accuracy, each with its 95% Wilson interval."""
-    heldout = res.json(paths.HELDOUT)
     rows = {}
     for f in families:
         val = {"accuracy": f["final"]["val_acc"], "n": n_val, "correct": round(f["final"]["val_acc"] * n_val)}
@@ -212,6 +211,7 @@ def build_context(results: Path, settings: dict) -> dict:
     families = [family_context(res, f) for f in FAMILIES]
     audit = res.json(paths.AUDIT / "audit.json")
     selection = res.json(paths.SELECTION)
+    heldout = res.json(paths.HELDOUT)
     return {
         "settings": {**settings, "student": settings.get("student") or STUDENT_PLACEHOLDER,
                      "student_missing": not settings.get("student")},
@@ -219,7 +219,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "tester": res.json(paths.CONV / "tester.json"),
         "bench": res.json(paths.CONV / "bench.json"),
         "split": {k: v for k, v in res.json(paths.SPLIT).items() if not k.endswith("_idx")},
-        "heldout": heldout_context(res, families, res.json(paths.SPLIT)["n_val"]),
+        "heldout": heldout_context(heldout, families, res.json(paths.SPLIT)["n_val"]),
         "budget": budget_context(res),
         "families": families,
         "n_shown": {group: sum(item["group"] == group for item in selection["items"])
@@ -228,7 +228,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "measures": measures_context(res),
         "audit": audit,
         "duplicates_png": res.figure(paths.AUDIT / "duplicates.png"),
-        "reflection": reflection_facts(audit, families, res.json(paths.HELDOUT)),
+        "reflection": reflection_facts(audit, families, heldout),
         "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
         "citations": CITATIONS,
         # inlined, like the figures: report.html must look the same wherever it is opened

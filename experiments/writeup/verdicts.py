@@ -195,7 +195,7 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
     """Two-sided exact McNemar test of two classifiers on the same images: of the images exactly
     one of them gets right, is the split further from even than chance would make it?"""
     n = only_a + only_b
-    return 1.0 if n == 0 else float(min(1.0, 2 * stats.binom.cdf(min(only_a, only_b), n, 0.5)))
+    return 1.0 if n == 0 else float(stats.binomtest(only_a, n, 0.5).pvalue)
 
 
 def order_verdict(pair: dict | None, alpha: float = 0.05) -> dict:
@@ -206,7 +206,8 @@ def order_verdict(pair: dict | None, alpha: float = 0.05) -> dict:
         return {"word": "not measured", "better": None, "p": None, "only": None}
     (a, x), (b, y) = pair["only"].items()
     p = mcnemar_p(x, y)
-    return {"word": "ordered" if p < alpha else "indistinguishable", "better": (a if x > y else b) if p < alpha else None,
+    ordered = p < alpha
+    return {"word": "ordered" if ordered else "indistinguishable", "better": (a if x > y else b) if ordered else None,
             "p": p, "only": {a: x, b: y}, "n": pair.get("n")}
 
 
@@ -227,9 +228,9 @@ def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None =
     elif order["word"] == "indistinguishable":
         (a, x), (b, y) = order["only"].items()
         word = "no ranking"
-        sentence = (f"So {lift}; but the two finals are indistinguishable on validation (of the images only one of them "
-                    f"gets right, {a} gets {x:,} and {b} {y:,}: McNemar p = {order['p']:.2f}), so there is no ranking of "
-                    "the families for duplicates to reverse.")
+        sentence = (f"So {lift}; but the two finals are indistinguishable on validation (of the images only one of "
+                    f"them gets right, {a} gets {x:,} and {b} {y:,}: McNemar p = {order['p']:.2f}), so there is no "
+                    "ranking of the families for duplicates to reverse.")
     elif largest < gap:
         word = "cannot reorder"
         measured = (f"beyond chance by McNemar's test, p = {order['p']:.2g}" if order["word"] == "ordered"

@@ -151,3 +151,15 @@ def test_a_step_left_out_is_priced_afresh_even_when_every_stage_is_done():
                       regime=("s", 1), keep=frozenset({1}), exclude=frozenset({3, 4, 5, 6}))
     left_out = [s for s in plan["steps"] if not s["bought"]]
     assert left_out and all(s["more_minutes"] > 0 for s in left_out)
+
+
+def test_a_damaged_plan_file_is_one_line_saying_how_to_start_afresh(tmp_path):
+    from types import SimpleNamespace
+
+    from experiments.build.planning import read_plan
+    (tmp_path / "budget").mkdir()
+    (tmp_path / "budget" / "plan.json").write_text("{not json")
+    ctx = SimpleNamespace(at=lambda rel: tmp_path / rel)
+    with pytest.raises(UserError, match="plan.json is damaged .*delete it") as err:
+        read_plan(ctx)
+    assert "\n" not in str(err.value)
