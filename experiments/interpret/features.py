@@ -48,6 +48,13 @@ def tile_layout(n: int, side: int) -> TileLayout:
     return TileLayout(math.ceil(n / across), across, "full")
 
 
+def effective_layout(n: int) -> TileLayout:
+    """Problem 3's pixel-space filters, large enough to judge a Gabor shape by eye: 16 tiles across the
+    full text width (11 mm a tile, under 3 mm a pixel of a 4x4 filter)."""
+    cols = min(n, 16)
+    return TileLayout(math.ceil(n / cols), cols, "full")
+
+
 def chosen_layers(model: nn.Module) -> list[tuple[int, nn.Conv2d, nn.Module]]:
     """(1-based conv number, conv, module whose output is shown) for the first, middle and last conv
     of model.features. The output shown is that of the first ReLU after the conv (after any
@@ -186,15 +193,16 @@ def plot_effective_filters(weights: np.ndarray, title: str, layout: TileLayout):
 
 def plot_gabor_fits(kernels: np.ndarray, fitted: list, r2: list, best: list, worst: list, title: str):
     picks = [(i, "best") for i in best] + [(i, "worst") for i in worst]
-    fig, axes = plt.subplots(2, len(picks), figsize=(7.2, 2.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(picks), figsize=(6.4, 2.2), squeeze=False)  # prints near 1:1 (labels >= 7 pt)
     for col, (i, tag) in enumerate(picks):
         lo, hi = float(kernels[i].min()), float(kernels[i].max())
         for row, img in enumerate((kernels[i], fitted[i])):  # fit drawn on its filter's grey scale
             ax = axes[row, col]
             ax.imshow(img, cmap="gray", interpolation="nearest", vmin=lo, vmax=hi)
             ax.set_xticks([]), ax.set_yticks([])
-        axes[0, col].set_title(f"{tag} #{i}\nR²={r2[i]:.2f}", fontsize=7)
-    axes[0, 0].set_ylabel("filter", fontsize=7)
-    axes[1, 0].set_ylabel("Gabor fit", fontsize=7)
-    fig.suptitle(title, fontsize=9, y=1.08)
+        axes[0, col].set_title(f"{tag} #{i}\nR²={r2[i]:.2f}", fontsize=FONT_PT)
+    axes[0, 0].set_ylabel("filter", fontsize=FONT_PT)
+    axes[1, 0].set_ylabel("Gabor fit", fontsize=FONT_PT)
+    # wrapped to the figure's width: a longer line would widen the saved figure and shrink it in print
+    fig.suptitle(textwrap.fill(title, int(6.4 * 72 / (0.55 * 9))), fontsize=9, y=1.12)
     return fig

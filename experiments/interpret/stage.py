@@ -21,7 +21,7 @@ from experiments.engine.io import read_json, save_figure, write_json  # noqa: E4
 from experiments.interpret.cam import method_for  # noqa: E402
 from experiments.interpret.effective import effective_filters  # noqa: E402
 from experiments.interpret.features import (FIGURE_DPI, FONT_PT, MAPS_SCALE_RULE, chosen_layers,  # noqa: E402
-                                            constant_channels, feature_maps, plot_effective_filters,
+                                            constant_channels, effective_layout, feature_maps, plot_effective_filters,
                                             plot_feature_maps, plot_filters, plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
@@ -38,10 +38,11 @@ GUIDED_CAPTION = ("Guided backpropagation (Springenberg et al. 2015): the input 
 # ---------------------------------------------------------------- Problem 3
 
 def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: dict, *,
-                 image_index: int | None = None) -> dict:
+                 image_index: int | None = None, initial: nn.Module | None = None) -> dict:
     """Feature maps of `image` (3, 32, 32) in [0, 1] and filters for the first, middle and last conv,
     plus the Gabor test of the first layer. Writes feature_maps_<i>.png, filters_<i>.png,
-    features.json, gabor.json and gabor.png into out_dir; returns the features.json record."""
+    features.json, gabor.json and gabor.png into out_dir; returns the features.json record. `initial`
+    (the model before training) is the Gabor test's untrained control."""
     out, family = Path(out_dir), getattr(model, "family", "model")
     layers = []
     # the architecture table (describe) numbers every leaf module, the trunk's first
@@ -62,19 +63,21 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
                        "constant_channels": constant_channels(maps), "filter_rule": rule,
                        "maps_layout": maps_layout._asdict(), "filters_layout": filters_layout._asdict(),
                        "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
-    write_json(out / "gabor.json", run_gabor(model, out, family, params))
+    write_json(out / "gabor.json", run_gabor(model, out, family, params, initial))
     record = {"family": family, "image_index": image_index, "layers": layers,
               "n_conv_layers": len([m for m in model.features.modules() if isinstance(m, nn.Conv2d)])}
     write_json(out / "features.json", record)
     return record
 
 
-def run_gabor(model: nn.Module, out: Path, family: str, params: dict) -> dict:
+def run_gabor(model: nn.Module, out: Path, family: str, params: dict, initial: nn.Module | None = None) -> dict:
     """The Gabor test on the filters the network applies to the pixels: the first learned conv composed
-    with the frozen stem before it (experiments/interpret/effective.py). Writes filters_effective.png
-    and gabor.png; returns the gabor.json record."""
+    with the frozen stem before it (experiments/interpret/effective.py), against the same filters of
+    `initial` where given. Writes filters_effective.png (and filters_effective_init.png) and gabor.png;
+    returns the gabor.json record."""
     weights, composed = effective_filters(model)
-    gabor, kernels, fitted = gabor_test(weights, seed=params.get("seed", 0))
+    start = effective_filters(initial)[0] if initial is not None else None
+    gabor, kernels, fitted = gabor_test(weights, seed=params.get("seed", 0), initial=start)
     n = composed["layer"]
     layers = f"conv layers 1-{n}" if composed["frozen_before"] else f"conv layer {n}"
     gabor = {**gabor, **composed, "space": "pixel", "filters": "filters_effective.png",
@@ -82,9 +85,13 @@ def run_gabor(model: nn.Module, out: Path, family: str, params: dict) -> dict:
                                 "frozen layer(s) before it (the ReLU between them left out: it is the map's linear "
                                 "part), per input colour channel divided by the model's input std"
                                 if composed["frozen_before"] else f"conv layer {n}, divided by the model's input std")}
-    layout = tile_layout(len(weights), max(weights.shape[2:]))
-    fig, _ = plot_effective_filters(weights, f"{family}: effective filters of {layers}", layout)
-    save_figure(fig, out / gabor["filters"], dpi=FIGURE_DPI)
+    layout = effective_layout(len(weights))
+    for name, w, when in (("filters", weights, "trained"), ("filters_init", start, "at initialisation")):
+        if w is None:
+            continue
+        fig, _ = plot_effective_filters(w, f"{family}: effective filters of {layers}, {when}", layout)
+        gabor[name] = f"{name.replace('filters', 'filters_effective')}.png"
+        save_figure(fig, out / gabor[name], dpi=FIGURE_DPI)
     gabor["filters_layout"] = layout._asdict()
     title = f"{family}: best and worst Gabor fits of the effective filters of {layers} ({gabor['channel_rule']})"
     save_figure(plot_gabor_fits(kernels, fitted, gabor["r2"], gabor["best"], gabor["worst"], title), out / "gabor.png")
@@ -149,10 +156,12 @@ def _measure(kind, model, images, classes, params: dict, explain) -> dict:
 
 def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
     """Columns = images; rows = the image (true / predicted class, confidence) and its map overlay for
-    the predicted class, plus the true class for misclassified images. Guided backpropagation
-    also shows the RGB gradient image."""
+    the predicted class, plus the true class for misclassified images. Guided backpropagation also
+    shows the RGB gradient image for correctly classified ones (for misclassified ones its two
+    extra rows would push the figure past the page's height, shrinking its labels below 7 pt)."""
     which = [("predicted", preds)] if group == "correct" else [("predicted", preds), ("true", labels)]
-    n_rows = 1 + len(which) * (2 if kind == "saliency" else 1)
+    gradient_rows = kind == "saliency" and group == "correct"
+    n_rows = 1 + len(which) * (2 if gradient_rows else 1)
     cols = max(1, len(shown))
     fig, axes = plt.subplots(n_rows, cols, figsize=(min(7.2, 1.1 * cols + 1.2), min(9.5, 1.3 * n_rows + 0.6)),
                              squeeze=False)
@@ -171,8 +180,8 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
     for label, targets in which:
         if kind == "saliency":
             grads = guided_backprop(model, images, targets)
-            panels = [("gradient", gradient_images(grads).permute(0, 2, 3, 1).numpy()),
-                      ("|gradient|", saliency_maps(grads).numpy())]
+            panels = ([("gradient", gradient_images(grads).permute(0, 2, 3, 1).numpy())] if gradient_rows else []) + \
+                [("|gradient|", saliency_maps(grads).numpy())]
         else:
             panels = [("map", explain(model, images, targets).numpy())]
         for name, data in panels:
@@ -223,8 +232,10 @@ def features_stage(family: str, results: Path, prepared, params: dict) -> dict:
     sel, images, _ = _selected(results, prepared)
     index = sel["items"][0]["index"] if sel["items"] else 0
     image = images[0] if len(images) else to_float_images(prepared.val_x[:1])[0]
+    from experiments.training.runs import load_initial_model
+    run_dir = Path(results) / "final" / f"{family}-final"
     return run_features(_model(results, family), image, Path(results) / "interpret" / family, params,
-                        image_index=index)
+                        image_index=index, initial=load_initial_model(run_dir))
 
 
 def cam_stage(family: str, results: Path, prepared, params: dict) -> dict:

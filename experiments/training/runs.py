@@ -7,7 +7,7 @@ import torch
 
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json
-from experiments.training.models import build_model
+from experiments.training.models import PatchWhitening, build_model
 
 
 def load_model(run_dir: Path, device: str = "cpu") -> torch.nn.Module:
@@ -23,6 +23,27 @@ def load_model(run_dir: Path, device: str = "cpu") -> torch.nn.Module:
     except Exception as err:  # a truncated or foreign file: say which
         raise UserError(f"{run_dir / 'model.pt'} cannot be loaded ({type(err).__name__}: {err})") from None
     return model.to(device).eval()
+
+
+def load_initial_model(run_dir: Path) -> torch.nn.Module:
+    """The finished run's model as it was before its first step: built from the run's config under its
+    seed, as train_run builds it (the global seed, then build_model, nothing random in between), with the
+    frozen whitening filters and the input statistics (set from data, not from the seed) taken from the
+    trained model. Problem 3's untrained control: what training changed in the filters."""
+    trained = load_model(run_dir)
+    cfg = read_json(Path(run_dir) / "config.json")
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        torch.manual_seed(cfg["train"]["seed"])
+        model = build_model(cfg["model"])
+    state = model.state_dict()
+    frozen = {name for name, p in trained.named_parameters() if not p.requires_grad}
+    frozen |= {name for name, _ in trained.named_buffers() if name in ("mean", "std")}
+    state.update({name: value for name, value in trained.state_dict().items() if name in frozen})
+    model.load_state_dict(state)
+    with torch.no_grad():  # the whitening bias trains for the first epochs; init_whitening starts it at 0
+        for layer in (m for m in model.modules() if isinstance(m, PatchWhitening)):
+            layer.bias.zero_()
+    return model.eval()
 
 
 def finished_runs(results: Path) -> dict[str, Path]:

@@ -36,7 +36,7 @@ def gabor_sentence(r: dict, v: dict) -> str:
     text = (f"{pct(r.get('fraction'))} of the {r.get('n_filters', MISSING)} {k} filters of {layer_name(r)} reach "
             f"R² ≥ {r.get('threshold', MISSING)} (median R² {dec(r.get('median_r2'))}); phase-randomised copies with "
             f"the same power spectrum reach it {pct(r.get('null_fraction'))} of the time (median "
-            f"{dec(r.get('null_median_r2'))}); one-sided Mann-Whitney p = {p} "
+            f"{dec(r.get('null_median_r2'))}); {r.get('test', 'test not recorded')}: p = {p} "
             f"(α = {v['alpha'] if v['alpha'] is not None else MISSING}).")
     if v["small_kernel"]:
         text += (f" A {k} kernel has only {kernel[0] * kernel[1]} pixels, too few to show an oriented envelope and "
@@ -59,7 +59,24 @@ def gabor_sentence(r: dict, v: dict) -> str:
                                          f"but the margin is small ({margin} in the fraction above the threshold): "
                                          "a real but slight difference, not evidence of Gabor-like filters.",
     }[v["word"]]
-    return text + tail
+    return text + tail + " " + learned_sentence(r, v)
+
+
+def learned_sentence(r: dict, v: dict) -> str:
+    """What training changed: the untrained control (the same filters at initialisation) against the trained."""
+    if v["learned_word"] == NOT_MEASURED:
+        return "The filters at initialisation were not recorded, so whether training made them so is not measured."
+    p = f"{v['init_p_value']:.3g}"
+    same = (f" ({r['init_unchanged']} of them identical to their initial values)" if r.get("init_unchanged") else "")
+    head = (f"At initialisation the same filters{same} reached R² ≥ {r.get('threshold', MISSING)} "
+            f"{pct(v['init_fraction'])} of the time (median {dec(r.get('init_median_r2'))}); trained against initial, "
+            f"paired per filter, p = {p}")
+    return head + {"learned": f": training made them more Gabor-like ({100 * v['learned_margin']:+.0f} points): "
+                              "the Gabor shape is learned.",
+                   "slightly raised": f": training raised the fits, but only by {100 * v['learned_margin']:+.0f} "
+                                      "points in the fraction: mostly what initialisation gave.",
+                   "not learned": ": training did not raise the fits, so whatever Gabor shape the test sees was "
+                                  "there before training, not learned."}[v["learned_word"]]
 
 
 # ---------------------------------------------------------------- Problems 4 and 5

@@ -211,6 +211,7 @@ def gabor_verdict(r: dict) -> dict:
            "null_fraction": null_fraction if is_number(null_fraction) else None,
            "margin": fraction - null_fraction if is_number(fraction) and is_number(null_fraction) else None,
            "small_kernel": bool(kernel) and min(kernel) <= 3, "significant": None}
+    out.update(learned_verdict(r, out["alpha"], out["clear_margin"]))
     if None in (out["p_value"], out["alpha"], out["clear_margin"], out["margin"]):
         return {**out, "word": NOT_MEASURED}
     out["significant"] = p < alpha
@@ -223,3 +224,19 @@ def gabor_verdict(r: dict) -> dict:
     if out["margin"] >= clear / 2:
         return {**out, "word": "partly Gabor-like"}
     return {**out, "word": "slightly better than the null"}
+
+
+def learned_verdict(r: dict, alpha, clear) -> dict:
+    """Did training make the filters more Gabor-like than they started? From the untrained control in
+    gabor.json (the same filters at initialisation, paired per filter): "learned" (the fits rose
+    significantly, p < alpha, and the fraction above the threshold by at least half the clear margin),
+    "slightly raised" (significant, a smaller margin), "not learned" (no significant rise: what the
+    test sees was there before training), or "not measured" (no control recorded)."""
+    p, start, fraction = r.get("init_p_value"), r.get("init_fraction"), r.get("fraction")
+    out = {"init_p_value": p if is_number(p) else None, "init_fraction": start if is_number(start) else None,
+           "learned_margin": fraction - start if is_number(fraction) and is_number(start) else None}
+    if None in (out["init_p_value"], out["learned_margin"], alpha, clear):
+        return {**out, "learned_word": NOT_MEASURED}
+    if out["init_p_value"] >= alpha:
+        return {**out, "learned_word": "not learned"}
+    return {**out, "learned_word": "learned" if out["learned_margin"] >= clear / 2 else "slightly raised"}

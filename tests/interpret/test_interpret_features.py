@@ -11,10 +11,11 @@ from torch import nn
 
 from experiments.interpret.features import (WIDTH_IN, chosen_layers, constant_channels, feature_maps, filter_tiles,
                                             plot_feature_maps, plot_filters, tile_layout)
-from experiments.interpret.gabor import (NULL_PER_FILTER, fit_gabor, fit_gabors, gabor, gabor_jacobian, gabor_test,
+from experiments.interpret.gabor import (fit_gabor, fit_gabors, gabor, gabor_jacobian, gabor_test,
                                          phase_randomised)
 from experiments.interpret.stage import run_features
 from experiments.training.models import build_model, candidate
+from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.map_verdicts import gabor_verdict
 from tests.interpret.test_interpret_toys import ToyNet, hook_count
 
@@ -172,19 +173,48 @@ def test_a_constant_kernel_has_r2_zero_not_nan():
 def test_the_gabor_test_flags_small_kernels_and_reports_the_null():
     filters = np.random.default_rng(1).standard_normal((3, 3, 3, 3))
     result, kernels, fitted = gabor_test(filters)
-    assert result["small_kernel"] and result["kernel_size"] == [3, 3] and len(result["null_r2"]) == NULL_PER_FILTER * 3
+    assert result["small_kernel"] and result["kernel_size"] == [3, 3] and len(result["null_r2"]) == 3, "one per filter"
     assert gabor_verdict(result)["word"] in ("no evidence", "inconclusive at this kernel size")
     assert kernels.shape == (3, 3, 3) and len(fitted) == 3
 
 
+def _gabor_filters(n: int, rng) -> np.ndarray:
+    """n noisy 7x7 Gabors of n orientations (a compact envelope: phase-randomised copies of a narrow-band
+    filter are themselves Gabor-like, which the null must not be here)."""
+    gabors = np.stack([[gabor(np.array([1.0, t, 0.25, 0.0, 1.2, 1.0, 0.0, 0.0, 0.0]), 7, 7)] * 3
+                       for t in np.linspace(0, np.pi, n, endpoint=False)])
+    return gabors + 0.02 * rng.standard_normal(gabors.shape)
+
+
 def test_gabor_test_says_yes_for_gabor_filters_and_no_for_random_ones():
     rng = np.random.default_rng(2)
-    gabors = np.stack([[gabor(np.array([1.0, t, 0.25, 0.0, 1.3, 1.0, 0.0, 0.0, 0.0]), 5, 5)] * 3
-                       for t in np.linspace(0, np.pi, 6, endpoint=False)])
-    result = gabor_test(gabors + 0.02 * rng.standard_normal(gabors.shape))[0]
+    result = gabor_test(_gabor_filters(10, rng))[0]
     assert gabor_verdict(result)["word"] == "Gabor-like" and result["p_value"] < 0.01
-    result = gabor_test(rng.standard_normal((6, 3, 5, 5)))[0]
+    result = gabor_test(rng.standard_normal((10, 3, 7, 7)))[0]
     assert gabor_verdict(result)["word"] == "no evidence", "white noise has no arrangement to scramble"
+
+
+def test_the_null_copies_of_a_filter_count_once_so_few_filters_cannot_reach_significance():
+    """Issue 29: 6 filters are 6 units, whatever the number of copies: a one-sided signed-rank test of
+    6 pairs cannot go below 1/64 > alpha, where copies counted as units once made it 'Gabor-like'."""
+    result = gabor_test(_gabor_filters(6, np.random.default_rng(2)))[0]
+    assert len(result["null_r2"]) == 6 and result["p_value"] >= 1 / 64 > result["alpha"]
+    assert gabor_verdict(result)["word"] == "no evidence"
+
+
+def test_the_untrained_control_says_learned_only_where_training_raised_the_fits():
+    rng = np.random.default_rng(4)
+    trained = _gabor_filters(12, rng)
+    noise = rng.standard_normal(trained.shape)
+    learned = gabor_test(trained, initial=noise)[0]
+    assert learned["init_p_value"] < 0.01 and learned["init_fraction"] < learned["fraction"]
+    assert gabor_verdict(learned)["learned_word"] == "learned"
+    same = gabor_test(trained, initial=trained)[0]
+    assert same["init_p_value"] == 1.0 and same["init_unchanged"] == 12, "nothing moved: nothing learned"
+    v = gabor_verdict(same)
+    assert v["word"] == "Gabor-like" and v["learned_word"] == "not learned"
+    assert "there before training, not learned" in gabor_sentence(same, v)
+    assert gabor_verdict(gabor_test(trained)[0])["learned_word"] == "not measured", "no control, no claim"
 
 
 def test_the_analytic_jacobian_matches_finite_differences():

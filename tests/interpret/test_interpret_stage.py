@@ -67,3 +67,28 @@ def test_a_frozen_whitening_stem_is_labelled_and_the_gabor_test_skips_it(tmp_pat
     assert gabor["layer"] == 2 and gabor["frozen_before"] == 1, "the Gabor test runs on the first learned conv"
     assert gabor["kernel_size"] == [4, 4] and gabor["space"] == "pixel", "2x2 whitening then 3x3: 4x4 on the pixels"
     assert gabor["n_filters"] == 32 and (tmp_path / gabor["filters"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def _print_scale(png) -> float:
+    """How much the report shrinks a saved figure: an img is at most the text width (180 mm) wide and
+    112 mm tall (templates/report.css), and a figure is drawn at print size (its PNG's dpi)."""
+    from PIL import Image
+    with Image.open(png) as im:
+        width_in, height_in = (px / dpi for px, dpi in zip(im.size, im.info["dpi"]))
+    return min(1.0, (180 / 25.4) / width_in, (112 / 25.4) / height_in)
+
+
+def test_map_figures_of_ten_images_print_their_7_5_pt_labels_at_7_pt_or_more(tmp_path):
+    """Issue 29: labels >= 7 pt at print size. The misclassified guided-backprop figure of 10 images
+    had five rows, 180 mm tall, and printed at 63%: 4.7 pt."""
+    from experiments.interpret.features import FONT_PT
+    torch.manual_seed(0)
+    model = ToyNet("gap", seed=1)
+    images, labels = torch.rand(20, 3, 32, 32), torch.arange(20) % 10
+    sel = {"items": [{"index": i, "label": int(labels[i]), "group": "correct" if i < 10 else "incorrect"}
+                     for i in range(20)]}
+    run_saliency(model, images, labels, sel, CLASSES, tmp_path, PARAMS)
+    run_cam(model, images, labels, sel, CLASSES, tmp_path, PARAMS)
+    run_features(model, images[0], tmp_path, PARAMS)
+    for name in ("saliency_correct", "saliency_incorrect", "cam_correct", "cam_incorrect", "gabor"):
+        assert FONT_PT * _print_scale(tmp_path / f"{name}.png") >= 7.0, f"{name}.png prints its labels below 7 pt"

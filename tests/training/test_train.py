@@ -66,15 +66,25 @@ def test_damaged_checkpoint_is_one_clear_error(tmp_path):
         load_checkpoint(tmp_path / "checkpoint.pt")
 
 
-@pytest.mark.parametrize("family", ["dense", "gap"])
-def test_models_follow_the_interpretability_contract(family):
-    model = build_model(candidate(f"{family}-s", True, 0.5))
+@pytest.mark.parametrize("family, name", [("dense", "dense-s"), ("gap", "gap-s"), ("gap", "gap-nin-s")])
+def test_models_follow_the_interpretability_contract(family, name):
+    model = build_model(candidate(name, True, 0.5))
     assert model.family == family and model.classifier is model.head[-1]
     assert not any(isinstance(m, torch.nn.ReLU) and m.inplace for m in model.modules())
     feats = model.features(torch.rand(2, 3, 32, 32))
     assert feats.ndim == 4
     if family == "gap":
         assert isinstance(model.head[0], torch.nn.AdaptiveAvgPool2d)
+
+
+def test_the_nin_candidate_is_the_gap_trunk_with_an_identity_started_1x1_mlpconv_after_each_stage():
+    plain, nin = build_model(candidate("gap-s")), build_model(candidate("gap-nin-s"))
+    convs = [m for m in nin.features if isinstance(m, torch.nn.Conv2d)]
+    ones = [c for c in convs if c.kernel_size == (1, 1)]
+    assert len(ones) == len(candidate("gap-s")["widths"]) and len(convs) == len(
+        [m for m in plain.features if isinstance(m, torch.nn.Conv2d)]) + len(ones)
+    assert all(torch.equal(c.weight[:, :, 0, 0], torch.eye(c.out_channels)) for c in ones), "starts as the identity"
+    assert "mlpconv" not in build_model(candidate("gap-s")).config, "absent means off: older runs keep their identity"
 
 
 def test_describe_counts_every_parameter_and_conv_flops():
@@ -122,3 +132,26 @@ def test_spread_takes_every_class_of_a_split_stored_sorted_by_class():
     labels = np.repeat(np.arange(10), 500)  # how splits are stored
     assert set(labels[spread(len(labels), 1000)]) == set(range(10))
     assert len(spread(len(labels), 1000)) == 1000 and len(spread(7, 1000)) == 7
+
+
+def test_the_initial_model_of_a_finished_run_is_the_one_its_training_started_from(data, tmp_path, monkeypatch):
+    """Problem 3's untrained control rebuilds a run's starting weights from its config and seed: the
+    learned layers must be exactly those train_run built, the frozen whitening those it trained with."""
+    import copy
+
+    import experiments.training.train as train
+    from experiments.training.runs import load_initial_model, load_model
+    built = []
+    real = train.build_model
+    monkeypatch.setattr(train, "build_model", lambda *a, **k: built.append(copy.deepcopy(m := real(*a, **k))) or m)
+    train_run("gap-init", candidate("gap-s", True, 0.0), {**TRAIN, "seed": 3}, data, tmp_path, "cpu")
+    initial, trained = load_initial_model(tmp_path), load_model(tmp_path)
+    started = dict(built[0].named_parameters())  # the first build is the one trained (later ones describe it)
+    for name, p in initial.named_parameters():
+        if name == "features.0.bias":  # the whitening's: init_whitening starts it at 0, after the build
+            assert not p.any()
+        elif p.requires_grad:
+            assert torch.equal(p, started[name]), f"{name} is not the weight training started from"
+        else:
+            assert torch.equal(p, dict(trained.named_parameters())[name]), f"frozen {name} differs from training's"
+    assert not torch.equal(initial.features[2].weight, trained.features[2].weight), "training moved the filters"
