@@ -29,7 +29,7 @@ from experiments.interpret.maps import inspecting, probabilities, to_float_image
 from experiments.interpret.measures import (BORDER_WIDTH, CENTRE_SIDE, CORNER_SIDE, blank_maps,  # noqa: E402
                                             border_region, centre_mass, centre_region, corner_region,
                                             cross_class_partners, faithfulness, layout_correlations, mass_centre,
-                                            matching_resolution, paired_rank_correlations, region_mass,
+                                            matching_resolution, mean_of_others, paired_rank_correlations, region_mass,
                                             smooth_random_maps, smoothness)
 from experiments.interpret.sanity import SANITY_SEED, SANITY_THRESHOLD, randomized_copy, rank_correlations  # noqa: E402
 
@@ -43,6 +43,8 @@ SCAN = 1000  # validation images predicted at a time while looking for enough of
 PAIRING_RULE = ("each image paired with one of another class: the images in a random order (seed {seed}), sorted by "
                 "class, each paired with the one as many places further round as the largest class has images")
 LAYOUT_RULE = "Spearman correlation of each map with the mean of the same network's other non-blank maps"
+BASELINE_RULE = ("the network's own mean map (the mean of its other non-blank maps of the measured images): one "
+                 "centre-weighted ranking of pixels, the same whatever the image")
 
 
 def choose_images(correct: dict[str, torch.Tensor], order: torch.Tensor, n: int, seed: int) -> dict:
@@ -97,8 +99,10 @@ def _measure_maps(kind, model, images, maps, true_maps, pred, wrong, side, param
     resolution = side if kind == "cam" else matching_resolution(target, size, range(side, size + 1), seed)
     reference = smoothness(smooth_random_maps(64, resolution, size, torch.Generator().manual_seed(seed)))
     with as_scored(model) as scorer:
+        # the centre-weighted baseline: the network's own mean map, one fixed ranking for every image
+        own_mean = mean_of_others(maps)
         faith = faithfulness(scorer, images, maps, pred, params["measure_steps"], params["random_baselines"],
-                             resolution, seed)
+                             resolution, seed, baseline=own_mean)
     class_rho = paired_rank_correlations(maps, true_maps)
     blank_true, centres = blank_maps(true_maps), mass_centre(maps)
     border, corner = (region_mass(maps, region(size))[0] for region in (border_region, corner_region))
@@ -112,7 +116,10 @@ def _measure_maps(kind, model, images, maps, true_maps, pred, wrong, side, param
             "class_rho": _round([r if w else None for r, w in zip(class_rho, wrong.tolist())]),
             "deletion": _round(faith["deletion"]), "insertion": _round(faith["insertion"]),
             "random_deletion": [_round(r) for r in faith["random_deletion"]],
-            "random_insertion": [_round(r) for r in faith["random_insertion"]]}
+            "random_insertion": [_round(r) for r in faith["random_insertion"]],
+            "baseline_rule": BASELINE_RULE,
+            "baseline_deletion": _round(faith.get("baseline_deletion", [None] * len(maps))),
+            "baseline_insertion": _round(faith.get("baseline_insertion", [None] * len(maps)))}
 
 
 def sanity_check(model, kind: str, images, maps, classes, reinits: int) -> dict:
@@ -174,6 +181,7 @@ def run_measures(models: dict, images: torch.Tensor, labels: torch.Tensor, chose
         "right", "down" (the mass centre's offset from the image centre, pixels; None where blank),
         "class_rho" (predicted vs true class; None where correct or blank),
         "deletion", "insertion" (per image), "random_deletion", "random_insertion" (per random map, per image),
+        "baseline_rule", "baseline_deletion", "baseline_insertion" (per image, for the network's own mean map),
         "sanity": {"seeds" (re-initialisations), "rho" (per seed, per image), "reinit_blank" (per seed, per
         image: the re-initialised network's map is constant), "threshold"}}}}},
      "agreement": {kind: {"rho", "other_class_rho", "partner", "pairing_rule", "both_correct"}},
@@ -224,7 +232,7 @@ def plot_mean_maps(kind: str, predicted: dict, families: dict):
             ax.plot((size - 1) / 2 + x, (size - 1) / 2 + y, "+", color="white", markersize=9, mew=1.5)
         n_blank = int((rows & blank).sum())
         ax.set_title(f"{family}, {group}\n{int(keep.sum())} maps" + (f" (+{n_blank} blank)" if n_blank else ""),
-                     fontsize=7)
+                     fontsize=7.5)
     methods = {families[f]["methods"][kind]["method"]: f for f in FAMILIES}
     fig.suptitle(", ".join(f"{name} ({f})" for name, f in methods.items()) if len(methods) > 1 else next(iter(methods)),
                  fontsize=8)

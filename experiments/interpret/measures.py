@@ -99,18 +99,27 @@ def paired_rank_correlations(a: torch.Tensor, b: torch.Tensor) -> list[float | N
     return [None if x or y else r for r, x, y in zip(rho, blank_maps(a), blank_maps(b))]
 
 
-def layout_correlations(maps: torch.Tensor) -> list[float | None]:
-    """Per map of (N, H, W), the Spearman correlation with the mean of the network's other non-blank
-    maps (leave one out): near 1 when the maps share one layout whatever the image, near 0 when each
-    image's map is its own. None for a blank map, or when no other map is non-blank."""
+def mean_of_others(maps: torch.Tensor) -> torch.Tensor | None:
+    """Per map of (N, H, W), the mean of the network's other non-blank maps (leave one out): where its
+    evidence usually lies, whatever the image. None when fewer than two maps are non-blank."""
     blank = torch.tensor(blank_maps(maps), dtype=torch.bool)
     kept = maps.float() * ~blank.view(-1, 1, 1)
-    n, total = int((~blank).sum()), kept.sum(0)
+    n = int((~blank).sum())
     if n < 2:
+        return None
+    # a blank map adds nothing to the total, so its "others" are all n non-blank maps
+    return (kept.sum(0).unsqueeze(0) - kept) / (n - (~blank).float().view(-1, 1, 1))
+
+
+def layout_correlations(maps: torch.Tensor) -> list[float | None]:
+    """Per map of (N, H, W), the Spearman correlation with the mean of the network's other non-blank
+    maps (`mean_of_others`): near 1 when the maps share one layout whatever the image, near 0 when each
+    image's map is its own. None for a blank map, or when no other map is non-blank."""
+    others = mean_of_others(maps)
+    if others is None:
         return [None] * len(maps)
-    others = (total.unsqueeze(0) - kept) / (n - 1)
     rho = rank_correlations(maps, others)
-    return [None if b else r for r, b in zip(rho, blank.tolist())]
+    return [None if b else r for r, b in zip(rho, blank_maps(maps))]
 
 
 def cross_class_partners(labels, seed: int = 0) -> list[int | None]:
@@ -155,10 +164,12 @@ def matching_resolution(target: float, size: int, resolutions, seed: int = 0, n:
 
 
 def faithfulness(model, images: torch.Tensor, maps: torch.Tensor, classes: torch.Tensor, steps: int,
-                 n_random: int, resolution: int, seed: int = 0, batch: int = 100) -> dict:
+                 n_random: int, resolution: int, seed: int = 0, batch: int = 100,
+                 baseline: torch.Tensor | None = None) -> dict:
     """Per-image deletion and insertion AUCs (experiments.interpret.faithfulness.curves): "deletion"
     and "insertion", each (N,), for `maps`; "random_deletion" and "random_insertion", each
-    (n_random, N), for n_random `smooth_random_maps` per image at `resolution` (fixed seed)."""
+    (n_random, N), for n_random `smooth_random_maps` per image at `resolution` (fixed seed); and, given
+    `baseline` maps (N, H, W), "baseline_deletion" and "baseline_insertion" for them."""
     if n_random < 1:
         raise ValueError("faithfulness needs at least one random map to compare with")
     classes = torch.as_tensor(classes, dtype=torch.long).view(-1)
@@ -171,6 +182,9 @@ def faithfulness(model, images: torch.Tensor, maps: torch.Tensor, classes: torch
     def aucs(m: torch.Tensor, insertion: bool) -> np.ndarray:
         return np.concatenate([image_aucs(curves(model, images[i:i + batch], m[i:i + batch], classes[i:i + batch],
                                                  steps, insertion)) for i in range(0, len(images), batch)])
-    return {"deletion": aucs(maps, False), "insertion": aucs(maps, True),
-            "random_deletion": np.stack([aucs(r, False) for r in random_maps]),
-            "random_insertion": np.stack([aucs(r, True) for r in random_maps])}
+    out = {"deletion": aucs(maps, False), "insertion": aucs(maps, True),
+           "random_deletion": np.stack([aucs(r, False) for r in random_maps]),
+           "random_insertion": np.stack([aucs(r, True) for r in random_maps])}
+    if baseline is not None:
+        out.update(baseline_deletion=aucs(baseline, False), baseline_insertion=aucs(baseline, True))
+    return out

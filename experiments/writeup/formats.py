@@ -31,6 +31,11 @@ def num(x) -> str:
     return f"{x:,}" if is_number(x) else MISSING
 
 
+def span(v: dict, fmt) -> str:
+    """A verdict's 95% interval, "low to high", each end printed by fmt."""
+    return f"{fmt(v['low'])} to {fmt(v['high'])}"
+
+
 def sci(x) -> str:
     return f"{x:.1e}" if is_number(x) else MISSING
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from experiments.core.names import FAMILIES, MAP_KINDS
 from experiments.writeup.citations import cite
+from experiments.writeup.faithfulness_wording import baseline_sentence, baseline_verdicts, faithfulness_sentence
 from experiments.writeup.figure_wording import maps_verdicts, sanity_paragraph
-from experiments.writeup.formats import dec, pct, pts
+from experiments.writeup.formats import dec, pct, pts, span
 from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_verdict, class_sensitivity_verdict,
                                               edge_verdict, faithful_overall, layout_verdict, lean_verdict,
                                               paired_difference_verdict, smooth_faithfulness_verdict)
-from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR
+from experiments.writeup.verdicts import UNCLEAR
 
 NIE = f"Nie et al. (2018) {cite('nie2018')}"
 # Why a map after its ReLU can be blank: how each head turns per-location evidence into the class score.
@@ -61,6 +62,7 @@ def family_findings(family: str, measures: dict, kind: str) -> dict:
     insertion = smooth_faithfulness_verdict(m["insertion"], m["random_insertion"], m["blank"], lower_is_better=False,
                                             margin=margin)
     overall = faithful_overall(deletion, insertion)
+    baseline = baseline_verdicts(m, margin)
     by_group = {name: {group: smooth_faithfulness_verdict(
         m[name], m[f"random_{name}"], [b or ok != (group == "correct") for b, ok in zip(m["blank"], correct)],
         lower_is_better=name == "deletion", margin=margin) for group in ("correct", "incorrect")}
@@ -69,11 +71,12 @@ def family_findings(family: str, measures: dict, kind: str) -> dict:
     text = " ".join([centre_sentence(family, m["method"], centre, lean, edges, measures["centre_area"]),
                      class_sentence(m["method"], kind, classes), blank_sentence(m["method"], blanks),
                      faithfulness_sentence(m, deletion, insertion, overall, measures["random_baselines"], by_group,
-                                           maps_verdicts(m)["word"])])
+                                           maps_verdicts(m)["word"]),
+                     baseline_sentence(baseline, overall["word"])])
     return {"method": m["method"], "sanity": maps_verdicts(m), "centre": centre, "lean": lean, "edges": edges,
             "classes": classes,
             "deletion": deletion,
-            "insertion": insertion, "overall": overall, "by_group": by_group, "blanks": blanks, "text": text}
+            "insertion": insertion, "overall": overall, "baseline": baseline, "by_group": by_group, "blanks": blanks, "text": text}
 
 
 def comparison(measures: dict, kind: str) -> dict:
@@ -94,18 +97,14 @@ def comparison(measures: dict, kind: str) -> dict:
 
 # ---------------------------------------------------------------- sentences
 
-def _range(v: dict, fmt) -> str:
-    return f"{fmt(v['low'])} to {fmt(v['high'])}"
-
-
 def lean_sentence(v: dict) -> str:
     """Where the mass centre of the correctly classified images' maps lies, and the side it leans to."""
     x, y = v["right"], v["down"]
     if x["low"] is None or y["low"] is None:
         return ""
     where = (f"The maps' mass centre lies on average {x['mean']:+.1f} px to the right and {y['mean']:+.1f} px down from "
-             f"the image centre (95% intervals {_range(x, lambda a: f'{a:+.1f}')} and "
-             f"{_range(y, lambda a: f'{a:+.1f}')})")
+             f"the image centre (95% intervals {span(x, lambda a: f'{a:+.1f}')} and "
+             f"{span(y, lambda a: f'{a:+.1f}')})")
     if v["word"] == "no clear lean":
         return f"{where}: no clear lean to any side (by {v['lean_px']:g} px or more)."
     return f"{where}: the evidence {v['word']}."
@@ -117,8 +116,8 @@ def edge_sentence(v: dict) -> str:
     b, c = v["border"], v["corner"]
     if b["low"] is None or c["low"] is None:
         return ""
-    head = (f"The border ring holds {pct(b['mean'], 1)} of the mass ({_range(b, lambda x: pct(x, 1))}; area "
-            f"{pct(b['reference'])}), the corner squares {pct(c['mean'], 1)} ({_range(c, lambda x: pct(x, 1))}; area "
+    head = (f"The border ring holds {pct(b['mean'], 1)} of the mass ({span(b, lambda x: pct(x, 1))}; area "
+            f"{pct(b['reference'])}), the corner squares {pct(c['mean'], 1)} ({span(c, lambda x: pct(x, 1))}; area "
             f"{pct(c['reference'])})")
     return head + {"borders and corners": ": the evidence leans towards the borders and the corners.",
                    "borders": ": it leans towards the borders, not into the corners.",
@@ -134,7 +133,7 @@ def centre_sentence(family: str, method: str, centre: dict, lean: dict, edges: d
     else:
         left_out = f" ({v['n_missing']} blank maps left out)" if v["n_missing"] else ""
         head = (f"On the {v['n']} images it classifies correctly{left_out}, the {family} network's {method} maps put "
-                f"{pct(v['mean'], 1)} of their mass in the central square (95% interval {_range(v, lambda x: pct(x, 1))}),"
+                f"{pct(v['mean'], 1)} of their mass in the central square (95% interval {span(v, lambda x: pct(x, 1))}),"
                 f" which covers {pct(area)} of the image")
         head += {"centred": ": more of its evidence lies in the centre than a map without preference would put "
                             "there." if not v["most"] else ": most of its evidence sits in the centre.",
@@ -146,7 +145,7 @@ def centre_sentence(family: str, method: str, centre: dict, lean: dict, edges: d
     if w["low"] is None:
         return f"{head} Too few misclassified images with a non-blank map ({w['n']}) to say the same of them."
     return (f"{head} On the {w['n']} it misclassifies, the central square holds {pct(w['mean'], 1)} "
-            f"({_range(w, lambda x: pct(x, 1))}): {w['word']}.")
+            f"({span(w, lambda x: pct(x, 1))}): {w['word']}.")
 
 
 def class_sentence(method: str, kind: str, v: dict) -> str:
@@ -155,7 +154,7 @@ def class_sentence(method: str, kind: str, v: dict) -> str:
                 f"for an interval ({v['word']}).")
     left_out = f", {v['n_missing']} more with a blank map left out" if v["n_missing"] else ""
     head = (f"For misclassified images ({v['n']}{left_out}), the maps for the predicted and the true class have mean "
-            f"rank correlation {dec(v['mean'])} ({_range(v, dec)})")
+            f"rank correlation {dec(v['mean'])} ({span(v, dec)})")
     guided = kind == "saliency"
     tail = {
         "nearly class-insensitive": (
@@ -199,49 +198,6 @@ def blank_sentence(method: str, b: dict) -> str:
     return text
 
 
-def faithfulness_sentence(m: dict, deletion: dict, insertion: dict, overall: dict, n_random: int,
-                          by_group: dict, sanity_word: str | None = None) -> str:
-    r = m["random_resolution"]
-
-    def one(v, name):
-        if v["low"] is None:
-            return f"{name}: {v['word']}"
-        groups = by_group[name]
-        return (f"the {name} gain is {dec(v['mean'], 3)} ({_range(v, lambda x: dec(x, 3))}): {v['word']} (correctly "
-                f"classified {dec(groups['correct']['mean'], 3)}, misclassified {dec(groups['incorrect']['mean'], 3)})")
-    head = (f"Against {n_random} random maps per image as smooth as its own (noise at {r}×{r}, upsampled bilinearly; "
-            f"neighbour correlation {dec(m['random_smoothness'])}, the maps' {dec(m['smoothness'])}), "
-            f"{one(deletion, 'deletion')}; {one(insertion, 'insertion')}.")
-    tail = {"faithful": "The pixels the maps rank first are ones the prediction depends on.",
-            "mixed": f"Only the {' and '.join(overall['beats'])} test beats random maps of the same grain: mixed "
-                     "evidence that the maps show what the prediction depends on.",
-            UNCLEAR: "An interval includes 0: whether the maps show what the prediction depends on, better than "
-                     "random maps of their grain, is unclear.",
-            "not more faithful than random": f"Neither test beats random maps of the same grain by the margin of "
-                                             f"{deletion['margin']}: the maps are not clearly more faithful than random "
-                                             "regions of their size.",
-            NOT_MEASURED: "Faithfulness was not measured."}[overall["word"]]
-    blank = (f" ({deletion['n_missing']} images with a blank map are left out: their pixel order is arbitrary.)"
-             if deletion["n_missing"] else "")
-    tail = reconciled(overall["word"], sanity_word) or tail
-    return f"{head} {tail}{blank}"
-
-
-def reconciled(faithful_word: str, sanity_word: str | None) -> str:
-    """Where the deletion/insertion test and the randomisation sanity check point different ways,
-    the faithfulness sentence's conclusion says what each measures, so the two are read together
-    instead of asserted side by side; "" where they agree."""
-    if sanity_word == "fails" and faithful_word in ("faithful", "mixed"):
-        return ("The pixels ranked first matter to the prediction (deletion, insertion), yet a re-initialised network "
-                "ranks much the same ones (sanity check): the maps locate image structure the prediction depends on, "
-                "not what this network learned.")
-    if sanity_word == "passes" and faithful_word == "not more faithful than random":
-        return ("The maps depend on what the network learned (the sanity check passes) yet rank pixels no better "
-                "than random regions of their grain: they change with the weights without pointing at what the "
-                "prediction depends on.")
-    return ""
-
-
 def agreement_sentence(method: str, v: dict) -> str:
     if v["low"] is None:
         return f"Whether the two networks look at the same places was not measured ({v['n']} pairs of non-blank maps)."
@@ -249,7 +205,7 @@ def agreement_sentence(method: str, v: dict) -> str:
             f"{method} maps have mean rank correlation {dec(v['mean_b'])}, against {dec(v['mean_a'])} between maps "
             f"of images of different classes (each image paired with one of another class: what a shared preference "
             f"for some part of the frame alone gives); the difference, "
-            f"{dec(v['mean'])} (95% interval {_range(v, dec)}), ")
+            f"{dec(v['mean'])} (95% interval {span(v, dec)}), ")
     return head + {"agree": "says they agree on where the evidence is in each image beyond that.",
                    "disagree": "says they look at different places in the same image, more so than in unrelated "
                                "images.",
@@ -261,7 +217,7 @@ def centre_difference_sentence(v: dict) -> str:
     if v["low"] is None:
         return f"Which network's maps are more centred was not measured ({v['n']} images)."
     return (f"There the gap network's maps put {pct(v['mean_b'], 1)} of their mass in the central square and the dense "
-            f"network's {pct(v['mean_a'], 1)}, a difference of {pts(v['mean'])} points ({_range(v, pts)}): "
+            f"network's {pct(v['mean_a'], 1)}, a difference of {pts(v['mean'])} points ({span(v, pts)}): "
             f"{v['word']}.")
 
 
@@ -272,7 +228,7 @@ def layout_sentence(v: dict) -> str:
         return f"Whether one network's maps are more alike across images was not measured ({v['n']} images)."
     head = (f"A map's rank correlation with its network's other maps (how far it shows the same places whatever the "
             f"image) is {dec(v['mean_b'])} for dense, {dec(v['mean_a'])} for gap, difference {dec(v['mean'])} "
-            f"({_range(v, dec)}): ")
+            f"({span(v, dec)}): ")
     return head + {"dense maps more alike": "the dense maps are more alike across images. A flatten head has its own "
                                             "weights for each location, so it can favour some locations whatever the "
                                             "image; a global-average-pooling head weighs every location alike.",

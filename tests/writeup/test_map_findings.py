@@ -120,7 +120,7 @@ def test_a_failed_sanity_check_beside_a_passed_deletion_test_is_reconciled_not_a
     """Issue 29: guided backpropagation "is not the network's reasoning" (sanity fails) and "the
     pixels it ranks first are ones the prediction depends on" (deletion beats random) must be read
     together: what each test measures, and what both together say about the maps."""
-    from experiments.writeup.map_findings import reconciled
+    from experiments.writeup.faithfulness_wording import reconciled
     both = reconciled("faithful", "fails")
     assert "(deletion, insertion)" in both and "(sanity check)" in both and "not what this network learned" in both
     assert reconciled("faithful", "passes") == "" and reconciled("unclear", "fails") == ""

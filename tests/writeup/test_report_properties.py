@@ -151,10 +151,12 @@ def check_effects_paragraphs(page: str) -> None:
     ladder's sentence gives each main effect the word its rows have."""
     rows = _rows(page, "effect")
     paragraphs = [_text(p) for p in re.findall(r'<p class="interp" data-verdict="effects">(.*?)</p>', page, flags=re.S)]
-    assert len(paragraphs) == 2, "one effects paragraph per family"
-    for family_rows, para in zip((rows[:6], rows[6:]), paragraphs):
+    # the ladder's sentence is read beside the per-rung table, in the appendix
+    more = [_text(p) for p in re.findall(r'<p class="interp" data-verdict="effects-more">(.*?)</p>', page, flags=re.S)]
+    assert len(paragraphs) == len(more) == 2, "one effects paragraph per family, and one on its ladder"
+    for family_rows, head, ladder in zip((rows[:6], rows[6:]), paragraphs, more):
         small, full = family_rows[:3], family_rows[3:]
-        head, _, ladder = para.partition("Along the ladder:")
+        assert "Along the ladder:" not in head and "Along the ladder:" in ladder
         if all(r[2].endswith("images") for r in full):
             assert not re.search(r"\b(helps|hurts|clearly)\b", head), f"a verdict word from images: {head}"
             measured = [r for r in full if r[-1] != "not measured"]
@@ -263,6 +265,23 @@ def check_faithfulness(page: str) -> None:
             f"{family} {name}: '{word}' with mean {mean}, interval {interval}"
 
 
+def check_baseline(page: str) -> None:
+    """Issue 29: the maps against the network's own mean map (a centre-weighted ranking), words as printed."""
+    rows = _rows(page, "baseline")
+    assert rows, "every network's maps are compared with its own mean map"
+    for family, name, n, mean, interval, compared, word in rows:
+        iv = _interval(interval)
+        if iv is None:
+            _unjudged(word, iv, mean)
+            continue
+        margin = _num(re.search(r"margin ([\d.]+)", compared).group(1))
+        (low, high), m, r = iv, _num(mean), 0.00051
+        assert {"beats its mean map": low >= -r and m >= margin - r,
+                "slightly better than its mean map": low >= -r and m <= margin + r,
+                "worse than its mean map": high <= r, "unclear": low <= r and high >= -r}[word], \
+            f"{family} {name}: '{word}' with mean {mean}, interval {interval}"
+
+
 def check_comparisons(page: str) -> None:
     for kind, words, r in (("agreement", ("agree", "disagree"), 0.0051), ("difference", None, 0.051),
                            ("layout", ("dense maps more alike", "gap maps more alike"), 0.0051)):
@@ -346,6 +365,7 @@ def test_the_map_measures_verdicts_agree_with_their_printed_intervals(results, m
     check_class(page)
     check_sanity(page)
     check_faithfulness(page)
+    check_baseline(page)
     check_comparisons(page)
 
 
