@@ -113,7 +113,9 @@ def smallest_report(profile: dict, size: str, epochs: int, n: int) -> dict:
     rung = min(rung, n - 1)  # a rung below the full split (n training images), as the ablation requires
     shown = SIZES[:SIZES.index(size) + 2]
     search = profile["search"]
-    candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if c not in {f"{f}-{s}" for s in SIZES}]
+    # a variant named by its size (gap-nin-m) follows that size; a name without one is always kept
+    candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if c not in {f"{f}-{s}" for s in SIZES}
+                                                    and (c.rsplit("-", 1)[-1] in shown or c.rsplit("-", 1)[-1] not in SIZES)]
                   for f, names in search["candidates"].items()}
     return merged(profile, {
         "search": {"candidates": candidates, "epochs": min(search["epochs"], epochs)},
@@ -203,7 +205,7 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
              for k, (name, what, _) in enumerate(EVIDENCE, 1)]
     bigger = regimes[regimes.index(regime) + 1] if regime != regimes[-1] else None
     return {"budget_minutes": round(budget_s / 60, 1), "regime": {"size": regime[0], "epochs": regime[1]},
-            "regime_rule": f"the largest regime whose steps (i) and (ii) fit {REGIME_SHARE:.0%} of the budget",
+            "regime_rule": f"the largest widths and epochs (the regime) whose steps (i) and (ii) fit {REGIME_SHARE:.0%} of the budget",
             "next_regime": bigger and {"size": bigger[0], "epochs": bigger[1],
                                        "minutes_for_i_ii": round(total(bigger, {1, 2}) / 60, 1)},
             "steps": steps, "bought": sorted(bought), "stage_seconds": seconds, "counted_seconds": counted,

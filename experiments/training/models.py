@@ -16,6 +16,10 @@ airbench's levers, each a config switch so its effect can be measured alone:
 - `dirac`: each 3x3 conv starts as the identity on its first input channels;
 - `head_init: "small"`: the classifier starts with weights 1/fan_in, so the first logits are
   near zero (airbench's scaled head, as a plain nn.Linear so CAM stays exact).
+
+NiN's element, a search candidate of the gap family (`gap-nin-*`): `mlpconv` adds a 1x1 conv ->
+[BN] -> ReLU after each stage's two 3x3 convs, NiN's "mlpconv" (a small MLP applied at every
+location). Absent means off, so every run recorded before the key existed keeps its identity.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from experiments.core.names import FAMILIES
 from experiments.engine.errors import UserError
 
 MODEL_KEYS = {"family", "widths", "stem_width", "stem_kernel", "hidden", "batchnorm", "dropout",
-              "stem", "bn_frozen_scale", "dirac", "head_init", "activation"}
+              "stem", "bn_frozen_scale", "dirac", "head_init", "activation", "mlpconv"}
 DEFAULTS = {"hidden": 512, "stem_width": 32, "stem_kernel": 3, "batchnorm": True, "dropout": 0.0,
             "stem": "conv", "bn_frozen_scale": False, "dirac": False, "head_init": "he", "activation": "relu"}
 WHITEN_KERNEL = 2
@@ -45,6 +49,8 @@ CANDIDATES = {
     "gap-s": {"family": "gap", "widths": [32, 128, 128], **RECIPE_LEVERS},
     "gap-m": {"family": "gap", "widths": [64, 256, 256], **RECIPE_LEVERS},
     "gap-l": {"family": "gap", "widths": [96, 384, 384], **RECIPE_LEVERS},
+    "gap-nin-s": {"family": "gap", "widths": [32, 128, 128], "mlpconv": True, **RECIPE_LEVERS},
+    "gap-nin-m": {"family": "gap", "widths": [64, 256, 256], "mlpconv": True, **RECIPE_LEVERS},
 }
 
 
@@ -77,8 +83,9 @@ def validate_model_config(cfg: dict) -> dict:
     if not 0.0 <= float(cfg.get("dropout", 0.0)) < 1.0:
         raise UserError(f"model config: dropout must be in [0, 1), got {cfg.get('dropout')}")
     if cfg.get("stem", "conv") not in ("conv", "whiten") or cfg.get("head_init", "he") not in ("he", "small") \
-            or cfg.get("activation", "relu") not in ACTIVATIONS:
-        raise UserError(f"model config: stem is conv or whiten, head_init he or small, activation relu or gelu: {cfg}")
+            or cfg.get("activation", "relu") not in ACTIVATIONS or not isinstance(cfg.get("mlpconv", False), bool):
+        raise UserError(f"model config: stem is conv or whiten, head_init he or small, activation relu or gelu, "
+                        f"mlpconv true or false: {cfg}")
     return cfg
 
 
@@ -144,6 +151,8 @@ def conv_trunk(cfg: dict) -> nn.Sequential:
     for width in cfg["widths"]:
         layers += _conv_bn_relu(c_in, width, 3, cfg, pool=True)
         layers += _conv_bn_relu(width, width, 3, cfg, pool=False)
+        if cfg.get("mlpconv"):
+            layers += _conv_bn_relu(width, width, 1, cfg, pool=False)
         c_in = width
     return nn.Sequential(*layers)
 
@@ -197,9 +206,9 @@ class CifarNet(nn.Module):
 
 
 def _dirac_init(module: nn.Module) -> None:
-    """A 3x3 conv whose first min(out, in) filters pass their input channel through unchanged,
-    the rest He-initialised: each block starts near the identity (airbench)."""
-    if isinstance(module, nn.Conv2d) and not isinstance(module, PatchWhitening) and module.kernel_size == (3, 3):
+    """A 3x3 (or mlpconv's 1x1) conv whose first min(out, in) filters pass their input channel through
+    unchanged, the rest He-initialised: each block starts near the identity (airbench)."""
+    if isinstance(module, nn.Conv2d) and not isinstance(module, PatchWhitening) and module.kernel_size in ((3, 3), (1, 1)):
         with torch.no_grad():
             n = min(module.out_channels, module.in_channels)
             nn.init.dirac_(module.weight[:n])

@@ -35,7 +35,8 @@ _FULL = {
     # levers' budget); the l widths project to ~21 minutes on a 2-core CPU and stop at the probe
     "search": {"epochs": 4, "train_limit": 10000,
                "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
-                              "gap": ["gap-s", "gap-m", "gap-l"]},
+                              # the gap trunk as it is and with NiN's mlpconv, at the same widths
+                              "gap": ["gap-s", "gap-m", "gap-l", "gap-nin-s", "gap-nin-m"]},
                "lr": 0.24},
     # each lever of the recipe switched off in turn, at the search's budget (experiments/studies/levers.py)
     # the levers belong to the shared trunk and recipe: measured once, on the gap family
@@ -92,7 +93,7 @@ PROFILES = {
     "quick": _with(
         _FULL,
         search={"epochs": 2, "train_limit": 10000,
-                "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m"]}},
+                "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m", "gap-nin-s"]}},
         levers={"run": False},  # 7 more trainings: not within quick's 10 minutes
         # a small ablation: one seed per cell on 4,000 images, only the final on the full split, and no
         # rate tuning: each cell trains at the rate the full profile's tuning chose for it at 4,000

@@ -109,3 +109,29 @@ def _rule_sentence(v: dict) -> str:
             f"({v['expected'] or MISSING}).")
 
 
+
+
+def lineage_sentence(family: str, search: dict, model: dict) -> str:
+    """What makes the gap family NiN-like, from the final's config and the search's candidates: NiN's
+    mlpconv where the final has it, else the global-average-pooling head alone, and how the mlpconv
+    candidates fared under the search's rule."""
+    if family != "gap":
+        return ""
+    if model.get("mlpconv"):
+        return ("Its NiN elements: a 1x1 convolution after each stage's pair of 3x3 convolutions (NiN's mlpconv, a "
+                "small MLP applied at every location) and NiN's global-average-pooling head; it has no residual "
+                "connections.")
+    head = ("Its NiN element is the head: global average pooling straight into the classifier, as NiN replaced "
+            "dense layers; it has no residual connections.")
+    nin = [c for c in search["candidates"] if c["model"].get("mlpconv")]
+    if not nin:
+        return head + " This search tried no candidate with NiN's 1x1 mlpconv layers."
+    chosen = next(c for c in search["candidates"] if c["name"] == search["chosen"])
+
+    def score(c):
+        if c.get("diverged"):
+            return f"diverged at lr {c['lr']:g}"
+        return f"{pct(c['val_acc'], 1)}" if is_number(c.get("val_acc")) else "not trained (projected past the budget)"
+    tried = "; ".join(f"{c['name']} {score(c)}, {c['flops'] / 1e6:.0f} MFLOPs" for c in nin)
+    return (head + f" NiN's 1x1 mlpconv layers were tried under the same recipe ({tried}; the chosen {chosen['name']} "
+            f"{score(chosen)}, {chosen['flops'] / 1e6:.0f} MFLOPs), and the search's rule did not pick them.")

@@ -11,6 +11,7 @@ from experiments.training.profiles import load_profile
 STAGE_NAMES = tuple(s.name for s in STAGES)
 # forward MFLOPs per image of the built-in candidates (experiments/training/models.py describe())
 FLOPS = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
+FLOPS.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})  # the gap trunk with NiN's 1x1 mlpconv
 N, N_VAL = 45_000, 5_000
 # seconds per forward FLOP: an AVX-512 bf16 CPU, an AVX2 one, a slow laptop, a GPU
 SPEEDS = [4.2e-12, 1.4e-11, 4e-11, 2e-13]

@@ -58,11 +58,13 @@ def test_a_first_build_says_its_time_left_from_the_estimate(tmp_path, one_second
 
 def test_before_the_search_the_estimate_takes_the_candidate_its_budget_rule_would_give_here(tmp_path, monkeypatch):
     from experiments.training.models import build_model, candidate, describe
-    ctx = _ctx(tmp_path)  # full: gap-s, gap-m, gap-l; a 12-minute final
-    flops = {n: describe(build_model(candidate(n)))["flops"] for n in ("gap-s", "gap-m", "gap-l")}
+    ctx = _ctx(tmp_path)  # full: gap-s, gap-m, gap-l and the NiN variants gap-nin-s, gap-nin-m; a 12-minute final
+    flops = {n: describe(build_model(candidate(n)))["flops"] for n in ctx.profile["search"]["candidates"]["gap"]}
     n_train, _ = estimate.split_sizes(ctx)
     per_flop_at_budget = 12 * 60 / (estimate.TRAIN_PASSES * n_train * 8)  # seconds per flop where a final takes 12 min
-    for fits, spf in (("gap-m", 0.9 / flops["gap-m"]), ("gap-l", 0.9 / flops["gap-l"]), ("gap-s", 0.5 / flops["gap-s"]),
+    # the largest that fits: gap-nin-m costs 4% more than gap-m, gap-nin-s 4% more than gap-s
+    for fits, spf in (("gap-nin-m", 0.9 / flops["gap-m"]), ("gap-m", 0.99 / flops["gap-m"]),
+                      ("gap-l", 0.9 / flops["gap-l"]), ("gap-nin-s", 0.5 / flops["gap-s"]),
                       ("gap-s", 2.0 / flops["gap-s"])):  # the last: none fits, so the smallest
         monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, spf=spf: spf * per_flop_at_budget)
         assert estimate.model_flops(ctx, "gap") == flops[fits], fits

@@ -319,12 +319,12 @@ def test_the_effects_paragraph_speaks_of_the_full_split_and_judges_a_training_ch
     # one run per cell: the interval over images measures scoring precision, so no verdict about the choice
     assert [r["word"] for r in v["full"]["rows"]] == ["no verdict: one run per cell"] * 2 + ["not measured"]
     text = v["text"]
-    assert text.startswith("On the full training split, the regime of the network handed in: One training run per "
+    assert text.startswith("On the full training split, as the network handed in was trained: One training run per "
                            "cell for the 2x2 effects, so they carry no verdict; their intervals, over validation "
                            "images, measure scoring precision, not training noise.")
     assert "Batch norm +0.1 points (-0.5 to +0.7 over 5,000 images)" in text
     assert "Dropout -1.0 points (" in text and "clearly hurts" not in text
-    assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no verdict: one run per cell) at 45,000" in text
+    assert "batch norm +5.5 points (helps) at 4,000 images against +0.1 (no verdict: one run per cell) at 45,000" in v["more"]
 
 
 def test_cells_far_below_the_best_on_their_own_training_images_are_called_underfit():
@@ -332,22 +332,22 @@ def test_cells_far_below_the_best_on_their_own_training_images_are_called_underf
     ladder = _ladder(effects, effects)
     for cell, acc in zip(ladder["rungs"][-1]["cells"], (0.45, 0.99, 0.50, 0.98)):
         cell["train_acc"] = [acc]
-    text = ablation_verdicts(ladder)["text"]
+    text = ablation_verdicts(ladder)["more"]
     assert "plain (45.0%) and dropout (50.0%) fit far fewer of their own training images than bn (99.0%)" in text
     ladder["rungs"][-1]["cells"][0]["train_acc"] = [0.95]  # 4 points below: not underfit
-    text = ablation_verdicts(ladder)["text"]
+    text = ablation_verdicts(ladder)["more"]
     assert "dropout (50.0%) fits far fewer of its own" in text and "plain (" not in text.split("Un-augmented")[1]
     for cell in ladder["rungs"][-1]["cells"]:
         cell["train_acc"] = [0.9]
-    assert "underfit" not in ablation_verdicts(ladder)["text"]
+    assert "underfit" not in ablation_verdicts(ladder)["more"]
 
 
 def test_the_fit_gap_sentence_says_which_way_dropout_moves_the_gap():
     effects = {k: {"per_seed": [0.0, 0.01]} for k in ("bn_effect", "dropout_effect", "interaction")}
-    narrows = ablation_verdicts(_ladder(effects, effects, gaps=(0.05, 0.04, 0.02, 0.01)))["text"]
-    widens = ablation_verdicts(_ladder(effects, effects, gaps=(0.02, 0.01, 0.05, 0.04)))["text"]
+    narrows = ablation_verdicts(_ladder(effects, effects, gaps=(0.05, 0.04, 0.02, 0.01)))["more"]
+    widens = ablation_verdicts(_ladder(effects, effects, gaps=(0.02, 0.01, 0.05, 0.04)))["more"]
     assert "dropout narrows that gap by 3.0 points" in narrows and "dropout widens that gap by 3.0 points" in widens
-    same = ablation_verdicts(_ladder(effects, effects, gaps=(0.03, 0.02, 0.03, 0.02)))["text"]
+    same = ablation_verdicts(_ladder(effects, effects, gaps=(0.03, 0.02, 0.03, 0.02)))["more"]
     assert "dropout leaves that gap unchanged" in same and "widens" not in same
 
 
@@ -411,10 +411,10 @@ def test_cells_below_twice_chance_are_said_not_to_train_and_only_those():
     ladder["rungs"][0]["cells"] = [{"cell": "plain", "mean": 0.151}, {"cell": "bn", "mean": 0.70},
                                    {"cell": "dropout", "mean": 0.19}, {"cell": "bn-dropout", "mean": 0.68}]
     ladder["rungs"][1]["cells"] = [dict(c, mean=0.9) for c in ladder["rungs"][1]["cells"]]
-    text = ablation_verdicts({**ladder, "chance": 0.1})["text"]
+    text = ablation_verdicts({**ladder, "chance": 0.1})["more"]
     assert "At 4,000 images plain (15.1%) and dropout (19.0%) stay below twice chance (10% for a guess)" in text
     assert "At 45,000 images" not in text
-    assert "below twice chance" not in ablation_verdicts(ladder)["text"], "no chance level recorded: no claim"
+    assert "below twice chance" not in ablation_verdicts(ladder)["more"], "no chance level recorded: no claim"
 
 
 # ---------------------------------------------------------------- duplicates (Problem 6's audit)
@@ -490,3 +490,24 @@ def test_cells_at_different_fixed_rates_make_the_batch_norm_effect_the_pairs_and
     assert "own tuned rate" in rate_verdict(cells, tuned=True)["effects"].values()
     same = rate_verdict([{**c, "lr": 0.24} for c in cells], tuned=False)
     assert "its switch's alone" in rate_sentence(same)
+
+
+def _candidate(name, acc, flops, mlpconv=False, **extra):
+    model = {"family": "gap", "widths": [32, 128, 128], **({"mlpconv": True} if mlpconv else {})}
+    return {"name": name, "val_acc": acc, "flops": flops, "model": model, **extra}
+
+
+def test_the_gap_familys_lineage_names_the_nin_element_it_has_and_how_the_mlpconv_candidates_fared():
+    """Issue 29: which element makes the gap family NiN-like, said from the final's config and the search."""
+    from experiments.writeup.choices import lineage_sentence
+    search = {"chosen": "gap-s", "candidates": [_candidate("gap-s", 0.712, 66.1e6),
+                                                _candidate("gap-nin-s", 0.698, 68.5e6, mlpconv=True),
+                                                _candidate("gap-nin-m", None, 245.7e6, mlpconv=True)]}
+    text = lineage_sentence("gap", search, search["candidates"][0]["model"])
+    assert "Its NiN element is the head" in text and "no residual connections" in text
+    assert "gap-nin-s 69.8%, 68 MFLOPs" in text and "gap-nin-m not trained" in text and "chosen gap-s 71.2%" in text
+    chosen_nin = lineage_sentence("gap", {**search, "chosen": "gap-nin-s"}, search["candidates"][1]["model"])
+    assert "NiN's mlpconv" in chosen_nin and "did not pick" not in chosen_nin
+    untried = lineage_sentence("gap", {"chosen": "gap-s", "candidates": search["candidates"][:1]}, {})
+    assert "tried no candidate with NiN's 1x1 mlpconv" in untried
+    assert lineage_sentence("dense", search, {}) == ""
