@@ -51,15 +51,17 @@ def test(c, k="", fast=False):
             "set": "override one profile value, e.g. --set final.epochs=10 (repeatable)",
             "executor": "local (one stage at a time, here) or ray (stages and runs as Ray tasks)",
             "address": "a running Ray cluster to join (default with ray: start a local one)",
-            "budget": BUDGET_HELP},
+            "budget": BUDGET_HELP,
+            "notebook": "the course's Conv2DTester.ipynb: Problem 1 shows its output, run against mytorch/conv.py"},
       iterable=["set"])
 @user_errors
 def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir="report",
         student=None, reflection=None, config="cnn-report.toml", test=None, set=None, executor="local", address=None,
-        budget=None):
+        budget=None, notebook=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
     from experiments.build.commands import context, run_all
-    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test, set or (), budget)
+    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test, set or (), budget,
+                  notebook)
     ran = run_all(ctx, executor=executor, address=address)
     print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
 

@@ -7,9 +7,9 @@ from experiments.engine.pipeline import build, plan
 
 
 def context(profile, data, device, results, report_dir, student=None, reflection=None,
-            config="cnn-report.toml", test=None, sets=(), budget=None) -> BuildContext:
+            config="cnn-report.toml", test=None, sets=(), budget=None, notebook=None) -> BuildContext:
     from experiments.writeup.settings import load_settings
-    settings = load_settings(config, student=student, reflection=reflection, set=list(sets))
+    settings = load_settings(config, student=student, reflection=reflection, notebook=notebook, set=list(sets))
     ctx = make_context(profile, data, device, results, report_dir, settings, test, tuple(sets), budget)
     if budget:
         from experiments.build.budget import parse_budget
@@ -62,7 +62,7 @@ def status_context(results, profile=None, data=None, device=None, report_dir="re
     return context(profile or last.get("profile", "full"), data or last.get("data_dir"),
                    device or last.get("device", "auto"), results, report_dir,
                    last["given"].get("student"), last["given"].get("reflection"), config, last.get("test_dir"),
-                   last["given"].get("set", ()), budget or last.get("budget"))
+                   last["given"].get("set", ()), budget or last.get("budget"), last["given"].get("notebook"))
 
 
 def report_context(results, report_dir="report", student=None, reflection=None,
@@ -70,7 +70,7 @@ def report_context(results, report_dir="report", student=None, reflection=None,
     last = last_build(results)
     return context(last["profile"], last["data_dir"], last["device"], results, report_dir,
                    student or last["given"].get("student"), reflection or last["given"].get("reflection"), config,
-                   last.get("test_dir"), last["given"].get("set", ()), last.get("budget"))
+                   last.get("test_dir"), last["given"].get("set", ()), last.get("budget"), last["given"].get("notebook"))
 
 
 def bench_train(models: str | None, profile: str, device: str, results, steps: int) -> str:

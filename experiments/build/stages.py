@@ -23,6 +23,20 @@ def _conv(ctx: Ctx) -> None:
     write_json(ctx.at(paths.CONV) / "bench.json", run_benchmark(repeats=conv["bench_repeats"], small=conv["bench_small"]))
 
 
+def _notebook(ctx: Ctx) -> None:
+    """The course's tester notebook, run against mytorch (or a record that none was given)."""
+    from experiments.engine.io import write_json
+    from experiments.studies.notebook import NOT_GIVEN, run_notebook
+    path = ctx.settings.get("notebook")
+    write_json(ctx.at(paths.CONV) / "notebook.json", run_notebook(path) if path else NOT_GIVEN)
+
+
+def _notebook_params(ctx: Ctx) -> dict:
+    from experiments.writeup.settings import file_digest
+    path = ctx.settings.get("notebook")
+    return {"notebook": file_digest(path) if path else None}
+
+
 def _data(ctx: Ctx) -> None:
     from experiments.training.data import prepare_data
     prepare_data(ctx.data_dir, ctx.at(paths.DATA), ctx.at(paths.CACHE), ctx.profile["data"])
@@ -175,6 +189,9 @@ def _report_params(ctx: Ctx) -> dict:
 STAGES: list[Stage] = [
     Stage("conv", _conv, lambda ctx: ctx.profile["conv"], (),
           (paths.out(paths.CONV / "tester.json"), paths.out(paths.CONV / "bench.json"))),
+    # the notebook imports mytorch in its own kernel, which no import closure sees: mytorch counts as data
+    Stage("notebook", _notebook, _notebook_params, (), (paths.out(paths.CONV / "notebook.json"),),
+          extra=("mytorch/*.py",)),
     Stage("data", _data, _data_params, (), (paths.out(paths.SPLIT),)),
     Stage("audit", _audit, lambda ctx: ctx.profile["audit"], ("data",),
           (paths.out(paths.AUDIT / "audit.json"), paths.out(paths.AUDIT / "duplicates.png"))),

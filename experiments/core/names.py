@@ -30,5 +30,5 @@ def stage_group(stage: str) -> str:
             "ablation cells"
     if kind in ("select", "features", "cam", "saliency", "interpret"):
         return "interpretation"
-    return {"conv": "conv, data, audit", "data": "conv, data, audit", "audit": "conv, data, audit",
+    return {"conv": "conv, data, audit", "notebook": "conv, data, audit", "data": "conv, data, audit", "audit": "conv, data, audit",
             "final": "finals", "levers": "lever study", "search": "search"}.get(kind, kind)

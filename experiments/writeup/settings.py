@@ -19,6 +19,7 @@ DEFAULT_SETTINGS = {
     "instructor": "John Lipor",
     "student": None,
     "reflection": None,
+    "notebook": None,  # the course's Conv2DTester.ipynb: Problem 1 shows its output (experiments/studies/notebook.py)
 }
 
 TABLES = ("report", "profile", "models")  # what cnn-report.toml may hold
@@ -49,16 +50,22 @@ def load_settings(config_file: str | Path = CONFIG_FILE, **overrides) -> dict:
     given = {k: v for k, v in overrides.items() if v}
     settings.update(given)
     settings["command_line"] = given
-    if settings["reflection"] and not Path(settings["reflection"]).is_file():
-        raise UserError(f"reflection file not found: {settings['reflection']}")
+    for key in ("reflection", "notebook"):
+        if settings[key] and not Path(settings[key]).is_file():
+            raise UserError(f"{key} file not found: {settings[key]}")
     return settings
 
 
 def settings_digest(settings: dict) -> dict:
-    """What of the settings the report depends on (a reflection file by its content)."""
-    out = {k: v for k, v in settings.items() if k not in ("reflection", "command_line")}
-    if settings.get("reflection"):
-        out["reflection_sha"] = hashlib.sha256(Path(settings["reflection"]).read_bytes()).hexdigest()[:16]
+    """What of the settings the report depends on (a reflection file and a notebook by their content)."""
+    out = {k: v for k, v in settings.items() if k not in ("reflection", "notebook", "command_line")}
+    for key in ("reflection", "notebook"):
+        if settings.get(key):
+            out[f"{key}_sha"] = file_digest(settings[key])
     return out
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
