@@ -155,17 +155,23 @@ def write_interpret(root: Path, family: str) -> None:
                                                 "24 starts (orientations x phases x frequencies)",
                                     "median_r2": 0.8, "fraction": 0.7, "null_median_r2": 0.75, "null_fraction": 0.6,
                                     "p_value": 0.04, "alpha": 0.01, "clear_margin": 0.2,
-                                    "test": "one-sided Mann-Whitney U of trained vs phase-randomised R²",
+                                    "test": "one-sided Wilcoxon signed-rank, per filter, of trained vs "
+                                            "phase-randomised R²",
                                     "null_rule": "2 phase-randomised copies per filter: its Fourier magnitudes kept",
+                                    "init_median_r2": 0.78, "init_fraction": 0.66, "init_p_value": 0.3,
+                                    "init_unchanged": 0, "filters_init": "filters_effective_init.png",
+                                    "init_test": "one-sided Wilcoxon signed-rank, per filter, of trained vs initial R²",
                                     "layer": 2, "frozen_before": 1, "space": "pixel", "filters": "filters_effective.png",
                                     "effective_rule": "conv layer 2 composed with the frozen layer before it",
-                                    "filters_layout": {"rows": 2, "cols": 16, "width": "half"}})
+                                    "filters_layout": {"rows": 2, "cols": 16, "width": "full"}})
     png(out / "gabor.png", 1050, 450, f"{family} gabor")
-    png(out / "filters_effective.png", 690, 181, f"{family} effective filters")
+    png(out / "filters_effective.png", 1410, 200, f"{family} effective filters")
+    png(out / "filters_effective_init.png", 1410, 200, f"{family} effective filters at initialisation")
     for kind in ("cam", "saliency"):
         write_json(out / f"{kind}.json", maps_record(kind, family))
         png(out / f"{kind}_correct.png", 1080, 420 if kind == "cam" else 600, f"{family} {kind} correct")
-        png(out / f"{kind}_incorrect.png", 1080, 560 if kind == "cam" else 900, f"{family} {kind} incorrect")
+        # both 3 rows of 10 images: the guided figure of misclassified images shows only the magnitude
+        png(out / f"{kind}_incorrect.png", 1080, 560, f"{family} {kind} incorrect")
 
 
 # Per family and kind: mean centre fraction, predicted-vs-true rank correlation, deletion and insertion
@@ -220,6 +226,10 @@ def measures_record(n: int = 300, seed: int = 0, means: dict | None = None, spre
                 "deletion": (rand_del.mean(0) - np.array(draw(gain_del, -1, 1))).round(4).tolist(),
                 "insertion": (rand_ins.mean(0) + np.array(draw(gain_ins, -1, 1))).round(4).tolist(),
                 "random_deletion": rand_del.round(4).tolist(), "random_insertion": rand_ins.round(4).tolist(),
+                # the network's own mean map: half the method's gain over random maps, on average
+                "baseline_rule": "the network's own mean map",
+                "baseline_deletion": (rand_del.mean(0) - np.array(draw(gain_del / 2, -1, 1))).round(4).tolist(),
+                "baseline_insertion": (rand_ins.mean(0) + np.array(draw(gain_ins / 2, -1, 1))).round(4).tolist(),
                 "sanity": {"seeds": [2018 + k for k in range(reinits)], "threshold": 0.5,
                            "rho": [draw(sanity[kind], -1, 1) for _ in range(reinits)]}}
         families[f] = {"pred": labels, "correct": correct, "methods": methods}
@@ -259,6 +269,7 @@ def write_fake_results(root: Path) -> Path:
         write_json(root / ".pipeline" / f"{stage}.json", {"hash": "0" * 20, "parts": {}, "seconds": 10.0 * (i + 1),
                                                           "finished": f"2026-01-01 10:0{i}:00",
                                                           "provenance": PROVENANCE})
+    write_json(root / "conv" / "notebook.json", {"given": False})
     write_json(root / "conv" / "tester.json", {"tolerance": 1e-10, "all_passed": True, "cases": [
         {"name": f"case {i}", "input_shape": [2, 3, 8, 8], "kernel_shape": [4, 3, 3, 3], "stride": [1, i],
          "padding": [i, i], "err_Z": 3.5e-15, "err_dLdA": 2.6e-15, "err_dLdW": 7.1e-15, "passed": True}

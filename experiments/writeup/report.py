@@ -7,7 +7,6 @@ printing blank) and writes report.html and report.pdf atomically with WeasyPrint
 from __future__ import annotations
 
 import base64
-import re
 import traceback
 from pathlib import Path
 
@@ -22,7 +21,9 @@ from experiments.writeup.citations import CITATIONS, cite, number_citations
 from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
 from experiments.writeup.map_findings import measures_findings
-from experiments.writeup.verdicts import duplicates_verdict, order_verdict, wilson_interval
+from experiments.writeup.reflection import read_reflection, reflection_facts
+from experiments.writeup.summary import map_brief, order_item, summary_items
+from experiments.writeup.verdicts import wilson_interval
 from experiments.writeup.wording import family_verdicts
 
 TEMPLATES = REPO / "templates"
@@ -57,6 +58,7 @@ def family_context(res: Results, family: str) -> dict:
     """One family's results, and the verdicts computed from them (experiments.writeup.wording.family_verdicts)."""
     final_dir, interp = paths.final(family), paths.interpret(family)
     features = res.json(f"{interp}/features.json")
+    gabor = res.json(f"{interp}/gabor.json")
     context = {
         "name": family,
         "arch": res.json(f"{final_dir}/arch.json"),
@@ -70,9 +72,11 @@ def family_context(res: Results, family: str) -> dict:
         "features": features,
         "layers": [{**layer, "maps_png": res.figure(f"{interp}/{layer['feature_maps']}"),
                     "filters_png": res.figure(f"{interp}/{layer['filters']}")} for layer in features["layers"]],
-        "gabor": res.json(f"{interp}/gabor.json"),
+        "gabor": gabor,
         "gabor_png": res.figure(f"{interp}/gabor.png"),
         "gabor_filters_png": res.figure(f"{interp}/filters_effective.png"),
+        # the untrained control's figure (features stages before it did not draw one)
+        "gabor_filters_init_png": res.figure(f"{interp}/{gabor['filters_init']}") if "filters_init" in gabor else None,
         "cam": res.json(f"{interp}/cam.json"),
         "cam_png": {g: res.figure(f"{interp}/cam_{g}.png") for g in ("correct", "incorrect")},
         "saliency": res.json(f"{interp}/saliency.json"),
@@ -85,7 +89,11 @@ def measures_context(res: Results) -> dict:
     """Problems 4-5 over many images: interpret/measures.json, its findings
     (experiments.writeup.map_findings.measures_findings) and the mean-map figures."""
     measures = res.json(paths.MEASURES)
-    return {**measures, "findings": measures_findings(measures),
+    findings = measures_findings(measures)
+    for found in findings.values():
+        for r in found["families"].values():
+            r["brief"] = map_brief(r, measures["centre_area"])
+    return {**measures, "findings": findings,
             "mean_maps_png": {kind: res.figure(paths.INTERPRET / name) for kind, name in measures["mean_maps"].items()}}
 
 
@@ -135,53 +143,6 @@ def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
     return out
 
 
-# ---------------------------------------------------------------- Problem 6
-
-DEFAULT_PARTS = ("Something technical about datasets", "A harm associated with data, and a remedy", "A question")
-
-
-def read_reflection(path: str) -> list[dict]:
-    """A user's Problem 6 text: plain text or markdown in three parts, either each starting with a
-    `## ` heading (paragraphs under it separated by blank lines), or, without headings, exactly
-    three paragraphs separated by blank lines. A leading `# ` title line is ignored."""
-    lines = Path(path).read_text().splitlines()
-    if lines and lines[0].startswith("# "):
-        lines = lines[1:]
-    preamble, *sections = re.split(r"^## ", "\n".join(lines), flags=re.M)
-    if sections:
-        if preamble.strip():
-            raise UserError(f"{path}: text before the first '## ' heading; start each of the three parts with one")
-        parts = [{"heading": heading.strip(), "paragraphs": _paragraphs(body)}
-                 for heading, _, body in (section.partition("\n") for section in sections)]
-        found = len(parts)
-    else:
-        paragraphs = _paragraphs(preamble)
-        parts = [{"heading": h, "paragraphs": [p]} for h, p in zip(DEFAULT_PARTS, paragraphs)]
-        found = len(paragraphs)
-    if found != 3:
-        raise UserError(f"{path}: expected three parts, each starting with a '## ' heading "
-                        f"(or three paragraphs separated by blank lines); found {found}")
-    return parts
-
-
-def _paragraphs(text: str) -> list[str]:
-    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
-
-
-def reflection_facts(audit: dict, families: list[dict], heldout: dict | None = None) -> dict:
-    """The audit's numbers the draft reflection argues from: near-duplicate rates, and how far
-    each final validation accuracy could fall if every near-duplicated validation image had been
-    answered right only because its twin was in the training set."""
-    pairs = {d["pair"]: d for d in audit["duplicates"]}
-    val = pairs["validation vs train"]
-    rate = val["near_rate"]
-    duplicates = duplicates_verdict(rate, {f["name"]: f["final"]["val_acc"] for f in families},
-                                    order_verdict((heldout or {}).get("validation_pair")))
-    return {"val": val, "test": pairs.get("test vs train"), "within": pairs.get("within train"),
-            "rate": rate, "worst_acc": duplicates["worst_acc"], "max_drop": duplicates["max_drop"],
-            "duplicates": duplicates, "vs_cifair": rate / CITATIONS["cifair"]["rate"]}
-
-
 def budget_context(res: Results) -> dict | None:
     """What a --budget build planned and bought (budget/plan.json), beside the minutes each part of
     the study measured (the stage records); None for a build without a budget."""
@@ -212,11 +173,12 @@ def build_context(results: Path, settings: dict) -> dict:
     audit = res.json(paths.AUDIT / "audit.json")
     selection = res.json(paths.SELECTION)
     heldout = res.json(paths.HELDOUT)
-    return {
+    context = {
         "settings": {**settings, "student": settings.get("student") or STUDENT_PLACEHOLDER,
                      "student_missing": not settings.get("student")},
         "facts": run_facts(res, families),
         "tester": res.json(paths.CONV / "tester.json"),
+        "notebook": res.json(paths.CONV / "notebook.json"),
         "bench": res.json(paths.CONV / "bench.json"),
         "split": {k: v for k, v in res.json(paths.SPLIT).items() if not k.endswith("_idx")},
         "heldout": heldout_context(heldout, families, res.json(paths.SPLIT)["n_val"]),
@@ -234,6 +196,8 @@ def build_context(results: Path, settings: dict) -> dict:
         # inlined, like the figures: report.html must look the same wherever it is opened
         "css": (TEMPLATES / "report.css").read_text(),
     }
+    return {**context, "summary": summary_items(context),
+            "family_order": order_item(heldout.get("validation_pair"), families)["text"]}
 
 
 def _environment():

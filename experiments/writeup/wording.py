@@ -6,10 +6,10 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 from __future__ import annotations
 
 from experiments.core.names import CELLS
-from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, rate_sentence, rate_verdict,
-                                         search_sentence)
+from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, lineage_sentence, rate_sentence,
+                                         rate_verdict, search_sentence)
 from experiments.writeup.figure_wording import gabor_sentence
-from experiments.writeup.formats import MISSING, pct, pts
+from experiments.writeup.formats import pct, pts
 from experiments.writeup.map_verdicts import gabor_verdict
 from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED,
                                           TRAINED_FACTOR, adjust_table, effect_verdict, finite_mean, is_number,
@@ -148,12 +148,14 @@ def ablation_verdicts(ablation: dict) -> dict:
     rates = rate_verdict(ablation["cells"], any(ablation.get("tuning", {}).values()))
     text = regime_sentence(full, complete) + " " + basis_sentence(complete["rows"][0]) + " " + rate_sentence(rates) + " "
     text += " ".join(row["sentence"] for row in complete["rows"] + (full["rows"] if complete is not full else []))
-    text += " " + ladder_sentence(rungs) + " " + fit_gap_sentence(complete) + " " + underfit_sentence(complete)
-    text += " " + " ".join(near_chance_sentence(r, ablation.get("chance")) for r in rungs)
+    # what the ladder and the fit gap add is read beside the per-rung table (the report's appendix)
+    more = " ".join([ladder_sentence(rungs), fit_gap_sentence(complete), underfit_sentence(complete)]
+                    + [near_chance_sentence(r, ablation.get("chance")) for r in rungs])
     reruns = [n for r in ablation["rungs"] for n in rerun_notes({"seeds": r["seeds"], "cells": _with_lr(r, ablation),
                                                                   "n_train": r["n_train"]})]
     # the figure of effects against training-set size says more than the table only along a ladder
-    return {"rungs": rungs, "full": full, "text": text.strip(), "reruns": reruns, "level": LEVEL,
+    return {"rungs": rungs, "full": full, "text": text.strip(), "more": " ".join(more.split()), "reruns": reruns,
+            "level": LEVEL,
             "ladder_figure": len(rungs_with_effects(rungs)) > 1,
             "tuned": any(ablation.get("tuning", {}).values()),  # a rate was chosen by tuning runs
             "rates": rates}
@@ -176,11 +178,11 @@ def rung_plan(rung: dict) -> str:
 def regime_sentence(full: dict, complete: dict) -> str:
     """Which rung the effects are read on, against the full split (the network handed in)."""
     if complete is full:
-        return "On the full training split, the regime of the network handed in:"
+        return "On the full training split, as the network handed in was trained:"
     trained = " and ".join(c["cell"] for c in full["cells"])
     return (f"Only {trained} trained on the full split ({full['n_train']:,} images; this profile spends its time on "
-            f"the final model), so the 2x2 effects are read at {complete['n_train']:,} images, a smaller regime than "
-            f"the network handed in:")
+            f"the final model), so the 2x2 effects are read at {complete['n_train']:,} images, fewer than "
+            f"the network handed in was trained on:")
 
 
 def _with_lr(rung: dict, ablation: dict) -> list[dict]:
@@ -216,7 +218,7 @@ def near_chance_sentence(rung: dict, chance) -> str:
         return ""
     listed = " and ".join(f"{c['cell']} ({pct(c['mean'], 1)})" for c in low)
     return (f"At {rung['n_train']:,} images {listed} stay{'s' if len(low) == 1 else ''} below {TIMES[TRAINED_FACTOR]} chance "
-            f"({pct(chance, 0)} for a guess): in the final's regime, that network barely trains.")
+            f"({pct(chance, 0)} for a guess): trained as the final is (the same widths, epochs and recipe), that network barely trains.")
 
 
 def fit_gap_sentence(rung: dict) -> str:
@@ -242,7 +244,7 @@ def underfit_sentence(rung: dict) -> str:
         return ""
     listed = " and ".join(f"{c} ({pct(train[c], 1)})" for c in low)
     return (f"Un-augmented, {listed} fit{'s' if len(low) == 1 else ''} far fewer of {'its' if len(low) == 1 else 'their'}"
-            f" own training images than {top} ({pct(train[top], 1)}): at this rung they underfit, so what holds "
+            f" own training images than {top} ({pct(train[top], 1)}): on this many training images they underfit, so what holds "
             f"them back is how far the training budget takes them, not overfitting.")
 
 
@@ -276,4 +278,5 @@ def family_verdicts(family: dict) -> dict:
     return {"ablation": ablation_verdicts(family["ablation"]),
             "search": {**search, "sentence": search_sentence(search)},
             "best_cell": {**best, "sentence": best_cell_sentence(best)},
-            "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)}}
+            "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)},
+            "lineage": lineage_sentence(family["name"], family["search"], family["arch"]["model"])}

@@ -1,0 +1,208 @@
+"""The report's first page: each homework item answered in at most three sentences, with its
+number and a pointer to the evidence. No judgement is made here: every verdict word is one the
+sections below compute (experiments.writeup.wording, choices, verdicts, map_findings); this module
+only says it briefly. `summary_items(context)` takes the report's context (report.build_context)."""
+from __future__ import annotations
+
+from experiments.core.names import CELLS
+from experiments.writeup.formats import dec, pct, pts
+from experiments.writeup.faithfulness_wording import reconciled
+from experiments.writeup.verdicts import NO_VERDICT, NOT_MEASURED, UNCLEAR, order_verdict
+
+MAX_SENTENCES = 3
+RATE_WORDS = {"pair": " together with its learning rate (the cells train at different fixed rates)",
+              "own tuned rate": " (each cell at its own tuned learning rate)", "same rate": ""}
+
+
+def summary_items(ctx: dict) -> list[dict]:
+    """[{"item", "text", "ref"}]: P1; P2 (a)-(f) per family and the families compared; P3 (a), (b);
+    P4; P5; P6."""
+    items = [conv_item(ctx["tester"], ctx["bench"])]
+    for f in ctx["families"]:
+        items += family_items(f, ctx["heldout"]["rows"][f["name"]])
+    items.append(order_item(ctx["heldout"].get("validation_pair"), ctx["families"]))
+    items += [feature_item(ctx["families"]), gabor_item(ctx["families"])]
+    findings = ctx["measures"]["findings"]
+    items += [maps_item("P4", "cam", findings["cam"], ctx["families"]),
+              maps_item("P5", "saliency", findings["saliency"], ctx["families"])]
+    items.append(dataset_item(ctx["reflection"]))
+    return items
+
+
+def conv_item(tester: dict, bench: dict) -> dict:
+    cases = tester["cases"]
+    passed = sum(c["passed"] for c in cases)
+    worst = max(max(c["err_Z"], c["err_dLdA"], c["err_dLdW"]) for c in cases) if cases else None
+    ratios = [c["ratio"] for c in bench["cases"]]
+    speed = (f" Forward and backward take {min(ratios):.2f}–{max(ratios):.2f}× PyTorch's time on the benchmark "
+             "shapes." if ratios else "")
+    verdict = "every case passes" if passed == len(cases) else f"{len(cases) - passed} case(s) FAIL"
+    return {"item": "P1", "ref": "p1",
+            "text": f"The NumPy Conv2D matches PyTorch's forward and backward on {passed} of {len(cases)} tester cases "
+                    f"(largest error {worst:.1e}, tolerance {tester['tolerance']:.0e}): {verdict}.{speed}"}
+
+
+def complete_rung(rungs: list[dict]) -> dict:
+    """The largest rung where every cell trained: where the 2x2 effects are read."""
+    return [r for r in rungs if len(r["cells"]) == len(CELLS)][-1]
+
+
+def effect_answer(name: str, row: dict | None, rate: str, n_train: int) -> str:
+    """One effect in a sentence: its verdict word and numbers, over what, and what else differs."""
+    if row is None:
+        return f"{name}: not measured."
+    differs = RATE_WORDS.get(rate, "")
+    where = f"on {n_train:,} training images"
+    if row["word"] == NO_VERDICT:
+        return (f"{name}{differs}: {pts(row['mean'])} points {where}, one training run per cell: no verdict "
+                "(seed noise not measured).")
+    numbers = (f"{pts(row['mean'])} points (95% interval {pts(row['low'])} to {pts(row['high'])}, {row['n']} seeds "
+               f"{where})" if row["low"] is not None else f"{pts(row['mean'])} points ({row['n']} seeds {where})")
+    if row["word"] in ("helps", "hurts"):
+        return f"{name}{differs} clearly {row['word']}: {numbers}."
+    if row["word"] == "no clear effect":
+        return f"{name}{differs}: no effect beyond seed noise, {numbers}."
+    return f"{name}{differs}: {row['word']}, {numbers}."
+
+
+def family_items(f: dict, held: dict) -> list[dict]:
+    name, v = f["name"], f["verdicts"]
+    ref = f"p2-{name}"
+    av = v["ablation"]
+    rung = complete_rung(av["rungs"])
+    rows = {r["key"]: r for r in rung["rows"]}
+    rates = av["rates"]["effects"]
+    arch = (f"{name}-final: widths {'/'.join(map(str, f['arch']['model']['widths']))}, {f['arch']['params']:,} "
+            f"parameters, {f['arch']['flops'] / 1e6:.1f} MFLOPs per image, batch norm "
+            f"{'on' if f['arch']['model']['batchnorm'] else 'off'}, dropout {f['arch']['model']['dropout']}. "
+            f"The search chose {f['search']['chosen']} by its rule ({v['search']['word']}); the cell is "
+            f"{v['best_cell']['best']} ({best_cell_phrase(v['best_cell'])}).")
+    dropout = effect_answer("Dropout", rows.get("dropout_effect"), rates.get("dropout_effect"), rung["n_train"])
+    final_row = next((r for r in av["full"]["rows"] if r["key"] == "dropout_in_final"), None)
+    if final_row is not None and final_row["word"] != NO_VERDICT:
+        dropout += " " + effect_answer(f"In the final's cell on all {av['full']['n_train']:,} images, dropout",
+                                       final_row, "same rate", av["full"]["n_train"]).replace(
+            f" on {av['full']['n_train']:,} training images", "")
+    test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
+    return [
+        {"item": f"P2 (a, b) {name}", "ref": ref, "text": arch},
+        {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answer("Batch norm", rows.get("bn_effect"),
+                                                                     rates.get("bn_effect"), rung["n_train"])},
+        {"item": f"P2 (d) {name}", "ref": ref, "text": dropout},
+        {"item": f"P2 (e) {name}", "ref": f"{ref}-loss", "text": loss_answer(f["final"])},
+        {"item": f"P2 (f) {name}", "ref": f"{ref}-acc",
+         "text": f"{pct(f['final']['val_acc'], 2)} validation accuracy (95% Wilson interval "
+                 f"{pct(held['val']['interval'][0], 2)} to {pct(held['val']['interval'][1], 2)}, "
+                 f"{held['val']['n']:,} images){test}."},
+    ]
+
+
+def best_cell_phrase(v: dict) -> str:
+    if v["word"] == "beyond noise":
+        return f"beats the runner-up, {v['runner_up']}, beyond training noise"
+    if v["word"] == "indistinguishable":
+        return f"indistinguishable from {v['runner_up']}: the rule's tie-break chose it"
+    if v["word"] == "one run each":
+        return f"ahead of {v['runner_up']} on one run each: the rule's choice, not a finding"
+    return "the only cell trained"
+
+
+def loss_answer(final: dict) -> str:
+    """The final run's loss curves in numbers: where each ended and where validation loss was lowest."""
+    h = final["history"]
+    if not h:
+        return "No loss curve was recorded."
+    low = min(h, key=lambda e: e["val_loss"])
+    lowest = ("its lowest at the last epoch" if low is h[-1]
+              else f"its lowest was {dec(low['val_loss'], 3)} at epoch {low['epoch']}")
+    return (f"Over {len(h)} epoch(s) the training loss (on augmented batches) went from {dec(h[0]['train_loss'], 3)} to "
+            f"{dec(h[-1]['train_loss'], 3)}; the validation loss ended at {dec(h[-1]['val_loss'], 3)}, {lowest}.")
+
+
+def order_item(pair: dict | None, families: list[dict]) -> dict:
+    """The two finals compared over the validation images (McNemar), as the reflection reads it."""
+    v = order_verdict(pair)
+    if v["word"] == "not measured":
+        text = "Whether one family's final beats the other's was not measured (no paired validation record)."
+    else:
+        (a, x), (b, y) = v["only"].items()
+        counts = f"of the validation images only one final gets right, {a} gets {x:,} and {b} {y:,}"
+        text = (f"{v['better']}-final is more accurate than the other beyond chance ({counts}; McNemar p = {v['p']:.2g})."
+                if v["word"] == "ordered" else
+                f"The two finals are indistinguishable ({counts}; McNemar p = {v['p']:.2f}): no family is better here.")
+    return {"item": "P2 families", "ref": "p2-heldout", "text": text}
+
+
+def feature_item(families: list[dict]) -> dict:
+    parts = []
+    for f in families:
+        last = f["layers"][-1]
+        dead = last.get("constant_channels")
+        parts.append(f"{f['name']}: conv layers {', '.join(str(l['layer']) for l in f['layers'])}"
+                     + (f" ({dead} of {last['channels_shown']} last-layer maps constant for the image shown)"
+                        if dead else ""))
+    return {"item": "P3 (a)", "ref": "p3a",
+            "text": "Feature maps after the ReLU of the first, a middle and the last convolution ("
+                    + "; ".join(parts) + "), for one validation image in both networks."}
+
+
+def gabor_item(families: list[dict]) -> dict:
+    parts = []
+    for f in families:
+        v, g = f["verdicts"]["gabor"], f["gabor"]
+        parts.append(f"{f['name']}: {v['word']} ({pct(g.get('fraction'))} of the {g.get('n_filters')} effective "
+                     f"filters reach R² ≥ {g.get('threshold')}, phase-randomised copies {pct(g.get('null_fraction'))}"
+                     + (f", the same filters at initialisation {pct(v['init_fraction'])}" if v.get("init_fraction")
+                        is not None else "") + ")"
+                     + (f"; {v['learned_word']}" if v.get("learned_word") else ""))
+    return {"item": "P3 (b) Gabor-like?", "ref": "p3b", "text": "; ".join(parts) + "."}
+
+
+SANITY_BRIEF = {"passes": "they change when the weights are re-initialised (the sanity check passes)",
+                "fails": "a re-initialised network draws much the same maps (the sanity check fails)"}
+FAITHFUL_BRIEF = {"faithful": "the pixels they rank first are ones the prediction depends on (deletion and insertion "
+                              "both beat random maps of their grain)",
+                  "mixed": "only one of deletion and insertion beats random maps of their grain",
+                  UNCLEAR: "whether they beat random maps of their grain is unclear",
+                  "not more faithful than random": "they rank pixels no better than random maps of their grain",
+                  NOT_MEASURED: "their faithfulness was not measured"}
+BASELINE_BRIEF = {"faithful": "; they also beat the network's own mean map (their ranking is specific to the image)",
+                  "mixed": "; against the network's own mean map, only one of the two tests beats it",
+                  "not more faithful than random": "; the network's own mean map, the same for every image, does as "
+                                                   "well (the advantage is where it usually looks)"}
+CENTRE_BRIEF = {"centred": "more than a map without preference would put there", "off-centre": "less than a map "
+                "without preference would put there", UNCLEAR: "no clear preference for the centre"}
+
+
+def map_brief(r: dict, area: float) -> str:
+    """One network's map findings (experiments.writeup.map_findings.family_findings) in two or three
+    sentences: the sanity check, faithfulness and where the evidence sits, and, where the sanity check
+    and faithfulness point different ways, what that means."""
+    s, c = r["sanity"], r["centre"]["correct"]
+    sanity = SANITY_BRIEF.get(s["word"], f"the sanity check is {s['word']}")
+    centre = (f"On correctly classified images the central square ({pct(area)} of the image) holds {pct(c['mean'], 1)} "
+              f"of their mass: {CENTRE_BRIEF[c['word']]}" if c["low"] is not None else
+              "Too few non-blank maps of correctly classified images to say where the evidence sits")
+    classes = r["classes"]["word"]
+    base = BASELINE_BRIEF.get(r["baseline"]["overall"]["word"], "")
+    text = (f"Its {r['method']} maps: {sanity}; {FAITHFUL_BRIEF[r['overall']['word']]}{base}. {centre}; for "
+            f"misclassified images they are {classes if classes != UNCLEAR else 'of unclear class sensitivity'}.")
+    both = reconciled(r["overall"]["word"], s["word"])
+    return f"{text} {both}" if both else text
+
+
+def maps_item(item: str, kind: str, found: dict, families: list[dict]) -> dict:
+    parts = []
+    for f in families:
+        r = found["families"][f["name"]]
+        parts.append(f"{f['name']} ({r['method']}): sanity check {r['sanity']['word']}, faithfulness "
+                     f"{r['overall']['word']}, centre {r['centre']['correct']['word']}, "
+                     f"{r['classes']['word']} to the class explained")
+    return {"item": item, "ref": item.lower(), "text": "; ".join(parts) + "."}
+
+
+def dataset_item(reflection: dict) -> dict:
+    d = reflection["duplicates"]
+    return {"item": "P6", "ref": "p6",
+            "text": f"{pct(reflection['rate'], 2)} of the validation images have a near-duplicate in the training "
+                    f"set. {d['sentence']} The reflection on Chapter 8 follows from this audit."}
