@@ -34,8 +34,9 @@ def conv_item(tester: dict, bench: dict) -> dict:
     passed = sum(c["passed"] for c in cases)
     worst = max(max(c["err_Z"], c["err_dLdA"], c["err_dLdW"]) for c in cases) if cases else None
     ratios = [c["ratio"] for c in bench["cases"]]
-    speed = (f" Forward and backward take {min(ratios):.2f}–{max(ratios):.2f}× PyTorch's time on the benchmark "
-             "shapes." if ratios else "")
+    span = f"{min(ratios):.2f}×" if ratios and min(ratios) == max(ratios) else \
+        f"{min(ratios):.2f}–{max(ratios):.2f}×" if ratios else ""
+    speed = f" Forward and backward take {span} PyTorch's time on the benchmark shapes." if ratios else ""
     verdict = "every case passes" if passed == len(cases) else f"{len(cases) - passed} case(s) FAIL"
     return {"item": "P1", "ref": "p1",
             "text": f"The NumPy Conv2D matches PyTorch's forward and backward on {passed} of {len(cases)} tester cases "
@@ -47,12 +48,12 @@ def complete_rung(rungs: list[dict]) -> dict:
     return [r for r in rungs if len(r["cells"]) == len(CELLS)][-1]
 
 
-def effect_answer(name: str, row: dict | None, rate: str, n_train: int) -> str:
+def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_where: bool = True) -> str:
     """One effect in a sentence: its verdict word and numbers, over what, and what else differs."""
     if row is None:
         return f"{name}: not measured."
-    differs = RATE_WORDS.get(rate, "")
-    where = f"on {n_train:,} training images"
+    differs = RATE_WORDS.get(rate, "") if say_where else ""
+    where = f"on {n_train:,} training images" if say_where else "there"
     if row["word"] == NO_VERDICT:
         return (f"{name}{differs}: {pts(row['mean'])} points {where}, one training run per cell: no verdict "
                 "(seed noise not measured).")
@@ -65,19 +66,30 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int) -> str:
     return f"{name}{differs}: {row['word']}, {numbers}."
 
 
+def effect_answers(label: str, key: str, av: dict) -> str:
+    """An effect where a verdict over seeds exists (the largest such training-set size), and, where
+    that is not where all four cells trained last, there too."""
+    rate = av["rates"]["effects"].get(key)
+
+    def row(rung):
+        return next((r for r in rung["rows"] if r["key"] == key), None)
+    judged = [r for r in av["rungs"] if row(r) and row(r)["word"] != NO_VERDICT]
+    complete = complete_rung(av["rungs"])
+    shown = ([judged[-1]] if judged else []) + ([complete] if not judged or judged[-1] is not complete else [])
+    return " ".join(effect_answer(label if i == 0 else f"On {r['n_train']:,} images, {label.lower()}", row(r), rate,
+                                  r["n_train"], say_where=i == 0) for i, r in enumerate(shown))
+
+
 def family_items(f: dict, held: dict) -> list[dict]:
     name, v = f["name"], f["verdicts"]
     ref = f"p2-{name}"
     av = v["ablation"]
-    rung = complete_rung(av["rungs"])
-    rows = {r["key"]: r for r in rung["rows"]}
-    rates = av["rates"]["effects"]
     arch = (f"{name}-final: widths {'/'.join(map(str, f['arch']['model']['widths']))}, {f['arch']['params']:,} "
             f"parameters, {f['arch']['flops'] / 1e6:.1f} MFLOPs per image, batch norm "
             f"{'on' if f['arch']['model']['batchnorm'] else 'off'}, dropout {f['arch']['model']['dropout']}. "
             f"The search chose {f['search']['chosen']} by its rule ({v['search']['word']}); the cell is "
             f"{v['best_cell']['best']} ({best_cell_phrase(v['best_cell'])}).")
-    dropout = effect_answer("Dropout", rows.get("dropout_effect"), rates.get("dropout_effect"), rung["n_train"])
+    dropout = effect_answers("Dropout", "dropout_effect", av)
     final_row = next((r for r in av["full"]["rows"] if r["key"] == "dropout_in_final"), None)
     if final_row is not None and final_row["word"] != NO_VERDICT:
         dropout += " " + effect_answer(f"In the final's cell on all {av['full']['n_train']:,} images, dropout",
@@ -86,8 +98,7 @@ def family_items(f: dict, held: dict) -> list[dict]:
     test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
     return [
         {"item": f"P2 (a, b) {name}", "ref": ref, "text": arch},
-        {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answer("Batch norm", rows.get("bn_effect"),
-                                                                     rates.get("bn_effect"), rung["n_train"])},
+        {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answers("Batch norm", "bn_effect", av)},
         {"item": f"P2 (d) {name}", "ref": ref, "text": dropout},
         {"item": f"P2 (e) {name}", "ref": f"{ref}-loss", "text": loss_answer(f["final"])},
         {"item": f"P2 (f) {name}", "ref": f"{ref}-acc",
@@ -115,7 +126,7 @@ def loss_answer(final: dict) -> str:
     low = min(h, key=lambda e: e["val_loss"])
     lowest = ("its lowest at the last epoch" if low is h[-1]
               else f"its lowest was {dec(low['val_loss'], 3)} at epoch {low['epoch']}")
-    return (f"Over {len(h)} epoch(s) the training loss (on augmented batches) went from {dec(h[0]['train_loss'], 3)} to "
+    return (f"Over {len(h)} epoch{'s' if len(h) != 1 else ''} the training loss (on augmented batches) went from {dec(h[0]['train_loss'], 3)} to "
             f"{dec(h[-1]['train_loss'], 3)}; the validation loss ended at {dec(h[-1]['val_loss'], 3)}, {lowest}.")
 
 
@@ -138,12 +149,14 @@ def feature_item(families: list[dict]) -> dict:
     for f in families:
         last = f["layers"][-1]
         dead = last.get("constant_channels")
-        parts.append(f"{f['name']}: conv layers {', '.join(str(l['layer']) for l in f['layers'])}"
-                     + (f" ({dead} of {last['channels_shown']} last-layer maps constant for the image shown)"
-                        if dead else ""))
+        numbers = [str(layer["layer"]) for layer in f["layers"]]
+        parts.append(f"{f['name']}'s conv layers {', '.join(numbers[:-1])} and {numbers[-1]}" if len(numbers) > 1 else
+                     f"{f['name']}'s conv layer {numbers[0]}")
+        if dead:
+            parts[-1] += f", {dead} of the last one's {last['channels_shown']} maps constant for the image shown"
     return {"item": "P3 (a)", "ref": "p3a",
-            "text": "Feature maps after the ReLU of the first, a middle and the last convolution ("
-                    + "; ".join(parts) + "), for one validation image in both networks."}
+            "text": "Feature maps after the ReLU of the first, a middle and the last convolution, for one validation "
+                    "image in both networks: " + "; ".join(parts) + "."}
 
 
 def gabor_item(families: list[dict]) -> dict:
@@ -154,7 +167,7 @@ def gabor_item(families: list[dict]) -> dict:
                      f"filters reach R² ≥ {g.get('threshold')}, phase-randomised copies {pct(g.get('null_fraction'))}"
                      + (f", the same filters at initialisation {pct(v['init_fraction'])}" if v.get("init_fraction")
                         is not None else "") + ")"
-                     + (f"; {v['learned_word']}" if v.get("learned_word") else ""))
+                     + (f"; {LEARNED_WORDS.get(v['learned_word'], v['learned_word'])}" if v.get("learned_word") else ""))
     return {"item": "P3 (b) Gabor-like?", "ref": "p3b", "text": "; ".join(parts) + "."}
 
 
@@ -181,23 +194,38 @@ def map_brief(r: dict, area: float) -> str:
     s, c = r["sanity"], r["centre"]["correct"]
     sanity = SANITY_BRIEF.get(s["word"], f"the sanity check is {s['word']}")
     centre = (f"On correctly classified images the central square ({pct(area)} of the image) holds {pct(c['mean'], 1)} "
-              f"of their mass: {CENTRE_BRIEF[c['word']]}" if c["low"] is not None else
+              f"of their mass: {CENTRE_BRIEF.get(c['word'], c['word'])}" if c["low"] is not None else
               "Too few non-blank maps of correctly classified images to say where the evidence sits")
     classes = r["classes"]["word"]
     base = BASELINE_BRIEF.get(r["baseline"]["overall"]["word"], "")
-    text = (f"Its {r['method']} maps: {sanity}; {FAITHFUL_BRIEF[r['overall']['word']]}{base}. {centre}; for "
+    text = (f"Its {r['method']} maps: {sanity}; {FAITHFUL_BRIEF.get(r['overall']['word'], 'their faithfulness: ' + r['overall']['word'])}{base}. {centre}; for "
             f"misclassified images they are {classes if classes != UNCLEAR else 'of unclear class sensitivity'}.")
     both = reconciled(r["overall"]["word"], s["word"])
     return f"{text} {both}" if both else text
+
+
+FAITHFUL_WORDS = {"faithful": "faithful against random maps", "mixed": "one faithfulness test of two beats random maps",
+                  UNCLEAR: "faithfulness unclear", "not more faithful than random": "no more faithful than random maps",
+                  NOT_MEASURED: "faithfulness not measured"}
+BASELINE_WORDS = {"faithful": "faithful too", "mixed": "one test of two beats it", UNCLEAR: "unclear",
+                  "not more faithful than random": "no better", NOT_MEASURED: "not measured"}
+LEARNED_WORDS = {"learned": "training made them so", "slightly raised": "training raised the fits only slightly",
+                 "not learned": "training did not make them more Gabor-like", NOT_MEASURED: "the untrained control not "
+                 "measured"}
+CENTRE_WORDS = {"centred": "evidence in the centre", "off-centre": "evidence off the centre",
+                UNCLEAR: "no clear centre preference"}
 
 
 def maps_item(item: str, kind: str, found: dict, families: list[dict]) -> dict:
     parts = []
     for f in families:
         r = found["families"][f["name"]]
-        parts.append(f"{f['name']} ({r['method']}): sanity check {r['sanity']['word']}, faithfulness "
-                     f"{r['overall']['word']}, centre {r['centre']['correct']['word']}, "
-                     f"{r['classes']['word']} to the class explained")
+        classes = r["classes"]["word"]
+        parts.append(f"{f['name']} ({r['method']}): sanity check {r['sanity']['word']}; "
+                     f"{FAITHFUL_WORDS.get(r['overall']['word'], r['overall']['word'])}; against its own mean map "
+                     f"{BASELINE_WORDS.get(r['baseline']['overall']['word'], r['baseline']['overall']['word'])}; "
+                     f"{CENTRE_WORDS.get(r['centre']['correct']['word'], r['centre']['correct']['word'])}; "
+                     f"{'class sensitivity unclear' if classes == UNCLEAR else classes}")
     return {"item": item, "ref": item.lower(), "text": "; ".join(parts) + "."}
 
 

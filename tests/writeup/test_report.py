@@ -356,3 +356,26 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
 
 def test_a_build_without_a_budget_says_nothing_of_one(fake_results, tmp_path):
     assert "What the budget bought" not in render_html(fake_results, _settings(tmp_path))
+
+
+def test_the_stylesheet_reaches_the_pdf_unescaped_so_contents_and_captions_are_numbered(pdf):
+    """The inlined CSS was HTML-escaped (' became &#39; inside <style>), which silently dropped every rule
+    with a quoted string: the contents had no page numbers, tables and figures no numbers."""
+    pages = [page.extract_text() for page in PdfReader(pdf).pages]
+    assert re.search(r"Problem 6: reflection on datasets \.+ \d+", pages[0]), "the contents give page numbers"
+    text = "\n".join(pages)
+    assert "Table 1. Conv2D tester" in text and re.search(r"Figure \d+\. ", text)
+
+
+def test_each_answer_is_at_most_three_sentences_and_links_to_a_section_that_exists(fake_results, tmp_path):
+    page = render_html(fake_results, _settings(tmp_path))
+    rows = re.findall(r'<tr data-verdict="summary"><th><a href="#([\w-]+)">(.*?)</a></th><td>(.*?)</td></tr>', page,
+                      flags=re.S)
+    items = [unescape(item) for _, item, _ in rows]
+    for expected in ("P1", "P2 (c) dense", "P2 (d) gap", "P2 (f) gap", "P2 families", "P3 (b) Gabor-like?", "P4", "P5",
+                     "P6"):
+        assert expected in items, f"the answers page lacks {expected}"
+    for ref, item, text in rows:
+        assert f'id="{ref}"' in page, f"{item} links to #{ref}, which no section has"
+        sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", unescape(re.sub(r"\s+", " ", text)).strip())
+        assert len(sentences) <= 3, f"{item}: {len(sentences)} sentences"

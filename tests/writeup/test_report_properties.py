@@ -417,3 +417,18 @@ def test_finals_within_their_noise_get_no_ranking_and_a_tied_cell_no_best(result
     assert "the ablation cell with the highest mean validation accuracy" in text
     assert "so the two are indistinguishable and the rule, highest mean, broke the tie" in text
     assert "the best ablation cell" not in text
+
+
+def test_cells_at_different_rates_name_the_rate_in_the_effects_and_in_the_answers(results):
+    """Issue 29: where the compared cells train at different fixed rates the effect is the pair's, said
+    in the effects paragraph and in the answers page; where each cell tuned its rate, that is said."""
+    page = _text(render_html(results, load_settings(results / "absent.toml")))
+    assert "each cell at its own tuned rate" in page and "(each cell at its own tuned learning rate)" in page
+    for family in ("dense", "gap"):
+        path = results / "ablation" / f"{family}-summary" / "summary.json"
+        record = json.loads(path.read_text())
+        _dump(path, {**record, "tuning": {}})  # fixed rates: bn cells 0.24, the others 0.12
+    page = _text(render_html(results, load_settings(results / "absent.toml")))
+    effects = re.findall(r"Learning rates: ([^;]*); so the effects measure batch norm together with its rate", page)
+    assert effects == ["plain 0.12, bn 0.24, dropout 0.12, bn-dropout 0.24"] * 2, effects
+    assert page.count("Batch norm together with its learning rate (the cells train at different fixed rates)") == 2
