@@ -136,8 +136,7 @@ def _run_maps(kind, model, images, labels, selection, classes, out, params, meth
     for group in ("correct", "incorrect"):
         rows = [i for i, it in enumerate(items) if it["group"] == group]
         shown = [(i, classes[labels[i]], classes[preds[i]], float(probs[i, preds[i]])) for i in rows]
-        fig = plot_maps(kind, model, images[rows], shown, preds[rows], labels[rows], group, explain,
-                        f"{getattr(model, 'family', 'model')}, {method}")
+        fig = plot_maps(kind, model, images[rows], shown, preds[rows], labels[rows], group, explain)
         save_figure(fig, out / f"{kind}_{group}.png")
     record = {"family": getattr(model, "family", None), "method": method, "caption": caption, "metrics": metrics,
               "images": [it.get("index") for it in items]}
@@ -154,7 +153,7 @@ def _measure(kind, model, images, classes, params: dict, explain) -> dict:
 
 # ---------------------------------------------------------------- figures
 
-def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
+def plot_maps(kind, model, images, shown, preds, labels, group, explain):
     """Columns = images; rows = the image (true / predicted class, confidence) and its map overlay for
     the predicted class, plus the true class for misclassified images. Guided backpropagation also
     shows the RGB gradient image for correctly classified ones (for misclassified ones its two
@@ -163,8 +162,9 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
     gradient_rows = kind == "saliency" and group == "correct"
     n_rows = 1 + len(which) * (2 if gradient_rows else 1)
     cols = max(1, len(shown))
-    fig, axes = plt.subplots(n_rows, cols, figsize=(min(7.2, 1.1 * cols + 1.2), min(9.5, 1.3 * n_rows + 0.6)),
-                             squeeze=False)
+    # rows as tall as their tiles (0.6 in at 10 columns), the first one taller for its three title lines
+    fig, axes = plt.subplots(n_rows, cols, figsize=(min(7.2, 1.1 * cols + 1.2), 1.1 + 0.72 * (n_rows - 1) + 0.45),
+                             squeeze=False, gridspec_kw={"height_ratios": [1.55] + [1.0] * (n_rows - 1)})
     for ax in axes.flat:
         ax.axis("off")
     if not shown:
@@ -173,9 +173,14 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
     pictures = images.permute(0, 2, 3, 1).numpy()
     for c, (_, true, pred, conf) in enumerate(shown):
         axes[0, c].imshow(pictures[c])
-        # an image "misclassified by at least one network" may be right here: the title says whose error it is
-        whose = "" if group == "correct" else ("\nwrong here" if pred != true else "\nright here, the\nother net erred")
-        axes[0, c].set_title(f"true {true}\npred {pred} ({100 * conf:.0f}%){whose}", fontsize=FONT_PT)
+        # short lines: a title wider than its tile runs into the next one's
+        if group == "correct":
+            title_text = f"{true}\n{100 * conf:.0f}%"
+        else:  # an image "misclassified by at least one network" may be right here: the title says whose error
+            whose = "wrong" if pred != true else "right"  # "right": the other network erred
+            title_text = f"{true}\n{pred}\n{100 * conf:.0f}%\n{whose}"
+        axes[0, c].set_title(title_text, fontsize=FONT_PT)
+        axes[0, c].set_anchor("S")  # the image at the bottom of its taller row, the title above it
     r = 1
     for label, targets in which:
         if kind == "saliency":
@@ -199,8 +204,8 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain, title):
                        fraction=0.025, pad=0.02)
     bar.set_label("map / its maximum", fontsize=FONT_PT)
     bar.ax.tick_params(labelsize=FONT_PT)
-    fig.suptitle(f"{title}: " + ("images both networks classify correctly" if group == "correct" else
-                                 "images at least one network misclassifies"), fontsize=9)
+    # no figure title: the report's caption names the network, the method and the group, and a title
+    # above three or four lines of tile titles collides with them
     return fig
 
 

@@ -246,3 +246,11 @@ def test_a_smooth_filter_beats_white_noise_but_not_copies_of_its_own_power_spect
     assert np.median(r2) > np.median(white_r2), "a smooth filter fits a Gabor better than white noise does"
     result = gabor_test(smooth)[0]
     assert result["p_value"] >= result["alpha"] and gabor_verdict(result)["word"] == "no evidence"
+
+
+def test_the_effective_filters_are_drawn_large_enough_to_judge_a_gabor_by_eye():
+    """Issue 29: 4x4 filters at 32 to a half-width row were 1.3 mm a pixel; now 16 across the full width."""
+    from experiments.interpret.features import effective_layout
+    layout = effective_layout(32)
+    assert layout.width == "full" and layout.cols == 16 and layout.rows == 2
+    assert 180 / layout.cols / 4 >= 2.5, "mm per pixel of a 4x4 filter"

@@ -379,3 +379,11 @@ def test_each_answer_is_at_most_three_sentences_and_links_to_a_section_that_exis
         assert f'id="{ref}"' in page, f"{item} links to #{ref}, which no section has"
         sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", unescape(re.sub(r"\s+", " ", text)).strip())
         assert len(sentences) <= 3, f"{item}: {len(sentences)} sentences"
+
+
+def test_the_main_body_speaks_plainly_no_rung_or_regime(pdf):
+    """Issue 29: internal vocabulary stays out of the answers; the appendices may name the ladder's
+    rungs beside the plain words."""
+    pages = [page.extract_text() for page in PdfReader(pdf).pages]
+    main = "\n".join(pages[:_first_page(pages, "Appendix A: the training") - 1])
+    assert not re.search(r"\b(rungs?|regimes?)\b", main, flags=re.I), re.findall(r".{40}\b(?:rungs?|regimes?)\b.{20}", main)
