@@ -17,7 +17,7 @@ RATE_WORDS = {"pair": " together with its learning rate (the cells train at diff
 def summary_items(ctx: dict) -> list[dict]:
     """[{"item", "text", "ref"}]: P1; P2 (a)-(f) per family and the families compared; P3 (a), (b);
     P4; P5; P6."""
-    items = [conv_item(ctx["tester"], ctx["bench"])]
+    items = [conv_item(ctx["tester"], ctx["bench"], ctx["notebook"])]
     for f in ctx["families"]:
         items += family_items(f, ctx["heldout"]["rows"][f["name"]])
     items.append(order_item(ctx["heldout"].get("validation_pair"), ctx["families"]))
@@ -29,7 +29,7 @@ def summary_items(ctx: dict) -> list[dict]:
     return items
 
 
-def conv_item(tester: dict, bench: dict) -> dict:
+def conv_item(tester: dict, bench: dict, notebook: dict) -> dict:
     cases = tester["cases"]
     passed = sum(c["passed"] for c in cases)
     worst = max(max(c["err_Z"], c["err_dLdA"], c["err_dLdW"]) for c in cases) if cases else None
@@ -38,9 +38,14 @@ def conv_item(tester: dict, bench: dict) -> dict:
         f"{min(ratios):.2f}–{max(ratios):.2f}×" if ratios else ""
     speed = f" Forward and backward take {span} PyTorch's time on the benchmark shapes." if ratios else ""
     verdict = "every case passes" if passed == len(cases) else f"{len(cases) - passed} case(s) FAIL"
+    course = ""
+    if notebook.get("given"):
+        failed = notebook["n_failed"]
+        course = (f" The course's {notebook['name']} ran {len(notebook['cells'])} code cells against it: "
+                  + (f"{failed} FAILED." if failed else "none failed."))
     return {"item": "P1", "ref": "p1",
             "text": f"The NumPy Conv2D matches PyTorch's forward and backward on {passed} of {len(cases)} tester cases "
-                    f"(largest error {worst:.1e}, tolerance {tester['tolerance']:.0e}): {verdict}.{speed}"}
+                    f"(largest error {worst:.1e}, tolerance {tester['tolerance']:.0e}): {verdict}.{speed}{course}"}
 
 
 def complete_rung(rungs: list[dict]) -> dict:

@@ -56,6 +56,7 @@ def test_the_report_shows_the_notebook_and_its_failure_or_says_it_shows_the_proj
     page = render_html(results, settings)
     assert "Conv2DTester.ipynb" in page and "1 cell failed" in page and "In [3]: failed" in page
     assert "AssertionError: dLdW mismatch in case 3" in page and "after the failure" in page
+    assert "The course&#39;s Conv2DTester.ipynb ran 4 code cells against it: 1 FAILED." in page, "the answers say so"
     assert "no course notebook was given" not in page
 
 
