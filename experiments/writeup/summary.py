@@ -128,10 +128,13 @@ def loss_answer(final: dict) -> str:
     h = final["history"]
     if not h:
         return "No loss curve was recorded."
+    if len(h) == 1:
+        return (f"After its one epoch the training loss (on augmented batches) was {dec(h[0]['train_loss'], 3)} and "
+                f"the validation loss {dec(h[0]['val_loss'], 3)}: one point, no curve.")
     low = min(h, key=lambda e: e["val_loss"])
     lowest = ("its lowest at the last epoch" if low is h[-1]
               else f"its lowest was {dec(low['val_loss'], 3)} at epoch {low['epoch']}")
-    return (f"Over {len(h)} epoch{'s' if len(h) != 1 else ''} the training loss (on augmented batches) went from {dec(h[0]['train_loss'], 3)} to "
+    return (f"Over {len(h)} epochs the training loss (on augmented batches) went from {dec(h[0]['train_loss'], 3)} to "
             f"{dec(h[-1]['train_loss'], 3)}; the validation loss ended at {dec(h[-1]['val_loss'], 3)}, {lowest}.")
 
 
