@@ -9,7 +9,6 @@ from experiments.writeup.formats import dec, pct, pts
 from experiments.writeup.faithfulness_wording import reconciled
 from experiments.writeup.verdicts import NO_VERDICT, NOT_MEASURED, UNCLEAR, order_verdict
 
-MAX_SENTENCES = 3
 RATE_WORDS = {"pair": " together with its learning rate (the cells train at different fixed rates)",
               "own tuned rate": " (each cell at its own tuned learning rate)", "same rate": ""}
 
@@ -98,8 +97,7 @@ def family_items(f: dict, held: dict) -> list[dict]:
     final_row = next((r for r in av["full"]["rows"] if r["key"] == "dropout_in_final"), None)
     if final_row is not None and final_row["word"] != NO_VERDICT:
         dropout += " " + effect_answer(f"In the final's cell on all {av['full']['n_train']:,} images, dropout",
-                                       final_row, "same rate", av["full"]["n_train"]).replace(
-            f" on {av['full']['n_train']:,} training images", "")
+                                       final_row, "same rate", av["full"]["n_train"], say_where=False)
     test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
     return [
         {"item": f"P2 (a, b) {name}", "ref": ref, "text": arch},
