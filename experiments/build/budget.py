@@ -114,8 +114,10 @@ def smallest_report(profile: dict, size: str, epochs: int, n: int) -> dict:
     shown = SIZES[:SIZES.index(size) + 2]
     search = profile["search"]
     # a variant named by its size (gap-nin-m) follows that size; a name without one is always kept
-    candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if c not in {f"{f}-{s}" for s in SIZES}
-                                                    and (c.rsplit("-", 1)[-1] in shown or c.rsplit("-", 1)[-1] not in SIZES)]
+    def kept(f: str, name: str) -> bool:
+        size = name.rsplit("-", 1)[-1]
+        return name not in {f"{f}-{s}" for s in SIZES} and (size in shown or size not in SIZES)
+    candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if kept(f, c)]
                   for f, names in search["candidates"].items()}
     return merged(profile, {
         "search": {"candidates": candidates, "epochs": min(search["epochs"], epochs)},

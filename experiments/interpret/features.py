@@ -18,6 +18,8 @@ from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from torch import nn  # noqa: E402
 
+from experiments.interpret.gabor import strongest_channel  # noqa: E402
+
 # drawn sizes, in inches: save_figure adds 0.1 in of margin on each side, so a figure of these widths
 # prints at about 1:1 across the report's text (7.09 in) or half of it, two figures to a row (3.44 in)
 WIDTH_IN = {"full": 6.85, "half": 3.25}
@@ -162,8 +164,7 @@ def filter_tiles(conv: nn.Conv2d | np.ndarray, first: bool) -> tuple[np.ndarray,
         tiles = w.transpose(0, 2, 3, 1)
         rule = "RGB, each filter min-max scaled"
     else:
-        energy = (w ** 2).sum(axis=(2, 3))
-        tiles = w[np.arange(len(w)), energy.argmax(1)]
+        tiles = w[np.arange(len(w)), strongest_channel(w)]
         rule = "per filter, the input channel with the largest L2 norm, min-max scaled"
     lo = tiles.reshape(len(tiles), -1).min(1).reshape((-1,) + (1,) * (tiles.ndim - 1))
     hi = tiles.reshape(len(tiles), -1).max(1).reshape((-1,) + (1,) * (tiles.ndim - 1))

@@ -238,9 +238,9 @@ def features_stage(family: str, results: Path, prepared, params: dict) -> dict:
     index = sel["items"][0]["index"] if sel["items"] else 0
     image = images[0] if len(images) else to_float_images(prepared.val_x[:1])[0]
     from experiments.training.runs import load_initial_model
-    run_dir = Path(results) / "final" / f"{family}-final"
-    return run_features(_model(results, family), image, Path(results) / "interpret" / family, params,
-                        image_index=index, initial=load_initial_model(run_dir))
+    model = _model(results, family)
+    return run_features(model, image, Path(results) / "interpret" / family, params, image_index=index,
+                        initial=load_initial_model(Path(results) / "final" / f"{family}-final", model))
 
 
 def cam_stage(family: str, results: Path, prepared, params: dict) -> dict:

@@ -25,12 +25,13 @@ def load_model(run_dir: Path, device: str = "cpu") -> torch.nn.Module:
     return model.to(device).eval()
 
 
-def load_initial_model(run_dir: Path) -> torch.nn.Module:
+def load_initial_model(run_dir: Path, trained: torch.nn.Module | None = None) -> torch.nn.Module:
     """The finished run's model as it was before its first step: built from the run's config under its
     seed, as train_run builds it (the global seed, then build_model, nothing random in between), with the
     frozen whitening filters and the input statistics (set from data, not from the seed) taken from the
-    trained model. Problem 3's untrained control: what training changed in the filters."""
-    trained = load_model(run_dir)
+    trained model (`trained`, when the caller has loaded it already). Problem 3's untrained control: what
+    training changed in the filters."""
+    trained = trained if trained is not None else load_model(run_dir)
     cfg = read_json(Path(run_dir) / "config.json")
     with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
         torch.manual_seed(cfg["train"]["seed"])
