@@ -18,15 +18,34 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# oneDNN's instruction sets from the oldest; bf16 is native from AVX512_CORE_BF16 on (later
+# names, the AVX10 and AMX ones, all include it)
+ONEDNN_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
+def onednn_isa_cap() -> str | None:
+    """The instruction set oneDNN (torch's CPU convolutions and bf16 matmuls) is held to by
+    ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA), None when unset."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return cap.strip().upper() if cap and cap.strip().upper() not in ("ALL", "DEFAULT") else None
+
+
+def cpu_bf16_native() -> bool:
+    """Whether torch computes bf16 natively on this CPU: the CPU has AVX-512 bf16 (AMX CPUs have it)
+    and oneDNN is not held below it (ONEDNN_MAX_CPU_ISA=AVX2, say, makes a bf16 matmul 100x slower
+    than float32 on a CPU that has it), and CNN_REPORT_FP32=1 does not force float32."""
+    if os.environ.get("CNN_REPORT_FP32") == "1" or onednn_isa_cap() in ONEDNN_BELOW_BF16:
+        return False
+    return torch.cpu._is_avx512_bf16_supported()
+
+
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The low-precision type this device computes natively, or None for float32. The one rule for
     every low-precision choice (autocast, stored filters, Muon's Newton-Schulz): a CPU without
-    AVX-512 bf16 (AMX CPUs have it) gets float32, since torch emulates bf16 there 30-100x slower."""
+    native bf16 gets float32, since torch emulates bf16 there 30-100x slower."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if os.environ.get("CNN_REPORT_FP32") != "1" and torch.cpu._is_avx512_bf16_supported():
-        return torch.bfloat16
-    return None
+    return torch.bfloat16 if cpu_bf16_native() else None
 
 
 def dtype_name(dtype: torch.dtype | None) -> str:

@@ -44,17 +44,36 @@ SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16"
                "amx_bf16": "AMX bf16"}
 
 
+# the settings that hold torch's kernels below what the CPU has: ATen's own, oneDNN's, MKL's
+KERNEL_CAPS = {"ATEN_CPU_CAPABILITY": "ATen", "ONEDNN_MAX_CPU_ISA": "oneDNN", "DNNL_MAX_CPU_ISA": "oneDNN",
+               "MKL_ENABLE_INSTRUCTIONS": "MKL"}
+
+
+def kernel_caps() -> str:
+    """'ATen avx2, oneDNN AVX2, MKL AVX2' where the environment holds torch's kernels below the CPU's
+    flags (how this project times an AVX2-only CPU on an AVX-512 one), '' where nothing does."""
+    caps = {}
+    for var, library in KERNEL_CAPS.items():
+        if os.environ.get(var, "").strip() and library not in caps:
+            caps[library] = os.environ[var].strip()
+    return ", ".join(f"{library} {value}" for library, value in caps.items())
+
+
 def cpu_flags() -> str:
     """'AVX2 FMA', 'AVX2 FMA AVX-512 AVX-512 bf16', ...: the CPU's speed-deciding flags (Linux
-    /proc/cpuinfo), 'flags unknown' elsewhere."""
+    /proc/cpuinfo), 'flags unknown' elsewhere; with the kernels' caps when set ('...; kernels held to
+    ATen avx2, oneDNN AVX2'), since a time is then the capped kernels' time."""
+    flags = "flags unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
                 present = set(line.split(":", 1)[1].split())
-                return " ".join(label for flag, label in SPEED_FLAGS.items() if flag in present) or "no AVX2"
+                flags = " ".join(label for flag, label in SPEED_FLAGS.items() if flag in present) or "no AVX2"
+                break
     except OSError:
         pass
-    return "flags unknown"
+    caps = kernel_caps()
+    return f"{flags}; kernels held to {caps}" if caps else flags
 
 
 def versions() -> dict:

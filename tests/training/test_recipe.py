@@ -111,7 +111,8 @@ def test_newton_schulz_runs_in_bfloat16_only_on_a_cpu_that_has_it_natively(monke
     from experiments.engine import devices
     from experiments.training import recipe
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
-    monkeypatch.delenv("CNN_REPORT_FP32", raising=False)
+    for var in ("CNN_REPORT_FP32", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(var, raising=False)
     seen = []
 
     def spy(g, *args, dtype, **kwargs):
