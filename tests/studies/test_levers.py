@@ -14,7 +14,7 @@ def searched(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("levers")
     prepared = tiny_prepared(tmp, n_train=20, val_size=50)
     prof = load_profile("smoke")
-    run_search("gap", prepared, tmp / "search", {k: prof[k] for k in ("search", "train", "final")}, "cpu")
+    run_search("gap", prepared, tmp / "search", {k: prof[k] for k in ("search", "train", "final", "models")}, "cpu")
     return prepared, tmp
 
 
@@ -23,7 +23,7 @@ def test_each_lever_is_one_run_that_changes_only_that_lever(searched):
     record = run_levers("gap", tmp / "search", prepared, tmp / "levers", {"run": True, "families": ["gap"]}, "cpu")
     assert [r["lever"] for r in record["levers"]] == [*LEVERS, "tta"]
     ref = read_json(tmp / "levers" / "reference" / "config.json")
-    won = read_json(tmp / "search" / "gap-s" / "config.json")
+    won = read_json(tmp / "search" / "gap-xs" / "config.json")
     assert ref["train"]["seed"] != won["train"]["seed"], "the reference is a fresh-seed run, not the search winner"
     assert {k: v for k, v in ref["train"].items() if k != "seed"} == {k: v for k, v in won["train"].items() if k != "seed"}
     for name, (_, _, model_change, train_change) in LEVERS.items():
@@ -57,7 +57,7 @@ def test_the_head_init_variant_keeps_the_recipes_head_rate(searched):
     from experiments.training.recipe import param_groups
     from experiments.training.train import validate_train_config
     _, tmp = searched
-    ref, run = (read_json(tmp / d / "config.json") for d in ("search/gap-s", "levers/small_head"))
+    ref, run = (read_json(tmp / d / "config.json") for d in ("search/gap-xs", "levers/small_head"))
     rates = [{g["name"]: g["lr"] for g in param_groups(build_model(c["model"]), validate_train_config(c["train"]))}
              for c in (ref, run)]
     assert rates[0]["head"] == pytest.approx(rates[1]["head"]), "only the init changes"

@@ -30,7 +30,7 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
 
     from experiments.studies.ablation import run_full_rung
     prof = load_profile("smoke")
-    params = {"search": prof["search"], "train": prof["train"], "final": prof["final"]}
+    params = {"search": prof["search"], "train": prof["train"], "final": prof["final"], "models": prof["models"]}
     search = run_search("gap", prepared, tmp_path / "search", params, "cpu")
     # (smoke offers one candidate, so which is chosen says nothing; the rule is tested below)
     assert search["candidates"][0]["flops"] > 0 and search["candidates"][0]["projected_final_minutes"] >= 0
@@ -149,7 +149,7 @@ def test_a_search_where_every_candidate_diverges_is_one_clear_error(prepared, tm
     from experiments.studies import search as search_module
     monkeypatch.setattr(search_module, "train_run", _diverging("search-"))
     prof = load_profile("smoke")
-    params = {"search": prof["search"], "train": prof["train"], "final": prof["final"]}
+    params = {"search": prof["search"], "train": prof["train"], "final": prof["final"], "models": prof["models"]}
     with pytest.raises(UserError, match=r"every candidate trained .* diverged .* lower search.lr") as err:
         run_search("gap", prepared, tmp_path, params, "cpu")
     assert "\n" not in str(err.value)

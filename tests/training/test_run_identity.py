@@ -32,7 +32,7 @@ def build(cifar_root, tmp_path, monkeypatch):
 
 
 def _run_config(ctx):
-    return read_json(ctx.results / "search" / "gap" / "gap-s" / "config.json")
+    return read_json(ctx.results / "search" / "gap" / "gap-xs" / "config.json")
 
 
 def _edit_code(monkeypatch, path):
