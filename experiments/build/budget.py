@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from experiments.build.estimate import TRAIN_PASSES, run_passes, runs_of
 from experiments.core.names import CELLS, FAMILIES
 from experiments.engine.errors import UserError
+from experiments.studies.search import PROBE_STEPS
 
 # (i) and (ii) get at most this share of the budget when the regime is chosen: the rest can buy seeds on the
 # full split, tuning and the lever study, which a larger regime would otherwise crowd out entirely
@@ -153,11 +154,15 @@ def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, 
     family = rest.split("-")[0]
     spf = speed.seconds_per_flop
     if kind == "search":
-        search, limit = p["search"], flops[f"{family}-{size}"]
+        # every candidate is probed; the search trains those whose final fits its limit, FINAL_SLACK times
+        # the regime's largest final (a variant a few per cent above the regime's widths, gap-nin-s, too),
+        # after the whole probe (an untimed step and PROBE_STEPS timed ones)
+        search, limit = p["search"], FINAL_SLACK * max(flops[f"{f}-{size}"] for f in FAMILIES)
         images = min(n, search["train_limit"] or n)
         batch = min(p["train"]["batch_size"], images)
-        return sum(f * (run_passes(p["train"], n_val, images, search["epochs"]) if f <= limit else
-                        TRAIN_PASSES * batch * PROBE_STEPS_PAID) * spf + speed.per_run
+        trained = run_passes(p["train"], n_val, images, search["epochs"]) + TRAIN_PASSES * batch * (PROBE_STEPS + 1)
+        probed = TRAIN_PASSES * batch * PROBE_STEPS_PAID
+        return sum(f * (trained if f <= limit else probed) * spf + speed.per_run
                    for f in (flops[name] for name in search["candidates"][family]))
     runs = runs_of(p, n, stage)
     if runs is None:

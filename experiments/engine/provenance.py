@@ -44,14 +44,15 @@ SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16"
                "amx_bf16": "AMX bf16"}
 
 
-# the settings that hold torch's kernels below what the CPU has: ATen's own, oneDNN's, MKL's
+# the settings that hold the kernels below what the CPU has: torch's (ATen's own, oneDNN's, MKL's)
+# and NumPy's OpenBLAS (mytorch's convolution)
 KERNEL_CAPS = {"ATEN_CPU_CAPABILITY": "ATen", "ONEDNN_MAX_CPU_ISA": "oneDNN", "DNNL_MAX_CPU_ISA": "oneDNN",
-               "MKL_ENABLE_INSTRUCTIONS": "MKL"}
+               "MKL_ENABLE_INSTRUCTIONS": "MKL", "OPENBLAS_CORETYPE": "OpenBLAS"}
 
 
 def kernel_caps() -> str:
-    """'ATen avx2, oneDNN AVX2, MKL AVX2' where the environment holds torch's kernels below the CPU's
-    flags (how this project times an AVX2-only CPU on an AVX-512 one), '' where nothing does."""
+    """'ATen avx2, oneDNN AVX2, MKL AVX2, OpenBLAS Haswell' where the environment holds the kernels
+    below the CPU's flags (how this project times an AVX2-only CPU on an AVX-512 one), '' where nothing does."""
     caps = {}
     for var, library in KERNEL_CAPS.items():
         if os.environ.get(var, "").strip() and library not in caps:

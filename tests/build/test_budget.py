@@ -144,6 +144,25 @@ def test_a_kind_of_stage_is_rescaled_by_its_own_measurements_and_the_lever_study
     assert "report" not in scale, "stages that train nothing keep their own seconds"
 
 
+def test_the_search_is_priced_as_it_runs_every_candidate_probed_and_those_within_the_limit_trained():
+    """The search probes every candidate (a whole probe for one it then trains, two steps for one that
+    projects past the limit) and trains a variant a few per cent above the regime's widths (gap-nin-s):
+    priced without them it ran 31% over its count, and that ratio rescaled every stage not yet run."""
+    from experiments.build.budget import PROBE_STEPS_PAID, priced
+    from experiments.build.estimate import TRAIN_PASSES, run_passes
+    from experiments.studies.search import PROBE_STEPS
+    spf = 1.4e-11
+    planned, seconds = priced(load_profile("full"), "s", 2, frozenset({1}), FLOPS, Speed(spf), N, N_VAL,
+                              ("search-gap",))
+    search = planned["search"]
+    assert sorted(search["candidates"]["gap"]) == ["gap-m", "gap-nin-m", "gap-nin-s", "gap-s"]
+    step = TRAIN_PASSES * planned["train"]["batch_size"]
+    trained = run_passes(planned["train"], N_VAL, search["train_limit"], search["epochs"]) + step * (PROBE_STEPS + 1)
+    expected = spf * ((FLOPS["gap-s"] + FLOPS["gap-nin-s"]) * trained
+                      + (FLOPS["gap-m"] + FLOPS["gap-nin-m"]) * step * PROBE_STEPS_PAID)
+    assert seconds["search-gap"] == pytest.approx(expected)
+
+
 def test_a_step_left_out_is_priced_afresh_even_when_every_stage_is_done():
     """After a build every stage is done at its measured seconds; a step it left out would run its
     stages again, so its price is not the zero that those recorded seconds would give."""

@@ -4,7 +4,8 @@ import torch
 
 from experiments.engine import devices, provenance
 
-CAPS = ("CNN_REPORT_FP32", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+CAPS = ("CNN_REPORT_FP32", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",
+        "OPENBLAS_CORETYPE")
 
 
 @pytest.fixture
@@ -44,5 +45,6 @@ def test_a_time_measured_under_capped_kernels_says_so(bf16_cpu):
     bf16_cpu.setenv("ATEN_CPU_CAPABILITY", "avx2")
     bf16_cpu.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     bf16_cpu.setenv("DNNL_MAX_CPU_ISA", "AVX2")
-    assert provenance.kernel_caps() == "ATen avx2, oneDNN AVX2"
-    assert provenance.cpu_flags().endswith("; kernels held to ATen avx2, oneDNN AVX2")
+    bf16_cpu.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert provenance.kernel_caps() == "ATen avx2, oneDNN AVX2, OpenBLAS Haswell"
+    assert provenance.cpu_flags().endswith("; kernels held to ATen avx2, oneDNN AVX2, OpenBLAS Haswell")
