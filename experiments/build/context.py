@@ -62,12 +62,16 @@ class BuildContext(Context):
         except UserError:  # even the steps under way no longer fit: they finish, the build says so at the end
             return
         names = {k: EVIDENCE[k - 1][0] for k in range(1, len(EVIDENCE) + 1)}
-        for word, steps in (("dropped", set(self.plan["bought"]) - set(new["bought"])),
-                            ("bought", set(new["bought"]) - set(self.plan["bought"]))):
-            if steps:
-                print(f"budget: {word} step(s) {', '.join(names[k] for k in sorted(steps))} after {stage} "
+        change = {"after": stage, "total_minutes": new["total_minutes"],
+                  "dropped": [names[k] for k in sorted(set(self.plan["bought"]) - set(new["bought"]))],
+                  "bought": [names[k] for k in sorted(set(new["bought"]) - set(self.plan["bought"]))]}
+        for word in ("dropped", "bought"):
+            if change[word]:
+                print(f"budget: {word} step(s) {', '.join(change[word])} after {stage} "
                       f"(the study now prices at {new['total_minutes']:g} of {new['budget_minutes']:g} minutes)",
                       flush=True)
+        if change["dropped"] or change["bought"]:  # the report says how the plan moved on the way
+            new = {**new, "changes": [*new.get("changes", []), change]}
         self.plan, self.profile = new, new["profile"]
         save_plan(self, new)
 

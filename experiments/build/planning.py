@@ -81,7 +81,11 @@ def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
     per_run = REFERENCE_PER_RUN * spf / REFERENCE_SECONDS_PER_FLOP
     plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed, scale=scale, per_run=per_run),
                       budget_s, n, n_val, stages)
-    return {**plan, "per_run_seconds": per_run, "base": digest, "previous": recorded and summary(recorded)}
+    # the plan as it stood before the first stage: what the report sets the measured minutes against
+    # (a replan prices each stage done at what it took) and the start of the record of its changes
+    first = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"], "bought": plan["bought"]}
+    return {**plan, "per_run_seconds": per_run, "base": digest, "previous": recorded and summary(recorded),
+            "first": first, "changes": []}
 
 
 def default_fixed(stage: str, spf: float, images: int) -> float:

@@ -152,14 +152,18 @@ def budget_context(res: Results) -> dict | None:
     plan = read_json(plan_file)
     speed_file = res.root / paths.BUDGET / "speed.json"
     measured = {name: rec.get("seconds") or 0.0 for name, rec in read_records(res.root).items()}
+    # planned: the plan before its first stage (a replanned one prices each stage done at what it took,
+    # so it would only repeat the measurement); None where a plan from before that record has none
+    first = plan.get("first")
     groups: dict[str, dict] = {}
-    for stage, planned in plan["stage_seconds"].items():
-        group = groups.setdefault(stage_group(stage), {"planned": 0.0, "measured": 0.0})
-        group["planned"] += planned / 60
+    for stage in plan["stage_seconds"]:
+        group = groups.setdefault(stage_group(stage), {"planned": 0.0 if first else None, "measured": 0.0})
+        if first:
+            group["planned"] += first["stage_seconds"].get(stage, 0.0) / 60
         group["measured"] += measured.get(stage, 0.0) / 60
     return {"minutes": plan["budget_minutes"], "regime": plan["regime"], "rule": plan["regime_rule"],
-            "steps": plan["steps"], "planned": plan["total_minutes"],
-            "groups": [{"name": name, **g} for name, g in groups.items() if max(g.values()) >= 0.05],
+            "steps": plan["steps"], "planned": first and first["total_minutes"], "changes": plan.get("changes"),
+            "groups": [{"name": name, **g} for name, g in groups.items() if max(g["planned"] or 0, g["measured"]) >= 0.05],
             "measured": sum(measured.get(s, 0.0) for s in plan["stage_seconds"]) / 60,
             "gflops": 1 / plan["seconds_per_gflop"], "next_regime": plan.get("next_regime"),
             "cpu_flags": read_json(speed_file).get("cpu_flags") if speed_file.exists() else None}

@@ -183,3 +183,25 @@ def test_a_damaged_plan_file_is_one_line_saying_how_to_start_afresh(tmp_path):
     with pytest.raises(UserError, match="plan.json is damaged .*delete it") as err:
         read_plan(ctx)
     assert "\n" not in str(err.value)
+
+
+def test_each_change_of_the_plan_on_the_way_is_recorded_with_the_stage_it_followed(tmp_path, monkeypatch):
+    """The report sets the measured minutes against the plan before the first stage and says what each
+    replan dropped or bought: a replanned plan alone prices each stage done at what it took."""
+    from experiments.build import planning
+    from experiments.build.context import BuildContext
+    plan = {**_plan(90, 1.4e-11), "changes": []}
+    plan["first"] = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"],
+                     "bought": plan["bought"]}
+    later = [k for k in plan["bought"] if k > 2]
+    assert later, "90 minutes at this speed buys a step after (ii)"
+    saved = []
+    monkeypatch.setattr(planning, "save_plan", lambda ctx, p: saved.append(p))
+    monkeypatch.setattr(planning, "replan", lambda ctx, p, settled: {
+        **p, "bought": [k for k in p["bought"] if k != later[0]], "total_minutes": 61.0})
+    ctx = BuildContext("full", plan["profile"], "cpu", tmp_path, tmp_path, plan=plan)
+    ctx.settled("search-dense", 120.0)
+    ctx.settled("search-gap", 130.0)  # nothing changes: nothing recorded
+    name = EVIDENCE[later[0] - 1][0]
+    assert saved[-1]["changes"] == [{"after": "search-dense", "total_minutes": 61.0, "dropped": [name], "bought": []}]
+    assert saved[-1]["first"] == plan["first"], "the plan before the first stage is kept as it was"

@@ -339,6 +339,10 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     flops.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})
     plan = plan_study(load_profile("full"), flops, Speed(1.4e-11, default_fixed=20.0), 90 * 60, 45000, 5000,
                       tuple(s.name for s in STAGES))
+    first = {**plan["stage_seconds"], "search-gap": plan["stage_seconds"]["search-gap"] + 600.0}
+    plan = {**plan, "first": {"stage_seconds": first, "total_minutes": 97.5, "bought": plan["bought"]},
+            "changes": [{"after": "search-dense", "total_minutes": 60.3, "dropped": ["iii", "v"], "bought": []},
+                        {"after": "ablation-dense-plain", "total_minutes": 82.4, "dropped": [], "bought": ["vi"]}]}
     write_json(results_copy / "budget" / "plan.json", plan)
     write_json(results_copy / "budget" / "speed.json", {"device": "cpu", "seconds_per_flop": 1.4e-11,
                                                        "cpu_flags": "AVX2 FMA"})
@@ -351,7 +355,20 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     assert left_out, "90 minutes at this speed leaves something out"
     for step in left_out:
         assert f"({step['step']}) {step['what']}: left out (about {step['more_minutes']} more minutes here)" in text
-    assert f"Planned {plan['total_minutes']:.1f} minutes, measured" in text
+    assert "Planned 97.5 minutes before the first stage, measured" in text, "the plan before any stage ran"
+    search = sum(first[s] for s in ("search-dense", "search-gap")) / 60
+    assert f"search {search:.1f} / " in text, "each part planned as the first plan priced it"
+    assert ("after search-dense it dropped (iii), (v) (the study then priced at 60.3 minutes); after "
+            "ablation-dense-plain it bought (vi) (the study then priced at 82.4 minutes).") in text
+    del plan["first"], plan["changes"]  # a plan recorded before the first plan was kept
+    write_json(results_copy / "budget" / "plan.json", plan)
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", render_html(results_copy, _settings(tmp_path)))))
+    assert "Planned" not in text and "the plan before the first stage was not recorded" in text
+    assert "the plan kept every step" not in text, "its changes were not recorded either: nothing said of them"
+    plan["changes"] = []
+    write_json(results_copy / "budget" / "plan.json", plan)
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", render_html(results_copy, _settings(tmp_path)))))
+    assert "the plan kept every step" in text
 
 
 def test_a_build_without_a_budget_says_nothing_of_one(fake_results, tmp_path):
