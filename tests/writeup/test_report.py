@@ -371,6 +371,29 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     assert "the plan kept every step" in text
 
 
+def test_a_lever_study_the_budget_left_out_says_so_with_its_price(results_copy, tmp_path):
+    from experiments.build.budget import Speed, plan_study
+    from experiments.build.stages import STAGES
+    from experiments.engine.io import write_json
+    from experiments.training.profiles import load_profile
+    flops = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
+    flops.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})
+    plan = plan_study(load_profile("full"), flops, Speed(1.4e-11, default_fixed=20.0), 90 * 60, 45000, 5000,
+                      tuple(s.name for s in STAGES))
+    [lever_step] = [s for s in plan["steps"] if s["step"] == "v"]
+    lever_step.update(bought=False, more_minutes=6.1)  # as a plan that dropped it mid-build records it
+    write_json(results_copy / "budget" / "plan.json", plan)
+    for family in ("dense", "gap"):
+        write_json(results_copy / "levers" / family / "levers.json",
+                   {"family": family, "levers": [], "skipped": "this profile does not run the lever study"})
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", render_html(results_copy, _settings(tmp_path)))))
+    assert f"Lever study: not run (the budget left it out: about {lever_step['more_minutes']} more minutes here" in text
+    assert "this profile does not run the lever study" not in text
+    (results_copy / "budget" / "plan.json").unlink()
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", render_html(results_copy, _settings(tmp_path)))))
+    assert "Lever study: not run (this profile does not run the lever study)" in text, "no budget: the profile's reason"
+
+
 def test_a_build_without_a_budget_says_nothing_of_one(fake_results, tmp_path):
     assert "What the budget bought" not in render_html(fake_results, _settings(tmp_path))
 
