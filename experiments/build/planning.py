@@ -88,7 +88,7 @@ def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
                       budget_s, n, n_val, stages)
     # the plan as it stood before the first stage: what the report sets the measured minutes against
     # (a replan prices each stage done at what it took) and the start of the record of its changes
-    first = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"], "bought": plan["bought"]}
+    first = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"]}
     return {**plan, "per_run_seconds": per_run, "base": digest, "previous": recorded and summary(recorded),
             "first": first, "changes": []}
 

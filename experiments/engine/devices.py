@@ -26,8 +26,8 @@ ONEDNN_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512
 def onednn_isa_cap() -> str | None:
     """The instruction set oneDNN (torch's CPU convolutions and bf16 matmuls) is held to by
     ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA), None when unset."""
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
-    return cap.strip().upper() if cap and cap.strip().upper() not in ("ALL", "DEFAULT") else None
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    return cap if cap not in ("", "ALL", "DEFAULT") else None
 
 
 def cpu_bf16_native() -> bool:
