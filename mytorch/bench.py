@@ -8,38 +8,19 @@ Speed is reported as the ratio of the medians, with each side's interquartile ra
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import torch
 
 from mytorch.conv import Conv2D
+from mytorch.parallel import blas_threads
 
 # name: (N, C_in, H, W), C_out, kernel, stride, padding
 CASES = {"N64 64->64 32x32 k3 p1": ((64, 64, 32, 32), 64, 3, 1, 1),
          "N64 64->64 32x32 k3 s2 p1": ((64, 64, 32, 32), 64, 3, 2, 1)}
 SMALL_CASES = {"N4 8->8 16x16 k3 p1": ((4, 8, 16, 16), 8, 3, 1, 1),
                "N4 8->8 16x16 k3 s2 p1": ((4, 8, 16, 16), 8, 3, 2, 1)}
-
-
-def blas_threads() -> int:
-    """Threads NumPy's BLAS uses (torch is set to the same for a fair race).
-
-    threadpoolctl asks the library itself; without it, use the variables OpenBLAS reads at load
-    time, in its order, else the CPUs this process may run on (OpenBLAS's default).
-    """
-    try:
-        from threadpoolctl import threadpool_info
-        counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-        if counts:
-            return counts[0]
-    except ImportError:
-        pass
-    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var, "").strip().isdigit() and int(os.environ[var]) > 0:
-            return int(os.environ[var])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def blocked_times_ms(fns: list, blocks: int, repeats: int, warmup: int) -> list[list[float]]:

@@ -6,19 +6,34 @@ it is copied once into `cols`, shape (C_in*kh*kw, N*H_out*W_out), whose rows are
 weights (c, i, j). Then one BLAS product W (C_out, C_in*kh*kw) @ cols gives every output of every
 image as (C_out, N*H_out*W_out), which is one block transpose (runs of H_out*W_out values) from
 NCHW. The backward pass reuses `cols`: dL/dW = G @ cols^T is already in W's (C_out, C_in, kh, kw)
-order. dL/dA is, for stride 1, the full correlation of G with the flipped kernel (one more im2col
-and product), and for larger strides the column gradient W^T @ G scattered back with one strided
-slice-add per kernel offset (col2im). No Python loop runs over batch, channels or positions, and
-the large buffers are reused between calls (a fresh one costs a page fault per 4 KiB).
+order. dL/dA is computed by phase: the input rows whose padded index is r modulo the stride get
+gradient only through kernel rows r, r + s, ... (likewise columns), so each phase is a stride-1
+correlation of G with that flipped sub-kernel (one im2col and one product) written into the
+phase's rows and columns of dL/dA. Stride 1 has one phase, the whole flipped kernel; stride 2 has
+four, and no product multiplies a zero nor does any sum overlap (col2im would scatter a product's
+columns back with one strided slice-add per kernel offset).
+
+No Python loop runs over channels or positions. A large batch is split into one part per BLAS
+thread, each part run on its own thread with single-threaded BLAS: the copies (padding, im2col,
+layout) then run on every core too, where with one caller they ran on one while OpenBLAS's idle
+worker spun on the other. Buffers are reused between calls (a fresh one costs a page fault per
+4 KiB).
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from mytorch.parallel import blas_threads, in_parallel
+
+# a part smaller than this (elements of its im2col matrix) costs more in hand-off than it saves;
+# parts sized to stay in cache (more parts than cores) measured no faster
+PART_MIN_ELEMENTS = 1 << 20
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -52,11 +67,12 @@ def im2col(X: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
 
 class _Buffers:
     """Named scratch arrays reused while their shape and dtype repeat (page faults, not arithmetic,
-    dominate a fresh 100 MiB array). A buffer made with zero=True only ever gets its interior
-    written, so its border stays zero."""
+    dominate a fresh 100 MiB array). A padded buffer only ever gets its interior written, so its
+    border stays zero while its padding repeats."""
 
     def __init__(self):
         self._arrays: dict[str, np.ndarray] = {}
+        self._paddings: dict[str, tuple] = {}
 
     def get(self, name: str, shape: tuple, dtype, zero: bool = False) -> np.ndarray:
         """The buffer called `name`, made afresh (uninitialised, or zeros) if its shape or dtype changed."""
@@ -65,20 +81,42 @@ class _Buffers:
             arr = self._arrays[name] = (np.zeros if zero else np.empty)(shape, dtype)
         return arr
 
-    def padded(self, name: str, X: np.ndarray, padding: tuple[int, int], dtype) -> np.ndarray:
-        """X (C, N, H, W), any strides -> contiguous, zero-padded by `padding` (negative crops)."""
-        (ph, pw), (h, w) = padding, X.shape[2:]
-        X = X[:, :, max(-ph, 0):h - max(-ph, 0), max(-pw, 0):w - max(-pw, 0)]
-        ph, pw = max(ph, 0), max(pw, 0)
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The buffer called `name` as it was last made or filled."""
+        return self._arrays[name]
+
+    def padded(self, name: str, X: np.ndarray, padding: tuple, dtype) -> np.ndarray:
+        """X (C, N, H, W), any strides -> contiguous, zero-padded (negative crops).
+
+        padding: (ph, pw) on both sides, or ((top, bottom), (left, right)).
+        """
+        (top, bottom), (left, right) = ((p, p) if np.ndim(p) == 0 else p for p in padding)
+        h, w = X.shape[2:]
+        X = X[:, :, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+        top, bottom, left, right = (max(p, 0) for p in (top, bottom, left, right))
         (c, n, h, w) = X.shape
-        buf = self.get(name, (c, n, h + 2 * ph, w + 2 * pw), dtype, zero=True)
-        np.copyto(buf[:, :, ph:ph + h, pw:pw + w], X, casting="unsafe")
+        buf = self.get(name, (c, n, top + h + bottom, left + w + right), dtype, zero=True)
+        if self._paddings.setdefault(name, (top, bottom, left, right)) != (top, bottom, left, right):
+            buf.fill(0)  # same shape, another interior: the old one would show in the new border
+            self._paddings[name] = (top, bottom, left, right)
+        np.copyto(buf[:, :, top:top + h, left:left + w], X, casting="unsafe")
         return buf
 
 
-def _to_nchw(X_cnhw: np.ndarray) -> np.ndarray:
-    """(C, N, H, W) view -> a new C-contiguous (N, C, H, W): a copy of whole H*W planes."""
-    return np.ascontiguousarray(X_cnhw.transpose(1, 0, 2, 3))
+def _phase(r: int, kernel: int, stride: int, pad: int, size_in: int, size_out: int) -> tuple:
+    """Along one axis, the input positions y with (y + pad) % stride == r, for dL/dA by phase.
+
+    They get gradient from kernel offsets r, r + stride, ... (`taps` of them) only. Returns (taps,
+    first, count, before, after): the positions are first, first + stride, ... (count of them),
+    and G padded by `before` and `after` (negative crops) then correlated at stride 1 with the
+    flipped taps gives exactly their gradient: y = first + stride*t takes G[u0 + t - a] for tap a,
+    with u0 = (first + pad) // stride.
+    """
+    taps = len(range(r, kernel, stride))
+    first = (r - pad) % stride
+    count = len(range(first, size_in, stride))
+    before = taps - 1 - (first + pad) // stride
+    return taps, first, count, before, count + taps - 1 - before - size_out
 
 
 class Conv2D:
@@ -111,10 +149,9 @@ class Conv2D:
             if self.W.shape != shape:
                 raise ValueError(f"weight_init_fn returned shape {self.W.shape}, expected {shape}")
         self.dLdW = np.zeros_like(self.W)
-        self._A_shape = None  # set by forward; backward needs it and the cached columns
-        self._cols = None
-        self._buffers = _Buffers()  # scratch arrays reused across calls
+        self._A_shape = None  # set by forward; backward needs it and each part's cached columns
         self._dtype = None
+        self._parts: list[tuple[slice, _Buffers]] = []  # batch slices, their scratch arrays
 
     def output_shape(self, A_shape: tuple) -> tuple[int, int, int, int]:
         """(N, C_out, H_out, W_out) for an input of shape A_shape; ValueError if A_shape is invalid."""
@@ -137,16 +174,35 @@ class Conv2D:
         A = np.asarray(A)
         if not np.issubdtype(A.dtype, np.floating):
             A = A.astype(np.float64)
-        n, c_out, h_out, w_out = self.output_shape(A.shape)
-        padded = self._buffers.padded("A", A.transpose(1, 0, 2, 3), self.padding, A.dtype)
+        shape = self.output_shape(A.shape)
+        self._A_shape, self._dtype = A.shape, A.dtype
+        self._split_batch(shape)
+        Z = np.empty(shape, A.dtype)
+        in_parallel(self._forward_part, [(buffers, A[part], Z[part]) for part, buffers in self._parts])
+        return Z
+
+    def _split_batch(self, out_shape: tuple) -> None:
+        """One part (whole images) per BLAS thread, each of at least PART_MIN_ELEMENTS im2col
+        elements; the buffers of earlier parts are kept."""
+        n, _, h_out, w_out = out_shape
+        columns = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * h_out * w_out
+        count = max(1, min(blas_threads(), n, n * columns // PART_MIN_ELEMENTS))
+        edges = [n * k // count for k in range(count + 1)]
+        old = [buffers for _, buffers in self._parts]
+        self._parts = [(slice(a, b), old[k] if k < len(old) else _Buffers())
+                       for k, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+
+    def _forward_part(self, buffers: _Buffers, A: np.ndarray, Z: np.ndarray) -> None:
+        """Z[...] = conv(A) for one batch part; its columns stay in `buffers` for backward."""
+        n, c_out, h_out, w_out = Z.shape
+        padded = buffers.padded("A", A.transpose(1, 0, 2, 3), self.padding, A.dtype)
         k_rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         # refill last call's columns in place; the product's own buffer too
         cols = im2col(padded, self.kernel_size, self.stride,
-                      out=self._buffers.get("cols", (k_rows, n * h_out * w_out), A.dtype))
-        Z = self._buffers.get("Z", (c_out, cols.shape[1]), A.dtype)
-        np.matmul(self.W.astype(A.dtype, copy=False).reshape(c_out, -1), cols, out=Z)
-        self._A_shape, self._cols, self._dtype = A.shape, cols, A.dtype
-        return _to_nchw(Z.reshape(c_out, n, h_out, w_out))
+                      out=buffers.get("cols", (k_rows, n * h_out * w_out), A.dtype))
+        Z_rows = buffers.get("Z", (c_out, cols.shape[1]), A.dtype)
+        np.matmul(self.W.astype(A.dtype, copy=False).reshape(c_out, -1), cols, out=Z_rows)
+        np.copyto(Z, Z_rows.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3))
 
     def backward(self, dLdZ: np.ndarray) -> np.ndarray:
         """dLdZ: shape of the last Z -> dLdA, shape and dtype of the last A; sets self.dLdW (shape of W)."""
@@ -156,51 +212,49 @@ class Conv2D:
         expected = self.output_shape(self._A_shape)
         if dLdZ.shape != expected:
             raise ValueError(f"dLdZ has shape {dLdZ.shape}, but the last forward produced {expected}")
-        n, c_out, h_out, w_out = expected
+        dLdA = np.empty(self._A_shape, self._dtype)
+        dW_parts = in_parallel(self._backward_part,
+                               [(buffers, dLdZ[part], dLdA[part]) for part, buffers in self._parts])
+        self.dLdW = functools.reduce(np.add, dW_parts).reshape(self.W.shape)
+        return dLdA
+
+    def _backward_part(self, buffers: _Buffers, dLdZ: np.ndarray, dLdA: np.ndarray) -> np.ndarray:
+        """dLdA[...] for one batch part; returns its share of dL/dW as (C_out, C_in*kh*kw)."""
+        c_out, (n, _, h_out, w_out) = self.out_channels, dLdZ.shape
         # G as (C_out, N, H_out, W_out), contiguous: the layout of the forward product's output
-        G = self._buffers.get("G", (c_out, n, h_out, w_out), self._dtype)
+        G = buffers.get("G", (c_out, n, h_out, w_out), self._dtype)
         np.copyto(G, dLdZ.transpose(1, 0, 2, 3), casting="unsafe")
-        G_rows = G.reshape(c_out, -1)
-        # dW (C_out, C_in*kh*kw), rows of cols ordered like W's axes: a reshape, no transpose.
-        # cols @ G^T, not G @ cols^T: OpenBLAS runs the latter (small M, huge K) ~8x slower
-        self.dLdW = np.ascontiguousarray((self._cols @ G_rows.T).T).reshape(self.W.shape)
-        if self.stride == (1, 1):
-            dA = self._input_gradient_stride1(G)
-        else:
-            dA = self._input_gradient_col2im(G_rows)
-        return _to_nchw(dA)
+        cols = buffers["cols"]  # the forward's
+        # rows of cols are ordered like W's axes: a reshape, no transpose. cols @ G^T, not
+        # G @ cols^T: OpenBLAS runs the latter (small M, huge K) ~8x slower
+        dW = np.ascontiguousarray((cols @ G.reshape(c_out, -1).T).T)
+        self._input_gradient(buffers, G, dLdA)
+        return dW
 
-    def _input_gradient_stride1(self, G: np.ndarray) -> np.ndarray:
-        """G: (C_out, N, H_out, W_out) -> dLdA as (C_in, N, H, W), for stride 1 only.
-
-        With stride 1, dL/dA is G correlated with the flipped kernel, padded by k - 1 - p: one
-        im2col and one product, cheaper than kh*kw read-modify-write passes of col2im.
-        """
-        (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        padded = self._buffers.padded("G padded", G, (kh - 1 - ph, kw - 1 - pw), self._dtype)
-        n, _, h, w = self._A_shape
-        cols = im2col(padded, (kh, kw), (1, 1),
-                      out=self._buffers.get("dA cols", (G.shape[0] * kh * kw, n * h * w), self._dtype))
-        # flipped kernel, in/out channels swapped: (C_in, C_out*kh*kw), rows ordered like cols
-        W_t = self.W.astype(self._dtype, copy=False)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-        dA = self._buffers.get("dA", (self.in_channels, n, h, w), self._dtype)
-        np.matmul(np.ascontiguousarray(W_t).reshape(self.in_channels, -1), cols,
-                  out=dA.reshape(self.in_channels, -1))
-        return dA
-
-    def _input_gradient_col2im(self, G_rows: np.ndarray) -> np.ndarray:
-        """G_rows: (C_out, N*H_out*W_out) -> dLdA as (C_in, N, H, W) view, any stride (col2im)."""
-        n, _, h, w = self._A_shape
-        _, _, h_out, w_out = self.output_shape(self._A_shape)
+    def _input_gradient(self, buffers: _Buffers, G: np.ndarray, dLdA: np.ndarray) -> None:
+        """dLdA (N, C_in, H, W) from G (C_out, N, H_out, W_out): one stride-1 correlation per phase."""
+        n, _, h, w = dLdA.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        W_rows = self.W.astype(self._dtype, copy=False).reshape(self.out_channels, -1)
-        dcols = self._buffers.get("dA cols", (W_rows.shape[1], G_rows.shape[1]), self._dtype)
-        np.matmul(W_rows.T, G_rows, out=dcols)
-        dcols = dcols.reshape(self.in_channels, kh, kw, n, h_out, w_out)
-        dpadded = self._buffers.get("dA padded", (self.in_channels, n, h + 2 * ph, w + 2 * pw),
-                                    self._dtype)
-        dpadded.fill(0)
-        for i in range(kh):  # a loop over kernel offsets only: each is one strided slice-add
-            for j in range(kw):
-                dpadded[:, :, i:i + sh * h_out:sh, j:j + sw * w_out:sw] += dcols[:, i, j]
-        return dpadded[:, :, ph:ph + h, pw:pw + w]
+        rows = [_phase(r, kh, sh, ph, h, G.shape[2]) for r in range(sh)]
+        columns = [_phase(q, kw, sw, pw, w, G.shape[3]) for q in range(sw)]
+        if not all(r[0] and r[2] for r in rows) or not all(q[0] and q[2] for q in columns):
+            dLdA.fill(0)  # positions no kernel offset reaches (stride > kernel) get zero gradient
+        # one padded G serves every phase: each takes its own window of it
+        top, left = (max(0, *(p[3] for p in axis)) for axis in (rows, columns))
+        bottom, right = (max(0, *(p[4] for p in axis)) for axis in (rows, columns))
+        padded = buffers.padded("G padded", G, ((top, bottom), (left, right)), self._dtype)
+        W = self.W.astype(self._dtype, copy=False)
+        dA = dLdA.transpose(1, 0, 2, 3)  # a (C_in, N, H, W) view: the phases write into it
+        for r, (taps_h, y0, count_h, before_h, _) in enumerate(rows):
+            for q, (taps_w, x0, count_w, before_w, _) in enumerate(columns):
+                if not (taps_h and taps_w and count_h and count_w):
+                    continue
+                window = padded[:, :, top - before_h:top - before_h + count_h + taps_h - 1,
+                                left - before_w:left - before_w + count_w + taps_w - 1]
+                cols = im2col(window, (taps_h, taps_w), (1, 1), out=buffers.get(
+                    f"cols {r},{q}", (G.shape[0] * taps_h * taps_w, n * count_h * count_w), self._dtype))
+                # the phase's taps, flipped, in/out channels swapped: (C_in, C_out*taps), rows like cols
+                W_t = W[:, :, r::sh, q::sw][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+                dA_phase = buffers.get(f"dA {r},{q}", (self.in_channels, cols.shape[1]), self._dtype)
+                np.matmul(np.ascontiguousarray(W_t).reshape(self.in_channels, -1), cols, out=dA_phase)
+                np.copyto(dA[:, :, y0::sh, x0::sw], dA_phase.reshape(self.in_channels, n, count_h, count_w))

@@ -5,6 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mytorch import conv
 from mytorch.conv import Conv2D
 from mytorch.tester import torch_reference
 
@@ -45,6 +46,56 @@ def test_forward_and_both_gradients_match_torch(case):
     assert np.abs(Z - Zt).max() <= TOL, f"forward differs from torch by {why}"
     assert np.abs(dLdA - dAt).max() <= TOL, f"dLdA differs from autograd by {why}"
     assert np.abs(layer.dLdW - dWt).max() <= TOL, f"dLdW differs from autograd by {why}"
+
+
+def _assert_matches_torch(layer, A, G):
+    Z, dLdA = layer.forward(A), layer.backward(G)
+    Zt, dAt, dWt = torch_reference(A, layer.W, G, layer.stride, layer.padding)
+    for got, want, name in ((Z, Zt, "Z"), (dLdA, dAt, "dLdA"), (layer.dLdW, dWt, "dLdW")):
+        assert got.shape == want.shape and np.abs(got - want).max() <= TOL, f"{name} differs from torch"
+
+
+@pytest.mark.parametrize("case", GRID, ids=[_ids(c) for c in GRID])
+def test_a_batch_split_into_parts_on_threads_matches_torch(case, monkeypatch):
+    # small shapes run as one part; force a split into 3 uneven parts (batch 5: 1, 2, 2 images)
+    monkeypatch.setattr(conv, "PART_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(conv, "blas_threads", lambda: 3)
+    (_, c_in, h, w), c_out, k, s, p = case
+    rng = np.random.default_rng(3)
+    layer = Conv2D(c_in, c_out, k, s, p, weight_init_fn=rng.standard_normal)
+    A = rng.standard_normal((5, c_in, h, w))
+    G = rng.standard_normal(layer.output_shape(A.shape))
+    _assert_matches_torch(layer, A, G)
+    assert [part.stop - part.start for part, _ in layer._parts] == [1, 2, 2]
+
+
+def test_inputs_whose_size_changes_keep_matching_torch():
+    # heights 8 and 9 pad the output gradient differently into buffers of the same shape: a
+    # border left from the last call would add the old gradient in
+    rng = np.random.default_rng(4)
+    layer = Conv2D(2, 3, 3, stride=2, padding=1, weight_init_fn=rng.standard_normal)
+    for h in (9, 8, 9, 10, 9, 8, 8):
+        A = rng.standard_normal((2, 2, h, h))
+        _assert_matches_torch(layer, A, rng.standard_normal(layer.output_shape(A.shape)))
+
+
+def test_parts_run_with_blas_held_to_one_thread_and_errors_reach_the_caller():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("threadpoolctl finds no BLAS to limit here")
+    before = [lib.num_threads for lib in blas.lib_controllers]
+    seen = conv.in_parallel(lambda: [lib.num_threads for lib in
+                                     threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers],
+                            [(), ()])
+    assert seen == [[1] * len(before)] * 2, "a part ran with more than one BLAS thread"
+    assert [lib.num_threads for lib in threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers] == before
+
+    def fail(k):
+        if k == 1:
+            raise ValueError("part 1 failed")
+    with pytest.raises(ValueError, match="part 1 failed"):
+        conv.in_parallel(fail, [(0,), (1,)])
 
 
 def test_gradients_match_central_differences():
