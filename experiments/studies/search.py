@@ -19,10 +19,18 @@ from experiments.training.train import Diverged, train_run, validate_train_confi
 
 # What the rule is, not what it found: experiments.writeup.verdicts.search_verdict checks the recorded
 # choice against it and says whether the budget was binding or nothing fitted.
-RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} epochs "
+RULE = ("the most accurate candidate (fewer FLOPs breaking a tie) whose projected final training ({epochs} "
         "on {n} images) fits {minutes} at the measured speed (median epoch; on a CPU its CPU time over the cores, what it costs alone); "
         "if none fits, the fastest. A candidate that diverges at the search's rate is never chosen. A candidate "
         "whose speed, timed on a few training steps first, already projects past the budget is not trained")
+
+
+def rule_text(epochs: int, n_train: int, limit_minutes: float | None) -> str:
+    """The rule as the report prints it, for the final's epochs and images and its time limit."""
+    return RULE.format(epochs=f"{epochs} epoch{'s' if epochs != 1 else ''}", n=f"{n_train:,}",
+                       minutes=f"{limit_minutes:g} minutes" if limit_minutes is not None else "unlimited time")
+
+
 PROBE_STEPS = 3  # timed training steps (after one untimed) that decide whether a candidate is trained
 
 
@@ -72,8 +80,7 @@ def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) 
                                            "lr": search["lr"], "seeds": [cfg["seed"]]},
               "final_budget": {"epochs": final["epochs"], "n_train": len(prepared.train_y), "max_minutes": limit},
               "candidates": rows, "chosen": chosen,
-              "rule": RULE.format(epochs=final["epochs"], n=len(prepared.train_y),
-                                  minutes=f"{limit:g} minutes" if limit is not None else "unlimited time")}
+              "rule": rule_text(final["epochs"], len(prepared.train_y), limit)}
     write_json(Path(out_dir) / "search.json", record)
     return record
 

@@ -6,6 +6,7 @@ import pytest
 from experiments.build.commands import context, run_all
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json
+from experiments.studies.search import rule_text
 
 MINE = '''
 [profile.final]
@@ -81,3 +82,9 @@ def test_the_smoke_search_trains_the_users_architecture_by_its_name(tmp_path, ci
     search = read_json(ctx.results / "search" / "dense" / "search.json")
     mine = next(c for c in search["candidates"] if c["name"] == "mine")
     assert mine["trained"] and mine["model"]["widths"] == [16, 32, 32] and search["final_budget"]["epochs"] == 2
+    assert "final training (2 epochs on " in search["rule"], "the recorded rule names the final's epochs"
+
+
+def test_the_search_rule_counts_one_epoch_in_the_singular():
+    assert "(1 epoch on 45,000 images) fits 1.5 minutes" in rule_text(1, 45_000, 1.5)
+    assert "(8 epochs on 4,000 images) fits unlimited time" in rule_text(8, 4000, None)
