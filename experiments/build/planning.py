@@ -16,7 +16,7 @@ import hashlib
 import json
 
 from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, started_steps
-from experiments.build.estimate import config_flops, runs_of, seconds_per_flop, split_sizes
+from experiments.build.estimate import PROBE_METHOD, config_flops, runs_of, seconds_per_flop, split_sizes
 from experiments.core import paths
 from experiments.core.names import FAMILIES, stage_group
 from experiments.engine.errors import UserError
@@ -39,14 +39,16 @@ BUY_MARGIN = 0.95  # mid-build, a step is bought only where the study with it le
 
 
 def measured_speed(ctx) -> float:
-    """Seconds per forward FLOP of a training image here: the probe, once per results folder and device."""
+    """Seconds per forward FLOP of a training image here: the probe, once per results folder, device
+    and probe method (a speed measured another way is measured again)."""
     path = ctx.at(paths.BUDGET) / "speed.json"
     recorded = _read_budget_file(path)
-    if recorded and recorded.get("device") == ctx.device and "seconds_per_flop" in recorded:
+    if recorded and recorded.get("device") == ctx.device and recorded.get("probe") == PROBE_METHOD \
+            and "seconds_per_flop" in recorded:
         return recorded["seconds_per_flop"]
     from experiments.engine.provenance import cpu_flags
     spf = seconds_per_flop(ctx.device)
-    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "cpu_flags": cpu_flags()})
+    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "probe": PROBE_METHOD, "cpu_flags": cpu_flags()})
     return spf
 
 

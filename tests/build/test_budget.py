@@ -185,6 +185,20 @@ def test_a_damaged_plan_file_is_one_line_saying_how_to_start_afresh(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_a_speed_probed_another_way_is_probed_again_and_one_probed_this_way_is_kept(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from experiments.build import planning
+    from experiments.engine.io import read_json, write_json
+    ctx = SimpleNamespace(at=lambda rel: tmp_path / rel, device="cpu")
+    probes = []
+    monkeypatch.setattr(planning, "seconds_per_flop", lambda device: probes.append(device) or 2e-12)
+    write_json(tmp_path / "budget" / "speed.json", {"device": "cpu", "seconds_per_flop": 1e-12})  # before "probe"
+    assert planning.measured_speed(ctx) == 2e-12 and probes == ["cpu"]
+    assert read_json(tmp_path / "budget" / "speed.json")["probe"] == planning.PROBE_METHOD
+    assert planning.measured_speed(ctx) == 2e-12 and probes == ["cpu"], "the same probe is not run twice"
+
+
 def test_each_change_of_the_plan_on_the_way_is_recorded_with_the_stage_it_followed(tmp_path, monkeypatch):
     """The report sets the measured minutes against the plan before the first stage and says what each
     replan dropped or bought: a replanned plan alone prices each stage done at what it took."""
