@@ -13,20 +13,24 @@ import time
 from experiments.core import paths
 from experiments.engine.io import read_json
 
-# At the training batch: per FLOP, a step at batch 250 ran 15-20% faster than one at 2000 here (its
-# activations stay in cache), and the builds planned from it trained 19% slower than it said
-PROBE_MODEL, PROBE_BATCH, PROBE_STEPS = "gap-s", 2000, 2
-PROBE_METHOD = f"{PROBE_STEPS} training steps of {PROBE_MODEL} at batch {PROBE_BATCH}"  # speed.json says which
+PROBE_MODEL, PROBE_STEPS = "gap-s", 2
 UNTIMED_STEPS = 2  # kernel set-up
 TRAIN_PASSES = 3  # a training step: the forward pass and a backward pass of about twice its cost
 CIFAR_TRAIN = 50_000  # the training images before the validation split, until the data stage says
 TTA_VIEWS = {"flip": 2, "flip-translate": 6}
 
 
+def probe_method(batch: int) -> str:
+    """How the speed is measured, as speed.json records it (a speed measured otherwise is measured again)."""
+    return f"{PROBE_STEPS} training steps of {PROBE_MODEL} at batch {batch}"
+
+
 @functools.lru_cache(maxsize=None)
-def seconds_per_flop(device: str, batch: int = PROBE_BATCH) -> float:
+def seconds_per_flop(device: str, batch: int) -> float:
     """Seconds per forward FLOP of one image, from PROBE_STEPS timed training steps of PROBE_MODEL
-    (UNTIMED_STEPS first) on `batch` random images."""
+    (UNTIMED_STEPS first) on `batch` random images. Give it the batch the profile trains at: per
+    FLOP, a step at batch 250 ran 15-20% faster than one at 2000 here (its activations stay in
+    cache), and builds planned from a batch-250 probe trained 19% slower than it said."""
     import torch
 
     from experiments.engine.devices import resolve_device
@@ -89,7 +93,8 @@ def model_flops(ctx, family: str) -> int:
     names = ctx.profile["search"]["candidates"][family]
     flops = sorted(config_flops(json.dumps(candidate(n, extra=ctx.profile["models"]), sort_keys=True)) for n in names)
     final, (n_train, _) = ctx.profile["final"], split_sizes(ctx)
-    minutes = [f * TRAIN_PASSES * n_train * final["epochs"] * seconds_per_flop(ctx.device) / 60 for f in flops]
+    spf = seconds_per_flop(ctx.device, ctx.profile["train"]["batch_size"])
+    minutes = [f * TRAIN_PASSES * n_train * final["epochs"] * spf / 60 for f in flops]
     return max((f for f, m in zip(flops, minutes) if m <= final["max_minutes"]), default=flops[0])
 
 
@@ -155,5 +160,5 @@ def estimate_seconds(ctx, stage: str) -> float | None:
         return None
     if not runs:
         return 0.0
-    spf = seconds_per_flop(ctx.device)
+    spf = seconds_per_flop(ctx.device, ctx.profile["train"]["batch_size"])
     return sum(model_flops(ctx, family) * run_images(ctx, images, epochs) * spf for family, images, epochs in runs)

@@ -16,7 +16,7 @@ import hashlib
 import json
 
 from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, started_steps
-from experiments.build.estimate import PROBE_METHOD, config_flops, runs_of, seconds_per_flop, split_sizes
+from experiments.build.estimate import config_flops, probe_method, runs_of, seconds_per_flop, split_sizes
 from experiments.core import paths
 from experiments.core.names import FAMILIES, stage_group
 from experiments.engine.errors import UserError
@@ -38,17 +38,18 @@ REFERENCE_PER_RUN = 6.0  # a run's seconds beyond its images there (the s search
 BUY_MARGIN = 0.95  # mid-build, a step is bought only where the study with it leaves this share of the budget
 
 
-def measured_speed(ctx) -> float:
-    """Seconds per forward FLOP of a training image here: the probe, once per results folder, device
-    and probe method (a speed measured another way is measured again)."""
+def measured_speed(ctx, batch: int) -> float:
+    """Seconds per forward FLOP of a training image here at `batch`: the probe, once per results
+    folder, device and probe method (a speed measured another way is measured again)."""
     path = ctx.at(paths.BUDGET) / "speed.json"
     recorded = _read_budget_file(path)
-    if recorded and recorded.get("device") == ctx.device and recorded.get("probe") == PROBE_METHOD \
+    if recorded and recorded.get("device") == ctx.device and recorded.get("probe") == probe_method(batch) \
             and "seconds_per_flop" in recorded:
         return recorded["seconds_per_flop"]
     from experiments.engine.provenance import cpu_flags
-    spf = seconds_per_flop(ctx.device)
-    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "probe": PROBE_METHOD, "cpu_flags": cpu_flags()})
+    spf = seconds_per_flop(ctx.device, batch)
+    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "probe": probe_method(batch),
+                      "cpu_flags": cpu_flags()})
     return spf
 
 
@@ -80,7 +81,7 @@ def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
     recorded = read_plan(ctx)
     if recorded and recorded.get("base") == digest:
         return recorded
-    spf = measured_speed(ctx)
+    spf = measured_speed(ctx, base_profile["train"]["batch_size"])
     stages = ctx.stage_names
     n, n_val = split_sizes(ctx)
     fixed = {s: recorded_seconds(ctx, s) or default_fixed(s, spf, n + n_val) for s in stages}

@@ -185,18 +185,19 @@ def test_a_damaged_plan_file_is_one_line_saying_how_to_start_afresh(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def test_a_speed_probed_another_way_is_probed_again_and_one_probed_this_way_is_kept(tmp_path, monkeypatch):
+def test_the_speed_is_probed_at_the_training_batch_once_and_again_where_it_was_probed_otherwise(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from experiments.build import planning
     from experiments.engine.io import read_json, write_json
     ctx = SimpleNamespace(at=lambda rel: tmp_path / rel, device="cpu")
     probes = []
-    monkeypatch.setattr(planning, "seconds_per_flop", lambda device: probes.append(device) or 2e-12)
-    write_json(tmp_path / "budget" / "speed.json", {"device": "cpu", "seconds_per_flop": 1e-12})  # before "probe"
-    assert planning.measured_speed(ctx) == 2e-12 and probes == ["cpu"]
-    assert read_json(tmp_path / "budget" / "speed.json")["probe"] == planning.PROBE_METHOD
-    assert planning.measured_speed(ctx) == 2e-12 and probes == ["cpu"], "the same probe is not run twice"
+    monkeypatch.setattr(planning, "seconds_per_flop", lambda device, batch: probes.append(batch) or batch * 1e-15)
+    write_json(tmp_path / "budget" / "speed.json", {"device": "cpu", "seconds_per_flop": 1e-12})  # no "probe": batch 250
+    assert planning.measured_speed(ctx, 2000) == 2e-12 and probes == [2000]
+    assert read_json(tmp_path / "budget" / "speed.json")["probe"] == "2 training steps of gap-s at batch 2000"
+    assert planning.measured_speed(ctx, 2000) == 2e-12 and probes == [2000], "the same probe is not run twice"
+    assert planning.measured_speed(ctx, 500) == 5e-13 and probes == [2000, 500], "another batch is probed anew"
 
 
 def test_each_change_of_the_plan_on_the_way_is_recorded_with_the_stage_it_followed(tmp_path, monkeypatch):

@@ -17,11 +17,11 @@ def _ctx(tmp_path, profile="full", sets=()):
 
 @pytest.fixture
 def one_second_per_gflop(monkeypatch):
-    monkeypatch.setattr(estimate, "seconds_per_flop", lambda device: 1e-9)
+    monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, batch: 1e-9)
 
 
 def test_the_probe_measures_a_positive_speed():
-    spf = estimate.seconds_per_flop("cpu", batch=50)  # the build's probe runs at the training batch
+    spf = estimate.seconds_per_flop("cpu", 50)
     assert math.isfinite(spf) and 0 < spf < 1e-6, "between a PFLOP/s and a MFLOP/s"
 
 
@@ -66,7 +66,7 @@ def test_before_the_search_the_estimate_takes_the_candidate_its_budget_rule_woul
     for fits, spf in (("gap-nin-m", 0.9 / flops["gap-m"]), ("gap-m", 0.99 / flops["gap-m"]),
                       ("gap-l", 0.9 / flops["gap-l"]), ("gap-nin-s", 0.5 / flops["gap-s"]),
                       ("gap-s", 2.0 / flops["gap-s"])):  # the last: none fits, so the smallest
-        monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, spf=spf: spf * per_flop_at_budget)
+        monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, batch, spf=spf: spf * per_flop_at_budget)
         assert estimate.model_flops(ctx, "gap") == flops[fits], fits
 
 
@@ -78,7 +78,7 @@ def test_quicks_training_fits_its_budget_at_the_speed_measured_on_the_target_cpu
     ctx = _ctx(tmp_path, "quick")
     gap_m = describe(build_model(candidate("gap-m")))["flops"]
     passes = estimate.run_images(_ctx(tmp_path), 45000, 8)  # full's train section: a gap-m final's passes
-    monkeypatch.setattr(estimate, "seconds_per_flop", lambda device: 8.4 * 60 / (passes * gap_m))
+    monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, batch: 8.4 * 60 / (passes * gap_m))
     assert estimate.model_flops(ctx, "gap") < gap_m, "at that speed quick's 3-minute final takes the s widths"
     minutes = sum(ctx.estimate(s.name) or 0 for s in STAGES) / 60
     assert minutes <= 9, f"quick trains {minutes:.1f} minutes at the target CPU's speed"
