@@ -36,7 +36,7 @@ def blas_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[ThreadPoolExecutor, int] | None = None  # the pool and its number of threads
 
 
 @functools.cache
@@ -54,11 +54,11 @@ def in_parallel(fn: Callable, jobs: list[tuple]) -> list:
     global _POOL
     if len(jobs) == 1:
         return [fn(*jobs[0])]
-    if _POOL is None or _POOL._max_workers < len(jobs):
+    if _POOL is None or _POOL[1] < len(jobs):
         if _POOL is not None:
-            _POOL.shutdown(wait=False)
-        _POOL = ThreadPoolExecutor(len(jobs), thread_name_prefix="mytorch-part")
+            _POOL[0].shutdown(wait=False)
+        _POOL = ThreadPoolExecutor(len(jobs), thread_name_prefix="mytorch-part"), len(jobs)
     controller = _blas_controller()
     with controller.limit(limits=1, user_api="blas") if controller else contextlib.nullcontext():
-        futures = [_POOL.submit(fn, *job) for job in jobs]
+        futures = [_POOL[0].submit(fn, *job) for job in jobs]
         return [f.result() for f in futures]  # re-raises a job's error here
