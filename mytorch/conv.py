@@ -175,10 +175,11 @@ class Conv2D:
         if not np.issubdtype(A.dtype, np.floating):
             A = A.astype(np.float64)
         shape = self.output_shape(A.shape)
-        self._A_shape, self._dtype = A.shape, A.dtype
+        self._A_shape = None  # until every part's columns are in place: backward refuses a failed forward
         self._split_batch(shape)
         Z = np.empty(shape, A.dtype)
         in_parallel(self._forward_part, [(buffers, A[part], Z[part]) for part, buffers in self._parts])
+        self._A_shape, self._dtype = A.shape, A.dtype
         return Z
 
     def _split_batch(self, out_shape: tuple) -> None:
