@@ -88,9 +88,9 @@ class _Buffers:
     def padded(self, name: str, X: np.ndarray, padding: tuple, dtype) -> np.ndarray:
         """X (C, N, H, W), any strides -> contiguous, zero-padded (negative crops).
 
-        padding: (ph, pw) on both sides, or ((top, bottom), (left, right)).
+        padding: ((top, bottom), (left, right)).
         """
-        (top, bottom), (left, right) = ((p, p) if np.ndim(p) == 0 else p for p in padding)
+        (top, bottom), (left, right) = padding
         h, w = X.shape[2:]
         X = X[:, :, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
         top, bottom, left, right = (max(p, 0) for p in (top, bottom, left, right))
@@ -196,7 +196,8 @@ class Conv2D:
     def _forward_part(self, buffers: _Buffers, A: np.ndarray, Z: np.ndarray) -> None:
         """Z[...] = conv(A) for one batch part; its columns stay in `buffers` for backward."""
         n, c_out, h_out, w_out = Z.shape
-        padded = buffers.padded("A", A.transpose(1, 0, 2, 3), self.padding, A.dtype)
+        (ph, pw) = self.padding
+        padded = buffers.padded("A", A.transpose(1, 0, 2, 3), ((ph, ph), (pw, pw)), A.dtype)
         k_rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         # refill last call's columns in place; the product's own buffer too
         cols = im2col(padded, self.kernel_size, self.stride,

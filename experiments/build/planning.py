@@ -42,14 +42,13 @@ def measured_speed(ctx, batch: int) -> float:
     """Seconds per forward FLOP of a training image here at `batch`: the probe, once per results
     folder, device and probe method (a speed measured another way is measured again)."""
     path = ctx.at(paths.BUDGET) / "speed.json"
-    recorded = _read_budget_file(path)
-    if recorded and recorded.get("device") == ctx.device and recorded.get("probe") == probe_method(batch) \
+    recorded, method = _read_budget_file(path), probe_method(batch)
+    if recorded and recorded.get("device") == ctx.device and recorded.get("probe") == method \
             and "seconds_per_flop" in recorded:
         return recorded["seconds_per_flop"]
     from experiments.engine.provenance import cpu_flags
     spf = seconds_per_flop(ctx.device, batch)
-    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "probe": probe_method(batch),
-                      "cpu_flags": cpu_flags()})
+    write_json(path, {"device": ctx.device, "seconds_per_flop": spf, "probe": method, "cpu_flags": cpu_flags()})
     return spf
 
 
