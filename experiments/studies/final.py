@@ -9,6 +9,7 @@ from pathlib import Path
 from experiments.engine.errors import UserError
 from experiments.engine.io import save_figure, write_json
 from experiments.studies.ablation import MAX_HALVINGS, best_cell, read_cells, regime
+from experiments.training.loss_points import loss_curve
 from experiments.training.models import build_model, describe
 from experiments.training.train import train_with_retries
 
@@ -29,22 +30,23 @@ def run_final(family: str, cell_dirs: dict[str, Path], prepared, out_dir: Path, 
 
 
 def plot_loss(metrics: dict, path: Path) -> None:
-    """Training and validation loss per epoch, with validation accuracy on a second axis."""
+    """Training loss every few steps and validation loss several times per epoch (each epoch's end
+    marked), against epochs; validation accuracy at each epoch's end on a second axis."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hist = metrics["history"]
-    epochs = [h["epoch"] for h in hist]
+    curve = loss_curve(metrics["history"])
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.plot(epochs, [h["train_loss"] for h in hist], marker="o", label="training loss")
-    ax.plot(epochs, [h["val_loss"] for h in hist], marker="o", label="validation loss")
+    ax.plot(*zip(*curve["train"]), lw=1.2, marker=".", ms=3, label="training loss (augmented batches)")
+    ax.plot(*zip(*curve["val"]), marker="o", ms=3, label="validation loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
     acc_ax = ax.twinx()
-    acc_ax.plot(epochs, [100 * h["val_acc"] for h in hist], color="tab:green", ls="--", label="validation accuracy")
+    acc_ax.plot(*zip(*curve["val_acc"]), color="tab:green", ls="--", marker="s", ms=4, label="validation accuracy")
     acc_ax.set_ylabel("validation accuracy (%)")
     lines = ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
     ax.legend(lines, [l.get_label() for l in lines], fontsize=8, loc="center right")
-    ax.set_title(f"{metrics['run']}: loss per epoch", fontsize=10)
+    ax.set_title(f"{metrics['run']}: loss over training ({len(curve['train'])} training, "
+                 f"{len(curve['val'])} validation points)", fontsize=10)
     save_figure(fig, path)

@@ -20,6 +20,7 @@ between runs on the same images.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -36,6 +37,7 @@ from experiments.engine.threads import LoadMeter, cores_alone, threads_for_run
 from experiments.training.airbench import RECIPE_DEFAULTS
 from experiments.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from experiments.training.identity import finished_metrics, run_identity
+from experiments.training.loss_points import loss_point_steps
 from experiments.training.models import build_model, describe, init_whitening
 from experiments.training.recipe import (CHOICES, augment, base_flips, flips_for, loss_for_step, make_optimizer,
                                          make_scheduler, store_matrix_weights)
@@ -57,8 +59,6 @@ EXPLODED_LOSS_FACTOR = 1000.0
 # its binomial standard error is at most 1.3 points (both accuracies at 50%; 1.0 with 5,000 training
 # images) at 40% of the cost
 EVAL_TRAIN_LIMIT = 2000
-
-
 # ---------------------------------------------------------------- the run
 
 def validate_train_config(cfg: dict) -> dict:
@@ -93,14 +93,11 @@ def check_diverged(name: str, cfg: dict, epoch: int, train_loss: float, val_loss
 def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, device: str = "cpu",
               on_epoch_end: Callable[[int], None] | None = None, log=print) -> dict:
     """Train one run (or resume it, or return it if already finished) and return its metrics.
-
-    `data` has train_x/train_y/val_x/val_y (uint8 NHWC, int64) and mean/std (training split).
-    """
+    `data` has train_x/train_y/val_x/val_y (uint8 NHWC, int64) and mean/std (training split)."""
     run_dir = Path(run_dir)
     train_cfg = validate_train_config(train_cfg)
     config = run_identity(name, model_cfg, train_cfg, data)
-    done = finished_metrics(run_dir, config)
-    if done is not None:
+    if (done := finished_metrics(run_dir, config)) is not None:
         return done
     dev = resolve_device(device) if isinstance(device, str) else device
     threads = threads_for_run() if dev.type == "cpu" else torch.get_num_threads()
@@ -124,14 +121,18 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     # the per-epoch curve may use an evenly spaced part of validation (a full pass costs as much as
     # training on tiny rungs); the final score always uses all of it
     curve = spread(len(data.val_y), train_cfg["epoch_val_limit"] or len(data.val_y))
+    every = loss_point_steps(steps_per_epoch, train_cfg["epochs"], len(data.train_y), len(curve))
+    validate = functools.partial(_score_images, model, val_x[curve], val_y[curve], dev, train_cfg["eval_batch_size"])
     for epoch in range(start, train_cfg["epochs"]):
         t0, cpu0 = time.time(), time.process_time()
+        points = {"train": [], "val": []}  # [step of the run, loss] within this epoch
         train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
-                                                train_cfg, gen, dev, name, epoch)
-        val = score(predict(model, val_x[curve], dev, train_cfg["eval_batch_size"]), val_y[curve])
+                                                train_cfg, gen, dev, name, epoch, every, points, validate)
+        val = validate()
         check_diverged(name, train_cfg, epoch + 1, train_loss, val["loss"], model)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
-                        "val_loss": val["loss"], "val_acc": val["acc"],
+        points["val"].append([(epoch + 1) * steps_per_epoch, val["loss"]])
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val["loss"],
+                        "val_acc": val["acc"], "steps_per_epoch": steps_per_epoch, "points": points,
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
                         # CPU seconds over the cores a quiet machine would give it: what the epoch costs
                         # without other load (sleeping waits burn no CPU), whatever threads it had
@@ -147,6 +148,10 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
             on_epoch_end(epoch + 1)
     return _finish(name, model, config, history, data, dev, run_dir, ckpt,
                    {"threads": threads, "busy_elsewhere": meter.busy_elsewhere()})
+
+
+def _score_images(model, x, y, dev, batch_size: int) -> dict:
+    return score(predict(model, x, dev, batch_size), y)
 
 
 def resume(ckpt: Path, config: dict, model, opt, sched, gen, name: str, log) -> tuple[list, int]:
@@ -183,8 +188,11 @@ def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Pat
             "diverged_lrs": diverged, "history": [], "seconds": 0.0}
 
 
-def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, dev, name, epoch):
-    """One pass over a fresh permutation; returns mean (unsmoothed) cross-entropy and accuracy."""
+def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, dev, name, epoch,
+                    every=(0, 0), points=None, validate=None):
+    """One pass over a fresh permutation; returns mean (unsmoothed) cross-entropy and accuracy. With
+    `every` = (k, j), appends to `points` the mean training loss of each k steps and `validate()`'s
+    loss every j steps of the run (not at the epoch's end, which the caller scores)."""
     from tqdm import tqdm
 
     model.train()
@@ -193,6 +201,7 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
     total_loss = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev)
     bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}", leave=False, disable=not sys.stderr.isatty())
+    since = [torch.zeros((), device=dev), 0]  # the training loss since the last point, and its steps
     for step in bar:
         idx = perm[step * bs:(step + 1) * bs]
         y = train_y[idx]
@@ -202,9 +211,27 @@ def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, de
                            f"the learning rate {cfg['lr']} is too high for this model")
         sched.step()
         with torch.no_grad():
-            total_loss += F.cross_entropy(logits, y)
+            step_loss = F.cross_entropy(logits, y)
+            total_loss += step_loss
+            since[0] += step_loss
             correct += (logits.argmax(1) == y).sum()
+        if points is not None:
+            _loss_points(epoch * steps + step + 1, every, points, since, validate, last=step + 1 == steps)
     return float(total_loss) / steps, float(correct) / (steps * bs)
+
+
+def _loss_points(done: int, every: tuple[int, int], points: dict, since: list, validate, last: bool) -> None:
+    """After `done` steps of the run: the mean training loss of the steps in `since` ([sum, count])
+    every every[0] steps and at the epoch's end, the validation loss every every[1] steps (not at the
+    end: the epoch scores it)."""
+    train_every, val_every = every
+    since[1] += 1
+    if done % train_every == 0 or last:
+        points["train"].append([done, float(since[0]) / since[1]])
+        since[0].zero_()
+        since[1] = 0
+    if val_every and done % val_every == 0 and not last:
+        points["val"].append([done, validate()["loss"]])
 
 
 def augmented_batch(train_x, idx, epoch: int, cfg: dict, base, gen) -> torch.Tensor:

@@ -5,6 +5,7 @@ only says it briefly. `summary_items(context)` takes the report's context (repor
 from __future__ import annotations
 
 from experiments.core.names import CELLS
+from experiments.training.loss_points import loss_curve
 from experiments.writeup.formats import dec, pct, pts
 from experiments.writeup.faithfulness_wording import reconciled
 from experiments.writeup.verdicts import NO_VERDICT, NOT_MEASURED, UNCLEAR, order_verdict
@@ -126,14 +127,22 @@ def loss_answer(final: dict) -> str:
     h = final["history"]
     if not h:
         return "No loss curve was recorded."
+    curve = loss_curve(h)
     if len(h) == 1:
-        return (f"After its one epoch the training loss (on augmented batches) was {dec(h[0]['train_loss'], 3)} and "
-                f"the validation loss {dec(h[0]['val_loss'], 3)}: one point, no curve.")
+        if len(curve["val"]) < 2:
+            return (f"After its one epoch the training loss (on augmented batches) was {dec(h[0]['train_loss'], 3)} "
+                    f"and the validation loss {dec(h[0]['val_loss'], 3)}: one point, no curve.")
+        first = curve["val"][0]
+        return (f"Within its one epoch ({len(curve['train'])} training and {len(curve['val'])} validation points) the "
+                f"training loss (on augmented batches) went from {dec(curve['train'][0][1], 3)} to "
+                f"{dec(curve['train'][-1][1], 3)} and the validation loss from {dec(first[1], 3)} (at "
+                f"{first[0]:.2f} of the epoch) to {dec(curve['val'][-1][1], 3)}.")
     low = min(h, key=lambda e: e["val_loss"])
     lowest = ("its lowest at the last epoch" if low is h[-1]
               else f"its lowest was {dec(low['val_loss'], 3)} at epoch {low['epoch']}")
-    return (f"Over {len(h)} epochs the training loss (on augmented batches) went from {dec(h[0]['train_loss'], 3)} to "
-            f"{dec(h[-1]['train_loss'], 3)}; the validation loss ended at {dec(h[-1]['val_loss'], 3)}, {lowest}.")
+    return (f"Over {len(h)} epochs ({len(curve['train'])} training and {len(curve['val'])} validation points) the "
+            f"training loss (on augmented batches) went from {dec(curve['train'][0][1], 3)} to "
+            f"{dec(curve['train'][-1][1], 3)}; the validation loss ended at {dec(h[-1]['val_loss'], 3)}, {lowest}.")
 
 
 def order_item(pair: dict | None, families: list[dict]) -> dict:

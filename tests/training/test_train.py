@@ -155,3 +155,18 @@ def test_the_initial_model_of_a_finished_run_is_the_one_its_training_started_fro
         else:
             assert torch.equal(p, dict(trained.named_parameters())[name]), f"frozen {name} differs from training's"
     assert not torch.equal(initial.features[2].weight, trained.features[2].weight), "training moved the filters"
+
+
+def test_even_a_one_epoch_run_records_a_loss_curve_within_it(data, tmp_path):
+    """P2(e) needs a curve from a 1-epoch final: the training loss at every few steps and the validation
+    loss several times within the epoch, each point at the step of the run it was taken."""
+    from experiments.training.loss_points import loss_curve
+    cfg = {**TRAIN, "batch_size": 10, "epoch_val_limit": 10}  # 10 validation images: a point costs 2% of the epoch
+    m = train_run("curve", candidate("gap-s"), cfg, data, tmp_path / "r")
+    h = m["history"][0]
+    assert h["steps_per_epoch"] >= 10
+    assert len(h["points"]["train"]) >= 10 and len(h["points"]["val"]) >= 2
+    assert h["points"]["val"][-1] == [h["steps_per_epoch"], h["val_loss"]], "the epoch's end is its score"
+    steps = [s for s, _ in h["points"]["train"]]
+    assert steps == sorted(steps) and steps[-1] == h["steps_per_epoch"]
+    assert len(loss_curve(m["history"])["train"]) == len(steps)

@@ -10,6 +10,14 @@ def test_the_loss_answer_names_where_validation_loss_was_lowest_and_a_single_epo
     assert "went from 1.500 to 1.200" in two and "its lowest was 1.050 at epoch 1" in two
 
 
+def test_a_one_epoch_run_with_points_within_it_is_a_curve():
+    points = {"train": [[1, 2.3], [2, 2.0], [3, 1.7], [4, 1.4]], "val": [[2, 1.9], [4, 1.3]]}
+    one = loss_answer({"history": [{"epoch": 1, "train_loss": 1.85, "val_loss": 1.3, "val_acc": 0.5,
+                                    "steps_per_epoch": 4, "points": points}]})
+    assert "no curve" not in one and "4 training and 2 validation points" in one
+    assert "went from 2.300 to 1.400" in one and "from 1.900 (at 0.50 of the epoch) to 1.300" in one
+
+
 def test_problem_1s_answer_says_whether_the_course_notebook_failed():
     tester = {"tolerance": 1e-10, "cases": [{"err_Z": 1e-15, "err_dLdA": 2e-15, "err_dLdW": 3e-15, "passed": True}]}
     bench = {"cases": [{"ratio": 1.2}, {"ratio": 1.4}]}
