@@ -1,12 +1,14 @@
 """Planning a study to the minutes a user gives (`invoke all --budget 90m`).
 
 `plan_study` is a pure function: (profile, each candidate's FLOPs, this machine's speed, the budget,
-the stages already started) -> the plan. It first fixes the regime, the widths and epochs that the
-finals and every ablation run share: the largest of REGIMES whose first two evidence steps fit
-REGIME_SHARE of the budget. Then it buys the EVIDENCE steps in order, each where the whole study
-with it still fits, and says what each step left out would cost here. FLAML, Optuna and Ray Tune
-check the clock only between trials and can overrun by one; this plans the whole study before the
-first step (../shared/notes/budget-anchors.md).
+the stages already started) -> the plan. It starts from the smallest complete report at the cheapest
+regime (the widths and epochs that the finals and every ablation run share) and buys in
+`purchase_order`: accuracy first (the finals' epochs, then widths, up to PLATEAU, where accuracy
+stops paying for its minutes), then the EVIDENCE steps, then wider networks. Each purchase is made
+where the whole study with it still fits; the plan says what each left out would cost, and what the
+other order (verdicts before accuracy) would have bought. FLAML, Optuna and Ray Tune check the clock
+only between trials and can overrun by one; this plans the whole study before the first step and
+again after each stage (../shared/notes/budget-anchors.md). Values the user set are kept and priced.
 """
 from __future__ import annotations
 
@@ -20,9 +22,6 @@ from experiments.core.names import CELLS, FAMILIES
 from experiments.engine.errors import UserError
 from experiments.studies.search import PROBE_STEPS
 
-# (i) and (ii) get at most this share of the budget when the regime is chosen: the rest can buy seeds on the
-# full split, tuning and the lever study, which a larger regime would otherwise crowd out entirely
-REGIME_SHARE = 0.6
 # The final's time limit the search applies is the planned final's estimate times this: the planned widths
 # still fit where the probe reads a little slower, the next widths (2-3.5x the FLOPs) do not
 FINAL_SLACK = 1.3
@@ -32,15 +31,20 @@ FINAL_SLACK = 1.3
 MIN_CELL_STEPS = 16
 PROBE_STEPS_PAID = 2  # a candidate that projects past the limit costs its untimed step and one timed step
 
-# The regimes, cheapest first; each is expected to beat the one before at the same budget of evidence:
-# 8 epochs of the s widths reached 91.7% (gap-s, 2026-11-29), of the m widths 93.6% (2026-11-26), 3 of the
-# m widths 89.3% (so m starts at 8); airbench's curve keeps gaining to 40 epochs (93.28% at 10, 93.87% at 20,
-# 94.07% at 40) and wider nets reach 95-96% (airbench95/96). The schedule decays to the end of the epochs given.
+# The regimes, cheapest first; each is expected to beat the one before (EXPECTED_ACCURACY; 3 epochs of the m
+# widths reached 89.3%, below s x 8, so m starts at 8). The schedule decays to the end of the epochs given.
 REGIMES = (("s", 1), ("s", 2), ("s", 4), ("s", 8), ("m", 8), ("m", 12), ("m", 16), ("m", 24), ("m", 40), ("l", 40))
 SIZES = tuple(dict.fromkeys(size for size, _ in REGIMES))  # the built-in widths, smallest first: s, m, l
+# Where accuracy stops paying for its minutes: each doubling of the s widths' epochs up to 8 bought 4-12 points;
+# from s x 8 to m x 8 under 2 points for 3.6x the FLOPs (docs/measurements.md, "What the minutes bought").
+PLATEAU = ("s", 8)
+# The finals' validation accuracy (%, lowest and highest of the two families) that a regime reached in a
+# recorded build of this project (docs/measurements.md), or, past them, airbench's published curve
+EXPECTED_ACCURACY = {("s", 1): (69.3, 72.9), ("s", 2): (80.3, 84.4), ("s", 8): (91.7, 92.2), ("m", 8): (93.6, 93.6),
+                     ("m", 16): (93.9, 93.9), ("m", 40): (94.1, 94.1)}
 
 # The order of evidence, first bought first, as profile changes laid over the smallest complete report.
-# Why this order: (i) answers every item; (ii) turns the batch-norm and dropout answers into verdicts over
+# Why this order (after the regime's climb to PLATEAU, see `purchase_order`): (i) answers every item; (ii) turns the batch-norm and dropout answers into verdicts over
 # training runs; (iii) does the same for dropout on the network handed in; (iv) makes the comparison each
 # cell at its own best rate; (v) says what each trick of the recipe is worth; (vi) more rungs of evidence.
 EVIDENCE = (
@@ -96,15 +100,17 @@ def parse_budget(text) -> float:
     return seconds
 
 
-def merged(base: dict, changes: dict) -> dict:
-    """`changes` laid over a deep copy of `base`, section by section."""
+def merged(base: dict, changes: dict, pinned: frozenset[str] = frozenset()) -> dict:
+    """`changes` laid over a deep copy of `base`, key by key, except the keys in `pinned`
+    ("section.key": values the user set, which a plan keeps)."""
     out = copy.deepcopy(base)
     for section, values in changes.items():
-        out[section] = {**out[section], **copy.deepcopy(values)}
+        out[section] = {**out[section], **{k: copy.deepcopy(v) for k, v in values.items()
+                                           if f"{section}.{k}" not in pinned}}
     return out
 
 
-def smallest_report(profile: dict, size: str, epochs: int, n: int) -> dict:
+def smallest_report(profile: dict, size: str, epochs: int, n: int, pinned: frozenset[str] = frozenset()) -> dict:
     """Step (i) at a regime: one seed a cell on the smallest rung (grown to MIN_CELL_STEPS steps a run)
     at fixed rates, only the final on the full split, no lever study, the finals at `epochs` of the
     `size` widths. The search ranks the widths up to one size above the regime's (that one is probed,
@@ -124,20 +130,21 @@ def smallest_report(profile: dict, size: str, epochs: int, n: int) -> dict:
         "search": {"candidates": candidates, "epochs": min(search["epochs"], epochs)},
         "ablation": {"rungs": [rung], "seeds": [0], "full_seeds": [], "final_seeds": [0],
                      "lr_grid": [UNTUNED_RATES["bn"]], "lr_walk": 0, "overrides": fixed},
-        "levers": {"run": False}, "final": {"epochs": epochs}})
+        "levers": {"run": False}, "final": {"epochs": epochs}}, pinned)
 
 
 def priced(profile: dict, size: str, epochs: int, steps: frozenset[int], flops: dict, speed: Speed, n: int,
-           n_val: int, stages: tuple[str, ...]) -> tuple[dict, dict]:
+           n_val: int, stages: tuple[str, ...], pinned: frozenset[str] = frozenset()) -> tuple[dict, dict]:
     """(the planned profile, seconds per stage) of the evidence steps `steps` (1-based; step 1, the
-    smallest complete report, always) at a regime."""
-    planned = smallest_report(profile, size, epochs, n)
+    smallest complete report, always) at a regime, the user's `pinned` values kept."""
+    planned = smallest_report(profile, size, epochs, n, pinned)
     for k, (_, _, changes) in enumerate(EVIDENCE, 1):
         if k > 1 and k in steps:
-            planned = merged(planned, changes)
+            planned = merged(planned, changes, pinned)
     final_s = {f: flops[f"{f}-{size}"] * run_passes(planned["train"], n_val, n, epochs) * speed.seconds_per_flop
                for f in FAMILIES}
-    planned["final"]["max_minutes"] = round(FINAL_SLACK * max(final_s.values()) / 60, 2)
+    if "final.max_minutes" not in pinned:
+        planned["final"]["max_minutes"] = round(FINAL_SLACK * max(final_s.values()) / 60, 2)
     return planned, {s: stage_seconds(planned, s, size, flops, speed, n, n_val) for s in stages}
 
 
@@ -171,53 +178,109 @@ def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, 
                for fam, images, epochs in runs)
 
 
+def regime_ladder(flops: dict, pinned: dict | None = None, size: str | None = None) -> list[tuple[str, int]]:
+    """The regimes a plan may choose, cheapest first: those both families have widths for, of `size`
+    only where the search has fixed the widths, at the user's epochs where they set final.epochs."""
+    epochs = (pinned or {}).get("final.epochs")
+    ladder = REGIMES if epochs is None else tuple((s, epochs) for s in SIZES)
+    return [r for r in ladder if all(f"{f}-{r[0]}" in flops for f in FAMILIES) and size in (None, r[0])]
+
+
+def purchase_order(regimes: list[tuple[str, int]]) -> list[tuple[str, object]]:
+    """What a plan buys after the smallest report, first bought first: the regimes up to PLATEAU (the
+    homework asks first for "the best accuracy you can": each doubling of epochs there bought 4-12
+    points), then the evidence steps (ii)-(vi) (verdicts over training runs before wider networks,
+    which past PLATEAU buy under 2 points for 3.6x the minutes), then the regimes past it."""
+    below = [r for r in regimes[1:] if rank(r) <= rank(PLATEAU)]
+    above = [r for r in regimes[1:] if rank(r) > rank(PLATEAU)]
+    return [("regime", r) for r in below] + [("step", k) for k in range(2, len(EVIDENCE) + 1)] + \
+        [("regime", r) for r in above]
+
+
+def rank(regime: tuple[str, int]) -> tuple[int, int]:
+    return SIZES.index(regime[0]), regime[1]
+
+
+def buy(order, start, fits, keep=frozenset(), exclude=frozenset()):
+    """(regime, steps) bought walking `order` from `start` with the smallest report (and `keep`):
+    a step is bought where the study with it `fits(regime, steps)`, else skipped; a regime only
+    while nothing before it in the order was skipped, so a larger budget never buys smaller finals."""
+    regime, bought, unbroken = start, {1} | set(keep), True
+    for kind, item in order:
+        if kind == "regime":
+            if unbroken and fits(item, bought):
+                regime = item
+            else:
+                unbroken = False
+        elif item not in bought:
+            if item not in exclude and fits(regime, bought | {item}):
+                bought.add(item)
+            else:
+                unbroken = False
+    return regime, bought
+
+
 def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int, n_val: int,
                stages: tuple[str, ...], regime: tuple[str, int] | None = None,
-               keep: frozenset[int] = frozenset(), exclude: frozenset[int] = frozenset()) -> dict:
-    """The plan (module docstring). `regime` fixes it (a build under way keeps its regime); `keep`
-    names steps that stay bought whatever they cost now (their stages have started), `exclude`
-    steps that cannot be bought any more (their stages started without them). Each later step
-    is bought when the study with it still fits: a step too large for what is left is skipped and
-    the next one tried, so a larger budget buys the same regime or a larger one and, at the same
-    regime, a set of steps that is no worse in the order of evidence."""
-    regimes = [r for r in REGIMES if all(f"{f}-{r[0]}" in flops for f in FAMILIES)]
+               keep: frozenset[int] = frozenset(), exclude: frozenset[int] = frozenset(),
+               pinned: dict | None = None, size: str | None = None) -> dict:
+    """The plan (module docstring). `regime` fixes it (its stages have started); `size` fixes only its
+    widths (the search has started); `keep` names steps that stay bought whatever they cost now
+    (their stages have started), `exclude` steps that cannot be bought any more (their stages started
+    without them); `pinned` the values the user set ("section.key" -> value), kept and priced."""
+    pins = frozenset(pinned or {})
+    regimes = [regime] if regime else regime_ladder(flops, pinned, size)
     if not regimes:
         raise UserError("--budget plans the built-in widths (s, m, l) of each family; this profile's search "
                         "offers none of them")
 
-    def total(r, steps):
-        return sum(priced(profile, *r, frozenset(steps), flops, speed, n, n_val, stages)[1].values())
-    minimum = total(regimes[0], {1})
-    if regime is None:
-        fits = [r for r in regimes if total(r, {1, 2}) <= REGIME_SHARE * budget_s]
-        regime = fits[-1] if fits else regimes[0]
-    if not keep and total(regime, {1}) > budget_s:
-        raise UserError(f"a budget of {budget_s / 60:.0f} minutes is below the smallest complete report on this "
+    def total(r, steps, sp=speed):
+        return sum(priced(profile, *r, frozenset(steps), flops, sp, n, n_val, stages, pins)[1].values())
+
+    def fits(r, steps):
+        return total(r, steps) <= budget_s
+    minimum = total(regimes[0], {1} | set(keep))
+    if minimum > budget_s and not keep:
+        mine = f" with your settings ({', '.join(sorted(pins))})" if pins else ""
+        raise UserError(f"a budget of {budget_s / 60:.0f} minutes is below the smallest complete report{mine} on this "
                         f"machine: about {math.ceil(minimum / 60)} minutes (try --budget {math.ceil(minimum / 60)}m)")
-    bought = {1} | set(keep)
-    for k in range(2, len(EVIDENCE) + 1):
-        if k not in bought and k not in exclude and total(regime, bought | {k}) <= budget_s:
-            bought.add(k)
-    planned, seconds = priced(profile, *regime, frozenset(bought), flops, speed, n, n_val, stages)
+    order = purchase_order(regimes)
+    chosen, bought = buy(order, regimes[0], fits, keep, exclude)
+    planned, seconds = priced(profile, *chosen, frozenset(bought), flops, speed, n, n_val, stages, pins)
     # what the speed alone counts, before what was measured: the base later measurements are compared with
-    counted = priced(profile, *regime, frozenset(bought), flops, replace(speed, done={}, scale={}), n, n_val, stages)[1]
-    spent = sum(seconds.values())
-    # what a step left out would add: priced afresh (a stage done without it would run again with it)
+    counted = priced(profile, *chosen, frozenset(bought), flops, replace(speed, done={}, scale={}), n, n_val,
+                     stages, pins)[1]
+    # what a purchase left out would add: priced afresh (a stage done without it would run again with it)
     fresh = replace(speed, done={})
 
-    def fresh_total(steps_bought):
-        return sum(priced(profile, *regime, frozenset(steps_bought), flops, fresh, n, n_val, stages)[1].values())
+    def more(r, steps):
+        return round((total(r, steps, fresh) - total(chosen, bought, fresh)) / 60, 1)
     steps = [{"step": name, "what": what, "bought": k in bought,
-              "more_minutes": None if k in bought else round((fresh_total(bought | {k}) - fresh_total(bought)) / 60, 1)}
+              "more_minutes": None if k in bought else more(chosen, bought | {k})}
              for k, (name, what, _) in enumerate(EVIDENCE, 1)]
-    bigger = regimes[regimes.index(regime) + 1] if regime != regimes[-1] else None
-    return {"budget_minutes": round(budget_s / 60, 1), "regime": {"size": regime[0], "epochs": regime[1]},
-            "regime_rule": f"the largest widths and epochs (the regime) whose steps (i) and (ii) fit {REGIME_SHARE:.0%} of the budget",
-            "next_regime": bigger and {"size": bigger[0], "epochs": bigger[1],
-                                       "minutes_for_i_ii": round(total(bigger, {1, 2}) / 60, 1)},
+    bigger = next((r for r in regimes if rank(r) > rank(chosen)), None)
+    return {"budget_minutes": round(budget_s / 60, 1), "regime": {"size": chosen[0], "epochs": chosen[1]},
+            "regime_rule": (f"the finals' epochs, then widths, up to the {PLATEAU[0]} widths for {PLATEAU[1]} epochs "
+                            "(where accuracy stops paying for its minutes), then the evidence, then wider networks"),
+            "next_regime": bigger and {"size": bigger[0], "epochs": bigger[1], "more_minutes": more(bigger, bought),
+                                       "expected_acc": EXPECTED_ACCURACY.get(bigger)},
+            "expected_acc": EXPECTED_ACCURACY.get(chosen),
+            "other_order": other_order(order, regimes[0], fits, keep, exclude, chosen, bought),
             "steps": steps, "bought": sorted(bought), "stage_seconds": seconds, "counted_seconds": counted,
-            "total_minutes": round(spent / 60, 1), "minimum_minutes": round(minimum / 60, 1),
-            "seconds_per_gflop": speed.seconds_per_flop * 1e9, "profile": planned, "base_profile": profile}
+            "total_minutes": round(sum(seconds.values()) / 60, 1), "minimum_minutes": round(minimum / 60, 1),
+            "seconds_per_gflop": speed.seconds_per_flop * 1e9, "profile": planned, "base_profile": profile,
+            "pinned": dict(pinned or {})}
+
+
+def other_order(order, start, fits, keep, exclude, chosen, bought) -> dict | None:
+    """What the other order, the seed verdicts (ii) and (iii) before the finals' accuracy, would have
+    bought with the same minutes: its regime, its expected accuracy; None where it buys the same."""
+    verdicts = [("step", 2), ("step", 3)]
+    regime, steps = buy(verdicts + [o for o in order if o not in verdicts], start, fits, keep, exclude)
+    if regime == chosen and steps == bought:
+        return None
+    return {"regime": {"size": regime[0], "epochs": regime[1]}, "expected_acc": EXPECTED_ACCURACY.get(regime),
+            "bought": [EVIDENCE[k - 1][0] for k in sorted(steps)]}
 
 
 def started_steps(started: set[str]) -> frozenset[int]:

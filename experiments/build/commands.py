@@ -17,7 +17,7 @@ def context(profile, data, device, results, report_dir, student=None, reflection
         from experiments.engine.devices import resolve_device
         resolve_device(device)  # a bad --device fails before the probe
         ctx.stage_names = tuple(s.name for s in STAGES)
-        ctx.plan = budget_plan(ctx, ctx.profile, parse_budget(budget))
+        ctx.plan = budget_plan(ctx, ctx.profile, parse_budget(budget), ctx.settings.get("pinned"))
         ctx.profile = ctx.plan["profile"]
     return ctx
 

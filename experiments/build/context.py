@@ -65,12 +65,16 @@ class BuildContext(Context):
         change = {"after": stage, "total_minutes": new["total_minutes"],
                   "dropped": [names[k] for k in sorted(set(self.plan["bought"]) - set(new["bought"]))],
                   "bought": [names[k] for k in sorted(set(new["bought"]) - set(self.plan["bought"]))]}
+        if new["regime"] != self.plan["regime"]:
+            change["regime"] = {"from": self.plan["regime"], "to": new["regime"]}
+            print(f"budget: the finals and the ablation now train the {new['regime']['size']} widths for "
+                  f"{new['regime']['epochs']} epochs (planned {self.plan['regime']['epochs']}) after {stage}", flush=True)
         for word in ("dropped", "bought"):
             if change[word]:
                 print(f"budget: {word} step(s) {', '.join(change[word])} after {stage} "
                       f"(the study now prices at {new['total_minutes']:g} of {new['budget_minutes']:g} minutes)",
                       flush=True)
-        if change["dropped"] or change["bought"]:  # the report says how the plan moved on the way
+        if change["dropped"] or change["bought"] or "regime" in change:  # the report says how the plan moved
             new = {**new, "changes": [*new.get("changes", []), change]}
         self.plan, self.profile = new, new["profile"]
         save_plan(self, new)
@@ -104,6 +108,10 @@ def user_profile(name: str, settings: dict, sets: tuple = ()) -> dict:
         profile = apply_overrides(profile, parse_set(expression), f"--set {expression}")
     models = user_models(settings.get("models", {}), where)
     profile["models"] = {**profile["models"], **models}
+    given = [settings.get("profile_overrides", {})] + [parse_set(e) for e in sets]
+    # what a --budget plan keeps as the user set it ("section.key" -> value)
+    settings["pinned"] = {f"{section}.{key}": value for table in given for section, values in table.items()
+                          if isinstance(values, dict) for key, value in values.items()}
     settings["changes"] = changed_values(settings.get("profile_overrides", {})) + \
         [change for e in sets for change in changed_values(parse_set(e))] + [f"models.{n} (added)" for n in models]
     return profile

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, started_steps
+from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, rank, started_steps
 from experiments.build.estimate import config_flops, probe_method, runs_of, seconds_per_flop, split_sizes
 from experiments.core import paths
-from experiments.core.names import FAMILIES, stage_group
+from experiments.core.names import CELLS, FAMILIES, stage_group
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json, write_json
 from experiments.engine.paths import record_path
+from experiments.writeup.budget_wording import alternatives
 
 # Stages that train nothing worth counting, before any was timed here. Those that run networks (the
 # selection, the maps and their measures) take their seconds at the reference speed (the 2-core EPYC with
@@ -72,10 +73,10 @@ def base_digest(profile: dict, budget_s: float, device: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
-    """The plan for `base_profile` within `budget_s` here: the recorded one when it was made for the
-    same profile, budget and device; else a new one, at the speed measured (scaled by how far the
-    stages recorded here ran from the last plan's estimates)."""
+def budget_plan(ctx, base_profile: dict, budget_s: float, pinned: dict | None = None) -> dict:
+    """The plan for `base_profile` within `budget_s` here, keeping the values the user set (`pinned`):
+    the recorded one when it was made for the same profile, budget and device; else a new one, at
+    the speed measured (scaled by how far the stages recorded here ran from the last plan's estimates)."""
     digest = base_digest(base_profile, budget_s, ctx.device)
     recorded = read_plan(ctx)
     if recorded and recorded.get("base") == digest:
@@ -87,12 +88,12 @@ def budget_plan(ctx, base_profile: dict, budget_s: float) -> dict:
     scale = calibration(ctx, recorded) if recorded else {}
     per_run = REFERENCE_PER_RUN * spf / REFERENCE_SECONDS_PER_FLOP
     plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed, scale=scale, per_run=per_run),
-                      budget_s, n, n_val, stages)
+                      budget_s, n, n_val, stages, pinned=pinned)
     # the plan as it stood before the first stage: what the report sets the measured minutes against
     # (a replan prices each stage done at what it took) and the start of the record of its changes
     first = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"]}
     return {**plan, "per_run_seconds": per_run, "base": digest, "previous": recorded and summary(recorded),
-            "first": first, "changes": []}
+            "first": first, "changes": [], "search_final": plan["profile"]["final"]}
 
 
 def default_fixed(stage: str, spf: float, images: int) -> float:
@@ -156,9 +157,16 @@ def summary(plan: dict) -> dict:
     return {"budget_minutes": plan["budget_minutes"], "regime": plan["regime"], "bought": plan["bought"]}
 
 
+# The stages that train the regime: once one has started the regime stays (the search's start fixes its widths)
+REGIME_STAGES = tuple(f"{kind}-{f}{cell}" for f in FAMILIES for kind, cells in
+                      (("ablation", [f"-{c}" for c in CELLS] + ["-full"]), ("final", [""])) for cell in cells)
+
+
 def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     """The plan redone after a stage, from `settled` (stage -> seconds it took in this build, None
-    where it was already up to date: its recorded seconds count)."""
+    where it was already up to date: its recorded seconds count). Until a stage of the regime has
+    started the regime may move too: up, where the study with it leaves BUY_MARGIN of the budget;
+    down, where even the smallest report at it no longer fits."""
     done = {s: (sec if sec is not None else recorded_seconds(ctx, s) or 0.0) for s, sec in settled.items()}
     stages = ctx.stage_names
     counted = plan["counted_seconds"]  # what the speed alone prices each stage at
@@ -181,10 +189,12 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     budget_s = plan["budget_minutes"] * 60
     speed = Speed(spf, fixed, done=done, scale=scale, per_run=plan["per_run_seconds"])
     regime = (plan["regime"]["size"], plan["regime"]["epochs"])
+    searched = any(s.startswith("search-") for s in started)
 
-    def study(steps, exclude, limit=budget_s):
-        return plan_study(plan["base_profile"], flops, speed, limit, n, n_val, stages, regime=regime,
-                          keep=frozenset(steps), exclude=exclude)
+    def study(steps, exclude, limit=budget_s, at=regime):
+        return plan_study(plan["base_profile"], flops, speed, limit, n, n_val, stages, regime=at,
+                          keep=frozenset(steps), exclude=exclude, pinned=plan.get("pinned"),
+                          size=regime[0] if searched else None)
     # where the study runs over, drop from the end of the order of evidence, a step at a time (never one
     # whose stages started); buy only with BUY_MARGIN to spare, so that a step is not bought and dropped
     # again as the estimates move by a few seconds
@@ -193,33 +203,46 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     while new["total_minutes"] * 60 > budget_s and bought - keep - {1}:
         bought.discard(max(bought - keep - {1}))
         new = study(bought, everything - bought)
-    if bought == set(plan["bought"]):
+    regime_open = not set(REGIME_STAGES) & started
+    if regime_open:
+        if new["total_minutes"] * 60 > budget_s:
+            new = _or_same(study(keep, frozen, at=None), new, budget_s)
+        else:
+            grown = study(keep, frozen, budget_s * BUY_MARGIN, at=None)
+            if rank(_regime(grown)) > rank(regime) and grown["total_minutes"] * 60 <= budget_s * BUY_MARGIN:
+                new = grown
+    if _regime(new) == regime and bought == set(plan["bought"]):
         grown = study(bought, frozen, budget_s * BUY_MARGIN)
         if grown["total_minutes"] * 60 <= budget_s * BUY_MARGIN:
             new = grown
-    # what started stages read stays as it was: the search (and the final's limit it applies)
-    new["profile"]["search"] = plan["profile"]["search"]
-    new["profile"]["final"] = plan["profile"]["final"]
-    return {**plan, **{k: new[k] for k in ("steps", "bought", "stage_seconds", "counted_seconds", "total_minutes",
-                                           "profile")},
+    if searched:  # what the search read stays as it was (it ranked the widths for the final first planned)
+        new["profile"]["search"] = plan["profile"]["search"]
+    return {**plan, **{k: new[k] for k in ("regime", "next_regime", "expected_acc", "other_order", "steps", "bought",
+                                           "stage_seconds", "counted_seconds", "total_minutes", "profile")},
+            "search_final": plan["search_final"] if searched else new["profile"]["final"],
             "replanned_after": sorted(started)}
+
+
+def _regime(plan: dict) -> tuple[str, int]:
+    return plan["regime"]["size"], plan["regime"]["epochs"]
+
+
+def _or_same(lower: dict, same: dict, budget_s: float) -> dict:
+    """A smaller regime where it fits and the current one does not."""
+    return lower if lower["total_minutes"] * 60 <= budget_s else same
 
 
 def describe_plan(plan: dict, cpu: str) -> str:
     """The plan as the lines `invoke all/status --budget` print."""
-    regime, steps = plan["regime"], plan["steps"]
+    steps = plan["steps"]
     groups: dict[str, float] = {}
     for stage, sec in plan["stage_seconds"].items():
         groups[stage_group(stage)] = groups.get(stage_group(stage), 0.0) + sec / 60
     lines = [f"budget {plan['budget_minutes']:g} min here ({cpu}; training at "
-             f"{1 / plan['seconds_per_gflop']:.0f} GFLOP/s): the {regime['size']} widths for {regime['epochs']} "
-             f"epoch{'s' if regime['epochs'] != 1 else ''} ({plan['regime_rule']})"]
+             f"{1 / plan['seconds_per_gflop']:.0f} GFLOP/s), bought in this order: {plan['regime_rule']}"]
     lines += [f"  ({s['step']}) {s['what']}" + ("" if s["bought"] else f": left out, about {s['more_minutes']:g} more "
                                                                       "minutes here") for s in steps]
     lines.append("  minutes: " + ", ".join(f"{k} {v:.1f}" for k, v in groups.items() if v >= 0.05) +
                  f"; total {plan['total_minutes']:g} of {plan['budget_minutes']:g}")
-    if plan.get("next_regime"):
-        nxt = plan["next_regime"]
-        lines.append(f"  the next regime ({nxt['size']} widths, {nxt['epochs']} epochs) needs about "
-                     f"{nxt['minutes_for_i_ii']:g} minutes for steps (i) and (ii)")
+    lines += [f"  {sentence}" for sentence in alternatives(plan)]
     return "\n".join(lines)

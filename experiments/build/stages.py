@@ -86,7 +86,9 @@ def _cell_dirs(ctx: Ctx, family: str) -> dict:
 def _search_params(ctx: Ctx) -> dict:
     named = {n for names in ctx.profile["search"]["candidates"].values() for n in names}
     # the user's architectures that the search names: adding one it does not name reruns nothing
-    return {**{k: ctx.profile[k] for k in ("search", "train", "final")},
+    return {**{k: ctx.profile[k] for k in ("search", "train")},
+            # under a budget, the final as planned when the search started (a later plan may give it more epochs)
+            "final": ctx.plan["search_final"] if ctx.plan and "search_final" in ctx.plan else ctx.profile["final"],
             "models": {n: cfg for n, cfg in ctx.profile["models"].items() if n in named}}
 
 

@@ -17,6 +17,7 @@ from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, read_json
 from experiments.engine.paths import REPO, build_file
 from experiments.engine.provenance import summarize as summarize_provenance
+from experiments.writeup.budget_wording import alternatives
 from experiments.writeup.citations import CITATIONS, cite, number_citations
 from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
@@ -125,8 +126,22 @@ def run_facts(res: Results, families: list[dict]) -> dict:
     # the threads each final run used (older runs did not record it: the stage's)
     ran = [str(f["final"]["threads"]) for f in families if f["final"].get("threads")]
     threads = list(dict.fromkeys(ran)) if len(ran) == len(families) else made["threads"]
-    return {"profile": build["profile"], **made, "threads": threads,
+    return {"profile": build["profile"], **made, "threads": threads, "planned": planned_changes(res),
             "stage_seconds": seconds, "training_seconds": trained, "total_minutes": total / 60}
+
+
+def planned_changes(res: Results) -> dict | None:
+    """Under a budget, its minutes and what the plan changed of the profile ('final.epochs = 8', the
+    search's candidates by name only); None for a build without one."""
+    plan_file = res.root / paths.BUDGET / "plan.json"
+    if not plan_file.exists():
+        return None
+    plan = read_json(plan_file)
+    base, planned = plan["base_profile"], plan["profile"]
+    changed = [f"{section}.{key}" + ("" if key in ("candidates", "overrides") else f" = {value!r}")
+               for section, values in planned.items() if isinstance(values, dict)
+               for key, value in values.items() if base.get(section, {}).get(key) != value]
+    return {"minutes": plan["budget_minutes"], "changed": changed}
 
 
 def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
@@ -165,7 +180,7 @@ def budget_context(res: Results) -> dict | None:
             "steps": plan["steps"], "planned": first and first["total_minutes"], "changes": plan.get("changes"),
             "groups": [{"name": name, **g} for name, g in groups.items() if max(g["planned"] or 0, g["measured"]) >= 0.05],
             "measured": sum(measured.get(s, 0.0) for s in plan["stage_seconds"]) / 60,
-            "gflops": 1 / plan["seconds_per_gflop"], "next_regime": plan.get("next_regime"),
+            "gflops": 1 / plan["seconds_per_gflop"], "alternatives": alternatives(plan) if "other_order" in plan else [],
             "cpu_flags": read_json(speed_file).get("cpu_flags") if speed_file.exists() else None}
 
 

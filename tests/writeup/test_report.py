@@ -341,7 +341,8 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
                       tuple(s.name for s in STAGES))
     first = {**plan["stage_seconds"], "search-gap": plan["stage_seconds"]["search-gap"] + 600.0}
     plan = {**plan, "first": {"stage_seconds": first, "total_minutes": 97.5, "bought": plan["bought"]},
-            "changes": [{"after": "search-dense", "total_minutes": 60.3, "dropped": ["iii", "v"], "bought": []},
+            "changes": [{"after": "search-dense", "total_minutes": 60.3, "dropped": ["iii", "v"], "bought": [],
+                         "regime": {"from": {"size": "s", "epochs": 4}, "to": {"size": "s", "epochs": 8}}},
                         {"after": "ablation-dense-plain", "total_minutes": 82.4, "dropped": [], "bought": ["vi"]}]}
     write_json(results_copy / "budget" / "plan.json", plan)
     write_json(results_copy / "budget" / "speed.json", {"device": "cpu", "seconds_per_flop": 1.4e-11,
@@ -350,7 +351,9 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     assert "This study was planned to 90 minutes of this machine (AVX2 FMA" in text
     regime = plan["regime"]
     epochs = f"{regime['epochs']} epoch" + ("s" if regime["epochs"] != 1 else "")
-    assert f"gave the {regime['size']} widths trained for {epochs}, shared" in text
+    assert f"The finals and every ablation run train the {regime['size']} widths for {epochs}" in text
+    assert "full profile, planned to 90 minutes (Appendix A), which set " in text, "the title block says so"
+    assert f"final.max_minutes = {plan['profile']['final']['max_minutes']!r}" in text, "with what it set"
     left_out = [s for s in plan["steps"] if not s["bought"]]
     assert left_out, "90 minutes at this speed leaves something out"
     for step in left_out:
@@ -358,7 +361,8 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     assert "Planned 97.5 minutes before the first stage, measured" in text, "the plan before any stage ran"
     search = sum(first[s] for s in ("search-dense", "search-gap")) / 60
     assert f"search {search:.1f} / " in text, "each part planned as the first plan priced it"
-    assert ("after search-dense it dropped (iii), (v) (the study then priced at 60.3 minutes); after "
+    assert ("after search-dense it moved the finals and the ablation from 4 to 8 epochs of the s widths and "
+            "dropped (iii), (v) (the study then priced at 60.3 minutes); after "
             "ablation-dense-plain it bought (vi) (the study then priced at 82.4 minutes).") in text
     del plan["first"], plan["changes"]  # a plan recorded before the first plan was kept
     write_json(results_copy / "budget" / "plan.json", plan)
