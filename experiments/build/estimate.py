@@ -39,15 +39,15 @@ def seconds_per_flop(device: str, batch: int) -> float:
     import torch
 
     from experiments.engine.devices import resolve_device
-    from experiments.engine.threads import cores_alone
+    from experiments.engine.threads import threads_for_run
     from experiments.training.models import build_model, candidate, describe
     from experiments.training.profiles import PROFILES
     from experiments.engine.devices import autocast_dtype
     from experiments.training.recipe import make_optimizer, store_matrix_weights
     from experiments.training.train import train_step, validate_train_config
     dev = resolve_device(device)
-    if dev.type == "cpu":
-        torch.set_num_threads(cores_alone())
+    if dev.type == "cpu":  # the threads a run would take now: the plan prices the load it finds
+        threads_for_run()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         cfg = validate_train_config({**PROFILES["full"]["train"], "epochs": 1, "lr": 0.24, "seed": 0})

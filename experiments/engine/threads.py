@@ -1,27 +1,24 @@
 """Threads for a run on a machine it may share (a browser, an IDE, a second build).
 
-Measured on the 2-core AMD EPYC (AVX2) of 2026-11-29, one epoch of quick's search (gap-s, 10,000
-images), alone and beside a process training a convnet on two torch threads:
-
-    OpenMP's default waiting, 2 threads   alone 27.9-29.9 s   loaded 54.7-55.7 s (1.9x)
-    waiting threads sleep,    2 threads   alone 28.6-29.6 s   loaded 47.6 s      (1.6x)
-    waiting threads sleep,    1 thread                        loaded 63.1-65.9 s (2.2x)
-
-So waiting threads sleep (OMP_WAIT_POLICY=PASSIVE, set by experiments/__init__.py before torch
-loads): a thread with nothing to do gives its core back, which costs nothing alone. And a run keeps
-one thread per core even when other processes keep cores busy: the scheduler shares a core between
-threads, not processes, so fewer threads would only shrink the run's share (1 of 3 threads on 2
-cores instead of 2 of 4). What each run does is measure the other load while it trains (`LoadMeter`):
-it is said in the log after the first epoch it slowed and recorded beside the thread count, so a
-slow run has its reason.
+Waiting threads sleep (OMP_WAIT_POLICY=PASSIVE, set by experiments/__init__.py before torch loads):
+a thread with nothing to do gives its core back, which costs nothing alone. A run uses one thread per
+core the other processes leave it (`fair_threads`): decided at its start from a short sample of their
+load, and again after each epoch from that epoch's (`FairThreads`). Beside a process that keeps one of
+two cores busy, two threads leave one of them waiting at every barrier for the shared core: an
+epoch took 4.1x its time alone on the AVX-512 bf16 EPYC, where one thread on the free core is the
+fair share, 2x (docs/measurements.md, "A busy machine"). The load each run saw is recorded beside
+its threads and said in the log once it slowed the run (`LoadMeter`).
 A count the user pins (CNN_REPORT_THREADS, or OMP_NUM_THREADS) is used as it is, as is the count
 a Ray task was given (`pin`).
 """
 from __future__ import annotations
 
 import os
+import time
 
 BUSY = 0.5  # cores' worth of other work worth a line in the log
+BUSY_CORE = 0.75  # a core the others use this much of is theirs: a thread there would hold up the rest
+LOAD_SAMPLE_S = 0.25  # how long a run's start samples the others' load
 _pinned: int | None = None
 
 
@@ -78,7 +75,7 @@ class LoadMeter:
         busy = self.busy_elsewhere()
         if not self._said and busy is not None and busy >= BUSY:
             log(f"{name}: other processes keep {busy:.1f} of {os.cpu_count()} cores busy; this run shares them "
-                f"and is slower than alone ({threads} thread(s))")
+                f"and is slower than alone ({threads} thread{'s' if threads != 1 else ''})")
             self._said = True
 
 
@@ -101,9 +98,42 @@ def cores_alone() -> int:
     return _pinned or user_threads() or cores()
 
 
-def threads_for_run() -> int:
-    """Set torch's threads for the run about to start (`cores_alone`) and return the count."""
+def fair_threads(busy: float | None) -> int:
+    """Threads for a run beside `busy` cores' worth of other processes' work: one per core they leave
+    (a core counts as theirs from BUSY_CORE of it), at least one; the pinned or the user's count as it is."""
+    if _pinned or user_threads() or busy is None:
+        return cores_alone()
+    return max(1, cores() - int(busy + 1 - BUSY_CORE))
+
+
+def others_busy(seconds: float = LOAD_SAMPLE_S) -> float | None:
+    """Cores' worth of other processes' work over a short sample."""
+    meter = LoadMeter()
+    time.sleep(seconds)
+    return meter.busy_elsewhere()
+
+
+class FairThreads:
+    """A run's torch threads (`fair_threads`): set at its start from a sample of the others' load, and
+    after each epoch from the load over that epoch."""
+
+    def __init__(self):
+        self.first = self.threads = _set_threads(fair_threads(others_busy() if not _pinned and not user_threads()
+                                                              else None))
+        self._meter = LoadMeter()
+
+    def after_epoch(self) -> int:
+        busy, self._meter = self._meter.busy_elsewhere(), LoadMeter()
+        self.threads = _set_threads(fair_threads(busy))
+        return self.threads
+
+
+def _set_threads(n: int) -> int:
     import torch
-    n = cores_alone()
     torch.set_num_threads(n)
     return n
+
+
+def threads_for_run() -> int:
+    """Set torch's threads for the run about to start (`fair_threads` from a sample) and return the count."""
+    return FairThreads().threads

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from experiments.engine.devices import autocast, autocast_dtype, dtype_name, precisions, resolve_device
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, write_json
-from experiments.engine.threads import LoadMeter, cores_alone, threads_for_run
+from experiments.engine.threads import FairThreads, LoadMeter, cores_alone
 from experiments.training.airbench import RECIPE_DEFAULTS
 from experiments.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from experiments.training.identity import finished_metrics, run_identity
@@ -100,7 +100,7 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     if (done := finished_metrics(run_dir, config)) is not None:
         return done
     dev = resolve_device(device) if isinstance(device, str) else device
-    threads = threads_for_run() if dev.type == "cpu" else torch.get_num_threads()
+    threads = FairThreads() if dev.type == "cpu" else None  # one per core the other processes leave
     meter = LoadMeter()  # other processes' load while this run trains (on a GPU, its CPU side)
     torch.manual_seed(train_cfg["seed"])
     gen = torch.Generator().manual_seed(train_cfg["seed"])
@@ -134,20 +134,22 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val["loss"],
                         "val_acc": val["acc"], "steps_per_epoch": steps_per_epoch, "points": points,
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2),
-                        # CPU seconds over the cores a quiet machine would give it: what the epoch costs
-                        # without other load (sleeping waits burn no CPU), whatever threads it had
-                        "cpu_seconds": round((time.process_time() - cpu0) / cores_alone(), 2)})
+                        # CPU seconds over the cores a quiet machine would give it: its cost alone, whatever threads
+                        "cpu_seconds": round((time.process_time() - cpu0) / cores_alone(), 2),
+                        "threads": threads.threads if threads else torch.get_num_threads()})
         save_checkpoint(ckpt, {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                "scheduler": sched.state_dict(), "rng": rng_state(gen),
                                "history": history, "epoch": epoch + 1})
         log(f"{name}: epoch {epoch + 1}/{train_cfg['epochs']} train_loss {train_loss:.3f} "
             f"val_loss {val['loss']:.3f} val_acc {val['acc']:.4f} ({history[-1]['seconds']:.0f} s)")
-        if dev.type == "cpu":
-            meter.say_once(name, threads, log)
+        if threads:
+            meter.say_once(name, threads.threads, log)
+            threads.after_epoch()
         if on_epoch_end:
             on_epoch_end(epoch + 1)
     return _finish(name, model, config, history, data, dev, run_dir, ckpt,
-                   {"threads": threads, "busy_elsewhere": meter.busy_elsewhere()})
+                   {"threads": threads.first if threads else torch.get_num_threads(),
+                    "busy_elsewhere": meter.busy_elsewhere()})
 
 
 def _score_images(model, x, y, dev, batch_size: int) -> dict:

@@ -55,9 +55,29 @@ def test_a_run_on_a_busy_machine_says_why_it_is_slow_once(monkeypatch):
     assert not said
 
 
-def test_a_run_keeps_a_thread_per_core(keep_threads, monkeypatch):
+def test_a_run_on_a_quiet_machine_keeps_a_thread_per_core(keep_threads, monkeypatch):
     monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "others_busy", lambda: 0.1)
     assert threads.threads_for_run() == 2 == torch.get_num_threads()
+
+
+@pytest.mark.parametrize("busy, expected", [(0.0, 4), (0.5, 4), (0.8, 3), (1.0, 3), (1.7, 3), (1.8, 2), (2.9, 1), (6.0, 1)])
+def test_a_run_takes_one_thread_per_core_the_others_leave_it(keep_threads, monkeypatch, busy, expected):
+    """Beside a process keeping one of two cores busy, two threads ran an epoch 4.1x slower than alone
+    (one waits for the shared core at every barrier); one thread on the free core is the fair 2x."""
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    assert threads.fair_threads(busy) == expected
+
+
+def test_the_threads_follow_the_load_from_one_epoch_to_the_next(keep_threads, monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "others_busy", lambda: 0.0)
+    rule = threads.FairThreads()
+    assert rule.threads == 2
+    monkeypatch.setattr(threads.LoadMeter, "busy_elsewhere", lambda self: 1.0)
+    assert rule.after_epoch() == 1 == torch.get_num_threads() and rule.first == 2
+    monkeypatch.setattr(threads.LoadMeter, "busy_elsewhere", lambda self: 0.0)
+    assert rule.after_epoch() == 2
 
 
 def test_a_pinned_or_user_count_is_used_as_it_is(keep_threads, monkeypatch):
