@@ -39,8 +39,10 @@ class BuildContext(Context):
         return self._prepared[1]
 
     def estimate(self, stage: str) -> float | None:
-        """A first build's estimate of a training stage's time (experiments/build/estimate.py); None
-        where it has none or cannot make one (the estimate must never stop a build)."""
+        """A first build's estimate of a stage's time: under a budget the plan's price, else its training
+        counted (experiments/build/estimate.py); None where it has none (the estimate never stops a build)."""
+        if self.plan is not None:
+            return self.plan["stage_seconds"].get(stage)
         from experiments.build.estimate import estimate_seconds
         try:
             return estimate_seconds(self, stage)

@@ -101,6 +101,10 @@ def plan(stages: list[Stage], ctx: Context) -> list[tuple[Stage, str | None, dic
     return out
 
 
+def _stages(count: int) -> str:
+    return f"{count} stage{'s' if count != 1 else ''}"
+
+
 class _Build:
     """One build's bookkeeping: the hashes settled so far, what runs, what failed."""
 
@@ -120,8 +124,8 @@ class _Build:
         unknown = sum(s is None for s in estimated.values())
         guessed = sum(s is not None for s in estimated.values())
         text = f"about {format_duration(sum(known))} left" if known else "time left unknown"
-        notes = ([f"{guessed} stage(s) estimated from this machine's speed"] if guessed and known else []) + \
-            ([f"+{unknown} stage(s) never timed"] if unknown and known else [])
+        notes = ([f"{_stages(guessed)} estimated from this machine's speed"] if guessed and known else []) + \
+            ([f"+{_stages(unknown)} never timed"] if unknown and known else [])
         return text + (f" ({'; '.join(notes)})" if notes else "")
 
     def start_ready(self) -> None:

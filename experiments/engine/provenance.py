@@ -40,7 +40,7 @@ def cpu_model() -> str:
 
 
 # the vector extensions that decide how fast torch runs on a CPU (bf16 is native only with the last two)
-SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 bf16",
+SPEED_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16": "bf16",
                "amx_bf16": "AMX bf16"}
 
 
@@ -61,7 +61,7 @@ def kernel_caps() -> str:
 
 
 def cpu_flags() -> str:
-    """'AVX2 FMA', 'AVX2 FMA AVX-512 AVX-512 bf16', ...: the CPU's speed-deciding flags (Linux
+    """'AVX2 FMA', 'AVX2 FMA AVX-512 bf16', ...: the CPU's speed-deciding flags (Linux
     /proc/cpuinfo), 'flags unknown' elsewhere; with the kernels' caps when set ('...; kernels held to
     ATen avx2, oneDNN AVX2'), since a time is then the capped kernels' time."""
     flags = "flags unknown"

@@ -22,7 +22,8 @@ def layer_name(r: dict) -> str:
         return "the first layer"
     learned = f"conv layer {r['layer']}, the first learned layer,"
     if r.get("space") == "pixel" and r.get("frozen_before"):
-        return f"{learned} composed with the frozen layer(s) before it into filters on the pixels"
+        layers = "layer" if r["frozen_before"] == 1 else "layers"
+        return f"{learned} composed with the frozen {layers} before it into filters on the pixels"
     return learned
 
 

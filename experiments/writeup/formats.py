@@ -22,6 +22,11 @@ def pp(x, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}" if is_number(x) else MISSING
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 seed', '3 seeds' (`many` where the plural is not word + s)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
 def dec(x, digits: int = 2) -> str:
     return f"{x:.{digits}f}" if is_number(x) else MISSING
 

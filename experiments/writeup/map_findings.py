@@ -13,7 +13,7 @@ from experiments.core.names import FAMILIES, MAP_KINDS
 from experiments.writeup.citations import cite
 from experiments.writeup.faithfulness_wording import baseline_sentence, baseline_verdicts, faithfulness_sentence
 from experiments.writeup.figure_wording import maps_verdicts, sanity_paragraph
-from experiments.writeup.formats import dec, pct, pts, span
+from experiments.writeup.formats import dec, pct, plural, pts, span
 from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_verdict, class_sensitivity_verdict,
                                               edge_verdict, faithful_overall, layout_verdict, lean_verdict,
                                               paired_difference_verdict, smooth_faithfulness_verdict)
@@ -150,7 +150,7 @@ def centre_sentence(family: str, method: str, centre: dict, lean: dict, edges: d
 
 def class_sentence(method: str, kind: str, v: dict) -> str:
     if v["low"] is None:
-        return (f"Class sensitivity: {v['n']} misclassified image(s) with non-blank maps for both classes, too few "
+        return (f"Class sensitivity: {plural(v['n'], 'misclassified image')} with non-blank maps for both classes, too few "
                 f"for an interval ({v['word']}).")
     left_out = f", {v['n_missing']} more with a blank map left out" if v["n_missing"] else ""
     head = (f"For misclassified images ({v['n']}{left_out}), the maps for the predicted and the true class have mean "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from experiments.core.names import CELLS
 from experiments.training.loss_points import loss_curve
-from experiments.writeup.formats import dec, pct, pts
+from experiments.writeup.formats import dec, pct, plural, pts
 from experiments.writeup.faithfulness_wording import reconciled
 from experiments.writeup.verdicts import NO_VERDICT, NOT_MEASURED, UNCLEAR, order_verdict
 
@@ -37,7 +37,7 @@ def conv_item(tester: dict, bench: dict, notebook: dict) -> dict:
     span = f"{min(ratios):.2f}×" if ratios and min(ratios) == max(ratios) else \
         f"{min(ratios):.2f}–{max(ratios):.2f}×" if ratios else ""
     speed = f" Forward and backward take {span} PyTorch's time on the benchmark shapes." if ratios else ""
-    verdict = "every case passes" if passed == len(cases) else f"{len(cases) - passed} case(s) FAIL"
+    verdict = "every case passes" if passed == len(cases) else f"{plural(len(cases) - passed, 'case')} FAIL"
     course = ""
     if notebook.get("given"):
         failed = notebook["n_failed"]

@@ -9,7 +9,7 @@ from experiments.core.names import CELLS
 from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, lineage_sentence, rate_sentence,
                                          rate_verdict, search_sentence)
 from experiments.writeup.figure_wording import gabor_sentence
-from experiments.writeup.formats import pct, pts
+from experiments.writeup.formats import pct, plural, pts
 from experiments.writeup.map_verdicts import gabor_verdict
 from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED,
                                           TRAINED_FACTOR, adjust_table, effect_verdict, finite_mean, is_number,
@@ -43,7 +43,7 @@ def basis_sentence(v: dict) -> str:
 
 def effect_sentence(key: str, v: dict) -> str:
     """One effect's verdict with its mean and interval (points)."""
-    missing = f"; {v['n_missing']} seed(s) not recorded" if v.get("n_missing") else ""
+    missing = f"; {plural(v['n_missing'], 'seed')} not recorded" if v.get("n_missing") else ""
     adjusted = f"; Benjamini-Hochberg adjusted p {v['p_adjusted']:.2g}" if is_number(v.get("p_adjusted")) else ""
     numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)}{missing}{adjusted}"
     noise = "seed noise"
