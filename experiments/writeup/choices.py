@@ -135,3 +135,71 @@ def lineage_sentence(family: str, search: dict, model: dict) -> str:
     tried = "; ".join(f"{c['name']} {score(c)}, {c['flops'] / 1e6:.0f} MFLOPs" for c in nin)
     return (head + f" NiN's 1x1 mlpconv layers were tried under the same recipe ({tried}; the chosen {chosen['name']} "
             f"{score(chosen)}, {chosen['flops'] / 1e6:.0f} MFLOPs), and the search's rule did not pick them.")
+
+
+def validation_choices(families: list[dict]) -> list[str]:
+    """What the validation images chose in this build, as the report names it: the architecture where a
+    search compared trained candidates, each cell's learning rate where a rate was tuned, the best cell
+    where it had a runner-up. A choice that was not made is not named."""
+    made = {"the architecture": any(sum(c.get("trained", True) and not c.get("diverged") for c in
+                                        f["search"]["candidates"]) > 1 for f in families),
+            "each cell's learning rate": any(f["verdicts"]["ablation"]["tuned"] for f in families),
+            "the best cell": any(f["verdicts"]["best_cell"]["runner_up"] for f in families)}
+    return [name for name, was in made.items() if was]
+
+
+def family_runs_verdict(families: list[dict]) -> dict:
+    """The two families compared over training runs, as every training choice is: each family's final
+    cell (its best) at the seeds both trained, on the largest training set where both have two or
+    more, paired by seed; "ordered" where the 95% interval of the difference excludes 0 ("better"
+    names the family ahead), "indistinguishable" where it does not, "one run each" where no training
+    set has two seeds of both. Also what else than the trunk's end differs: their parameters."""
+    a, b = families
+    out = {"word": "one run each", "better": None, "n": 0, "n_train": None, "mean": None, "low": None, "high": None,
+           "pair": (a["name"], b["name"]), "params": {f["name"]: f["arch"].get("params") for f in families},
+           "hidden": {f["name"]: f["arch"]["model"]["hidden"] for f in families if f["arch"]["model"].get("hidden")}}
+    runs = {f["name"]: _final_cell_runs(f) for f in families}
+    for n_train in sorted(set(runs[a["name"]]) & set(runs[b["name"]]), reverse=True):
+        ra, rb = runs[a["name"]][n_train], runs[b["name"]][n_train]
+        seeds = sorted(set(ra) & set(rb))
+        if len(seeds) >= 2:
+            v = effect_verdict([ra[s] - rb[s] for s in seeds], "ahead", "behind", "indistinguishable")
+            word = "ordered" if v["clear"] else "indistinguishable"
+            better = (a["name"] if v["mean"] > 0 else b["name"]) if v["clear"] else None
+            return {**out, "word": word, "better": better, "n": v["n"], "n_train": n_train, "mean": v["mean"],
+                    "low": v["low"], "high": v["high"], "epochs": a["final"]["epochs"],
+                    "steps": n_train // a["final"]["train"]["batch_size"] * a["final"]["epochs"]}
+    return out
+
+
+def _final_cell_runs(family: dict) -> dict[int, dict[int, float]]:
+    """{training images: {seed: validation accuracy}} of the family's final cell, on each training set."""
+    best = family["ablation"]["best"]["cell"]
+    out = {}
+    for rung in family["ablation"]["rungs"]:
+        cell = next((c for c in rung["cells"] if c["cell"] == best), None)
+        if cell:
+            out[rung["n_train"]] = {s: v for s, v in zip(cell.get("seeds", rung["seeds"]), cell["val_acc"])
+                                    if is_number(v)}
+    return out
+
+
+def family_runs_sentence(v: dict) -> str:
+    """The families' verdict over training runs, with the regime it holds in and what else differs."""
+    a, b = v["pair"]
+    if v["word"] == "one run each":
+        head = ("Which family is better is not judged: no training set has two or more runs of both families' final "
+                "cells, and a verdict about a training choice needs its seed noise.")
+    else:
+        over = (f"over {v['n']} training runs of each family's final cell on {v['n_train']:,} images ({v['epochs']} "
+                f"epoch{'s' if v['epochs'] != 1 else ''}, {v['steps']} optimizer steps a run), {a} minus {b} is "
+                f"{pts(v['mean'])} points (95% interval {pts(v['low'])} to {pts(v['high'])})")
+        head = (f"{v['better']} is the better family here: {over}." if v["word"] == "ordered" else
+                f"The families are indistinguishable here: {over}.")
+    params = v["params"]
+    if all(is_number(p) for p in params.values()):
+        hidden = "".join(f" ({name} with a {units}-unit hidden layer before its classifier)"
+                         for name, units in v["hidden"].items())
+        head += (f" They differ in more than how the network ends: {a}-final has {params[a]:,} parameters and "
+                 f"{b}-final {params[b]:,}{hidden}.")
+    return head

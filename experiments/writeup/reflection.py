@@ -7,7 +7,8 @@ from pathlib import Path
 
 from experiments.engine.errors import UserError
 from experiments.writeup.citations import CITATIONS
-from experiments.writeup.verdicts import duplicates_verdict, order_verdict
+from experiments.writeup.choices import family_runs_verdict
+from experiments.writeup.verdicts import duplicates_verdict
 
 DEFAULT_PARTS = ("Something technical about datasets", "A harm associated with data, and a remedy", "A question")
 
@@ -40,7 +41,7 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
 
 
-def reflection_facts(audit: dict, families: list[dict], heldout: dict | None = None) -> dict:
+def reflection_facts(audit: dict, families: list[dict]) -> dict:
     """The audit's numbers the draft reflection argues from: near-duplicate rates, and how far
     each final validation accuracy could fall if every near-duplicated validation image had been
     answered right only because its twin was in the training set."""
@@ -48,7 +49,7 @@ def reflection_facts(audit: dict, families: list[dict], heldout: dict | None = N
     val = pairs["validation vs train"]
     rate = val["near_rate"]
     duplicates = duplicates_verdict(rate, {f["name"]: f["final"]["val_acc"] for f in families},
-                                    order_verdict((heldout or {}).get("validation_pair")))
+                                    family_runs_verdict(families))
     return {"val": val, "test": pairs.get("test vs train"), "within": pairs.get("within train"),
             "rate": rate, "worst_acc": duplicates["worst_acc"], "max_drop": duplicates["max_drop"],
             "duplicates": duplicates, "vs_cifair": rate / CITATIONS["cifair"]["rate"]}

@@ -18,6 +18,7 @@ from experiments.engine.io import atomic_write, read_json
 from experiments.engine.paths import REPO, build_file
 from experiments.engine.provenance import summarize as summarize_provenance
 from experiments.writeup.budget_wording import alternatives
+from experiments.writeup.choices import validation_choices
 from experiments.writeup.citations import CITATIONS, cite, number_citations
 from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
@@ -209,9 +210,10 @@ def build_context(results: Path, settings: dict) -> dict:
         "measures": measures_context(res),
         "audit": audit,
         "duplicates_png": res.figure(paths.AUDIT / "duplicates.png"),
-        "reflection": reflection_facts(audit, families, heldout),
+        "reflection": reflection_facts(audit, families),
         "user_reflection": read_reflection(settings["reflection"]) if settings.get("reflection") else None,
         "citations": CITATIONS,
+        "validation_chose": validation_choices(families),
         # inlined, like the figures: report.html must look the same wherever it is opened
         "css": (TEMPLATES / "report.css").read_text(),
     }

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from experiments.core.names import CELLS
 from experiments.training.loss_points import loss_curve
+from experiments.writeup.choices import family_runs_sentence, family_runs_verdict
 from experiments.writeup.formats import dec, pct, plural, pts
 from experiments.writeup.faithfulness_wording import reconciled
 from experiments.writeup.verdicts import NO_VERDICT, NOT_MEASURED, UNCLEAR, order_verdict
+from experiments.writeup.wording import effect_phrase
 
 RATE_WORDS = {"pair": " together with its learning rate (the cells train at different fixed rates)",
               "own tuned rate": " (each cell at its own tuned learning rate)", "same rate": ""}
@@ -64,11 +66,10 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_wher
                 "(seed noise not measured).")
     numbers = (f"{pts(row['mean'])} points (95% interval {pts(row['low'])} to {pts(row['high'])}, {row['n']} seeds "
                f"{where})" if row["low"] is not None else f"{pts(row['mean'])} points ({row['n']} seeds {where})")
+    phrase = effect_phrase(row) or row["word"]
     if row["word"] in ("helps", "hurts"):
-        return f"{name}{differs} clearly {row['word']}: {numbers}."
-    if row["word"] == "no clear effect":
-        return f"{name}{differs}: no effect beyond seed noise, {numbers}."
-    return f"{name}{differs}: {row['word']}, {numbers}."
+        return f"{name}{differs} {phrase}: {numbers}."
+    return f"{name}{differs}: {phrase}; {numbers}."
 
 
 def effect_answers(label: str, key: str, av: dict) -> str:
@@ -146,16 +147,19 @@ def loss_answer(final: dict) -> str:
 
 
 def order_item(pair: dict | None, families: list[dict]) -> dict:
-    """The two finals compared over the validation images (McNemar), as the reflection reads it."""
+    """The families compared over training runs (`family_runs_verdict`), then the two networks handed in
+    over the validation images (McNemar): a statement about these two networks, not about the families."""
+    text = family_runs_sentence(family_runs_verdict(families))
     v = order_verdict(pair)
-    if v["word"] == "not measured":
-        text = "Whether one family's final beats the other's was not measured (no paired validation record)."
-    else:
+    if v["word"] != "not measured":
         (a, x), (b, y) = v["only"].items()
-        counts = f"of the validation images only one final gets right, {a} gets {x:,} and {b} {y:,}"
-        text = (f"{v['better']}-final is more accurate than the other beyond chance ({counts}; McNemar p = {v['p']:.2g})."
-                if v["word"] == "ordered" else
-                f"The two finals are indistinguishable ({counts}; McNemar p = {v['p']:.2f}): no family is better here.")
+        images = f"the {v['n']:,} validation images" if v.get("n") else "the validation images"
+        counts = f"of {images} only one gets right, {a}-final gets {x:,} and {b}-final {y:,}"
+        text += (f" The two networks handed in, scored on the same images: {v['better']}-final is the more accurate "
+                 f"beyond chance ({counts}; McNemar p = {v['p']:.2g}), a fact about these two trained networks."
+                 if v["word"] == "ordered" else
+                 f" The two networks handed in, scored on the same images, are indistinguishable ({counts}; McNemar "
+                 f"p = {v['p']:.2f}).")
     return {"item": "P2 families", "ref": "p2-heldout", "text": text}
 
 

@@ -214,11 +214,11 @@ def order_verdict(pair: dict | None, alpha: float = 0.05) -> dict:
 def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None = None) -> dict:
     """Could near-duplicates between validation and training explain our scores? At worst every
     near-duplicated validation image was answered right only by memory; then each accuracy on the
-    rest falls by `max_drop`. Against the families' ranking: where the finals are indistinguishable
-    (`order`, experiments.writeup.verdicts.order_verdict) there is none to reverse; otherwise the
-    largest drop is compared with the gap between them, and the gap is called a ranking only where
-    McNemar's test measured it."""
-    order = order or order_verdict(None)
+    rest falls by `max_drop`. Against the families' ranking, judged over training runs (`order`,
+    experiments.writeup.choices.family_runs_verdict): where the families are indistinguishable there
+    is none to reverse; otherwise the largest drop is compared with the gap between the finals, and
+    the gap is called a ranking only where the runs measured it."""
+    order = order or {"word": "one run each"}
     worst = {name: max(0.0, acc - rate) / (1 - rate) if rate < 1 else 0.0 for name, acc in accs.items()}
     drops = {name: accs[name] - worst[name] for name in accs}
     largest, gap = max(drops.values()), max(accs.values()) - min(accs.values())
@@ -226,15 +226,14 @@ def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None =
     if rate == 0:
         word, sentence = "none", "No validation image has a near-duplicate in the training set, so duplicates inflate neither score."
     elif order["word"] == "indistinguishable":
-        (a, x), (b, y) = order["only"].items()
         word = "no ranking"
-        sentence = (f"So {lift}; but the two finals are indistinguishable on validation (of the images only one of "
-                    f"them gets right, {a} gets {x:,} and {b} {y:,}: McNemar p = {order['p']:.2f}), so there is no "
-                    "ranking of the families for duplicates to reverse.")
+        sentence = (f"So {lift}; but the families are indistinguishable over {order['n']} training runs each (95% "
+                    f"interval {100 * order['low']:+.1f} to {100 * order['high']:+.1f} points), so there is no ranking "
+                    "of the families for duplicates to reverse.")
     elif largest < gap:
         word = "cannot reorder"
-        measured = (f"beyond chance by McNemar's test, p = {order['p']:.2g}" if order["word"] == "ordered"
-                    else "whether it is beyond chance was not measured")
+        measured = (f"beyond seed noise over {order['n']} training runs each" if order["word"] == "ordered"
+                    else "whether it exceeds seed noise was not measured: one run each")
         sentence = f"So {lift}, less than the families' {100 * gap:.2f}-point gap ({measured}): they cannot reverse it."
     else:
         word = "could reorder"

@@ -51,25 +51,34 @@ def effect_sentence(key: str, v: dict) -> str:
         return one_run_sentence(key, v)
     if key == "dropout_in_final":
         name = f"Dropout in the final's cell ({v['cells'][0]} against {v['cells'][1]}, {v['n']} seeds)"
-        return _seed_sentence(name, v, numbers, noise)
+        return _seed_sentence(name, v, numbers)
     if key == "interaction":
         if v["clear"]:
             return f"The two interact: with batch norm on, dropout's effect changes by {numbers}; the interval excludes 0."
         if v["word"] == "no clear interaction":
             return f"We see no interaction beyond {noise} ({numbers}; the interval includes 0)."
         return _unjudged("The interaction", v)
-    return _seed_sentence({"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key], v, numbers, noise)
+    return _seed_sentence({"bn_effect": "Batch norm", "dropout_effect": "Dropout"}[key], v, numbers)
 
 
-def _seed_sentence(name: str, v: dict, numbers: str, noise: str) -> str:
+def effect_phrase(v: dict) -> str | None:
+    """An effect's verdict over seeds in the words the answers page and the body both print (None for
+    a word that needs its own sentence): adjusted and unadjusted named where they differ."""
     if v["word"] in ("helps", "hurts"):
-        return f"{name} clearly {v['word']} here: {numbers}; the interval excludes 0."
+        return f"clearly {v['word']}"
     if v["word"] == "no clear effect" and v.get("reason") == MULTIPLE:
-        return (f"{name}'s interval excludes 0 ({numbers}), but not after correcting for the table's many tests: "
-                "no clear effect.")
+        return ("no clear effect once adjusted for the family's several tests (Benjamini-Hochberg); unadjusted, "
+                "its interval excludes 0")
     if v["word"] == "no clear effect":
-        return f"{name} has no effect we can separate from {noise} ({numbers}; the interval includes 0)."
-    return _unjudged(name, v)
+        return "no effect beyond seed noise (the interval includes 0)"
+    return None
+
+
+def _seed_sentence(name: str, v: dict, numbers: str) -> str:
+    phrase = effect_phrase(v)
+    if v["word"] in ("helps", "hurts"):
+        return f"{name} {phrase} here: {numbers}."
+    return f"{name}: {phrase}; {numbers}." if phrase else _unjudged(name, v)
 
 
 def one_run_sentence(key: str, v: dict) -> str:

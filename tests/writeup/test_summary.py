@@ -1,5 +1,7 @@
 """The answers page says briefly what the sections measured, and nothing they did not."""
-from experiments.writeup.summary import conv_item, loss_answer
+import pytest
+
+from experiments.writeup.summary import conv_item, effect_answer, loss_answer
 
 
 def test_the_loss_answer_names_where_validation_loss_was_lowest_and_a_single_epoch_is_one_point():
@@ -26,3 +28,18 @@ def test_problem_1s_answer_says_whether_the_course_notebook_failed():
     failed = conv_item(tester, bench, {"given": True, "name": "Conv2DTester.ipynb", "n_failed": 2,
                                        "cells": [{}] * 5})["text"]
     assert "Conv2DTester.ipynb ran 5 code cells against it: 2 FAILED." in failed
+
+
+@pytest.mark.parametrize("word, reason", [("helps", None), ("no clear effect", "Benjamini-Hochberg over the table"),
+                                          ("no clear effect", None)])
+def test_the_answers_page_and_the_body_give_an_effect_the_same_verdict_words(word, reason):
+    """Issue 37: the answers page said "no effect beyond seed noise" where the body said the interval
+    "excludes 0 ... but not after correcting": one function words both."""
+    from experiments.writeup.wording import effect_phrase, effect_sentence
+    v = {"word": word, "reason": reason, "mean": -0.026, "low": -0.051, "high": -0.0001, "n": 3, "clear": word == "helps",
+         "cells": ["bn", "bn-dropout"], "p_adjusted": 0.08 if reason else None}
+    phrase = effect_phrase(v)
+    assert phrase in effect_answer("Dropout in the final's cell", v, "same rate", 45000)
+    assert phrase in effect_sentence("dropout_in_final", v)
+    if reason:
+        assert "adjusted" in phrase and "unadjusted" in phrase
