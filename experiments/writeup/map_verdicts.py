@@ -192,8 +192,8 @@ def paired_difference_verdict(a, b, mask, positive: str, negative: str) -> dict:
 
 # ---------------------------------------------------------------- Problem 3
 
-def gabor_verdict(r: dict) -> dict:
-    """Are the first learned filters (in pixel space) Gabor-like? From gabor.json's numbers: the
+def gabor_shape_verdict(r: dict) -> dict:
+    """Are the first learned filters (in pixel space) Gabor-shaped? From gabor.json's numbers: the
     one-sided test of trained vs phase-randomised R² (p_value, alpha) and the fractions above the R²
     threshold.
 
@@ -224,6 +224,25 @@ def gabor_verdict(r: dict) -> dict:
     if out["margin"] >= clear / 2:
         return {**out, "word": "partly Gabor-like"}
     return {**out, "word": "slightly better than the null"}
+
+
+def gabor_verdict(r: dict) -> dict:
+    """Does the network *learn* Gabor-like filters? The shape's verdict (`gabor_shape_verdict`, "word")
+    and, as "answer", what the homework asks: a Gabor shape that training did not raise above what the
+    same filters had at initialisation is inherited, not learned (identity initialisation and the frozen
+    whitening before the layer can give it)."""
+    out = gabor_shape_verdict(r)
+    shaped = out["word"] in ("Gabor-like", "partly Gabor-like", "slightly better than the null")
+    if shaped and out["learned_word"] == "not learned":
+        answer = (f"{out['word']}, but not learned: training did not raise the fits above the same filters' "
+                  "at initialisation")
+    elif shaped and out["learned_word"] == "slightly raised":
+        answer = f"{out['word']}, mostly from initialisation: training raised the fits only slightly"
+    elif shaped and out["learned_word"] == "learned":
+        answer = f"{out['word']}, and learned: training raised the fits"
+    else:
+        answer = out["word"]
+    return {**out, "answer": answer}
 
 
 def learned_verdict(r: dict, alpha, clear) -> dict:

@@ -182,11 +182,10 @@ def gabor_item(families: list[dict]) -> dict:
     parts = []
     for f in families:
         v, g = f["verdicts"]["gabor"], f["gabor"]
-        parts.append(f"{f['name']}: {v['word']} ({pct(g.get('fraction'))} of the {g.get('n_filters')} effective "
+        parts.append(f"{f['name']}: {v['answer']} ({pct(g.get('fraction'))} of the {g.get('n_filters')} effective "
                      f"filters reach R² ≥ {g.get('threshold')}, phase-randomised copies {pct(g.get('null_fraction'))}"
                      + (f", the same filters at initialisation {pct(v['init_fraction'])}" if v.get("init_fraction")
-                        is not None else "") + ")"
-                     + (f"; {LEARNED_WORDS.get(v['learned_word'], v['learned_word'])}" if v.get("learned_word") else ""))
+                        is not None else "") + ")")
     return {"item": "P3 (b) Gabor-like?", "ref": "p3b", "text": "; ".join(parts) + "."}
 
 
@@ -228,9 +227,6 @@ FAITHFUL_WORDS = {"faithful": "faithful against random maps", "mixed": "one fait
                   NOT_MEASURED: "faithfulness not measured"}
 BASELINE_WORDS = {"faithful": "faithful too", "mixed": "one test of two beats it", UNCLEAR: "unclear",
                   "not more faithful than random": "no better", NOT_MEASURED: "not measured"}
-LEARNED_WORDS = {"learned": "training made them so", "slightly raised": "training raised the fits only slightly",
-                 "not learned": "training did not make them more Gabor-like", NOT_MEASURED: "the untrained control not "
-                 "measured"}
 CENTRE_WORDS = {"centred": "evidence in the centre", "off-centre": "evidence off the centre",
                 UNCLEAR: "no clear centre preference"}
 

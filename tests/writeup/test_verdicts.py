@@ -230,6 +230,17 @@ def test_a_significant_but_small_margin_is_worded_as_small_not_as_no_better():
     assert "margin is small (+5 points" in gabor_sentence(_gabor(fraction=0.35, null_fraction=0.3), v)
 
 
+def test_filters_that_were_as_gabor_like_at_initialisation_are_not_called_learned():
+    """Issue 37: gap was "Gabor-like" at 72% while the same filters at initialisation scored 94%;
+    the homework asks whether the network *learns* them."""
+    inherited = gabor_verdict({**_gabor(fraction=0.72, null_fraction=0.1), "init_fraction": 0.94, "init_p_value": 0.9})
+    assert inherited["word"] == "Gabor-like" and inherited["learned_word"] == "not learned"
+    assert inherited["answer"].startswith("Gabor-like, but not learned")
+    learned = gabor_verdict({**_gabor(fraction=0.8, null_fraction=0.1), "init_fraction": 0.2, "init_p_value": 1e-6})
+    assert learned["answer"].startswith("Gabor-like, and learned")
+    assert gabor_verdict(_gabor(p_value=0.5))["answer"] == "no evidence", "no shape: nothing to call learned"
+
+
 def test_a_significant_half_margin_is_partly_gabor_like():
     assert gabor_verdict(_gabor(fraction=0.3, null_fraction=0.15))["word"] == "partly Gabor-like"
 
