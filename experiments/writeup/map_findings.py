@@ -90,8 +90,9 @@ def comparison(measures: dict, kind: str) -> dict:
                                        "gap more centred", "dense more centred")
     layout = layout_verdict(methods["dense"]["layout_rho"], methods["gap"]["layout_rho"], a["both_correct"])
     method = " and ".join(dict.fromkeys(m["method"] for m in methods.values()))
+    failed = [f for f, m in methods.items() if maps_verdicts(m)["word"] == "fails"]
     return {"agreement": agree, "centre": centre, "layout": layout,
-            "text": " ".join([agreement_sentence(method, agree), centre_difference_sentence(centre),
+            "text": " ".join([agreement_sentence(method, agree, failed), centre_difference_sentence(centre),
                               layout_sentence(layout)])}
 
 
@@ -198,7 +199,9 @@ def blank_sentence(method: str, b: dict) -> str:
     return text
 
 
-def agreement_sentence(method: str, v: dict) -> str:
+def agreement_sentence(method: str, v: dict, failed: list[str] = ()) -> str:
+    """Whether the two networks' maps of an image agree; where the method failed the sanity check for
+    a network (`failed`), agreement of its maps says where the image's structure is, not what it learned."""
     if v["low"] is None:
         return f"Whether the two networks look at the same places was not measured ({v['n']} pairs of non-blank maps)."
     head = (f"Do the two networks look at the same places? On the {v['n']} images both classify correctly, their "
@@ -206,6 +209,11 @@ def agreement_sentence(method: str, v: dict) -> str:
             f"of images of different classes (each image paired with one of another class: what a shared preference "
             f"for some part of the frame alone gives); the difference, "
             f"{dec(v['mean'])} (95% interval {span(v, dec)}), ")
+    if failed and v["word"] == "agree":
+        who = " and ".join(f"{f}'s" for f in failed)
+        return head + (f"says the maps agree about each image beyond that; but {who} maps failed the sanity check "
+                       "(they barely change when the weights are re-initialised), so what they agree on is where the "
+                       "image's own structure is, not evidence both networks learned to use.")
     return head + {"agree": "says they agree on where the evidence is in each image beyond that.",
                    "disagree": "says they look at different places in the same image, more so than in unrelated "
                                "images.",

@@ -125,3 +125,13 @@ def test_a_failed_sanity_check_beside_a_passed_deletion_test_is_reconciled_not_a
     assert "(deletion, insertion)" in both and "(sanity check)" in both and "not what this network learned" in both
     assert reconciled("faithful", "passes") == "" and reconciled("unclear", "fails") == ""
     assert "without pointing at what the prediction depends on" in reconciled("not more faithful than random", "passes")
+
+
+def test_maps_that_fail_the_sanity_check_agree_about_the_image_not_about_what_the_networks_learned():
+    """Issue 37: P5 said guided backpropagation's pictures are not the network's reasoning, then that the
+    two networks agree on where the evidence is: agreement of maps that ignore the weights is the image's."""
+    from experiments.writeup.map_findings import agreement_sentence
+    v = {"n": 200, "low": 0.1, "high": 0.2, "mean": 0.15, "mean_a": 0.3, "mean_b": 0.45, "word": "agree"}
+    failed = agreement_sentence("guided backpropagation", v, ["dense", "gap"])
+    assert "agree on where the evidence is" not in failed and "dense's and gap's maps failed the sanity check" in failed
+    assert "agree on where the evidence is" in agreement_sentence("CAM", v, [])
