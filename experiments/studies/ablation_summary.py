@@ -119,7 +119,9 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
 # ---------------------------------------------------------------- figures
 
 def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
-    """Each effect against training-set size, with its 95% interval (from experiments.writeup.verdicts)."""
+    """Each effect against training-set size, with its 95% interval (from experiments.writeup.verdicts):
+    over seeds (training runs: filled markers) or, on a rung of one run per cell, over validation images
+    (scoring precision only: hollow markers, dashed bars), each rung's unit named under its size."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -138,18 +140,33 @@ def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
             low.append(np.nan if lo is None else 100 * lo)
             high.append(np.nan if hi is None else 100 * hi)
         mean, low, high = map(np.array, (mean, low, high))
-        ax.errorbar(x, mean, yerr=[np.nan_to_num(mean - low), np.nan_to_num(high - mean)], marker="o", capsize=3,
-                    label=label)
+        color = f"C{k}"
+        for unit, style in (("seed", {}), ("image", {"mfc": "white", "ls": "none"})):
+            at = np.array([_unit(r) == unit for r in ladder])
+            if not at.any():
+                continue
+            bars = ax.errorbar(x[at], mean[at], yerr=[np.nan_to_num(mean - low)[at], np.nan_to_num(high - mean)[at]],
+                               marker="o", capsize=3, color=color, label=label if unit == "seed" or not
+                               any(_unit(r) == "seed" for r in ladder) else None, **style)
+            if unit == "image":
+                bars[-1][0].set_linestyle("--")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xscale("log")
     ax.margins(x=0.15)  # the side-by-side markers stay inside the frame, also on a single rung
-    ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
+    ax.set_xticks(sizes, [f"{int(n):,}\n" + ("over seeds" if _unit(r) == "seed" else "1 run: over images")
+                          for n, r in zip(sizes, ladder)])
     ax.minorticks_off()
     ax.set_xlabel("training images")
     ax.set_ylabel("effect on val. accuracy (points)")
-    ax.set_title(f"{family}: effects against training-set size (95% intervals)", fontsize=9)
+    ax.set_title(f"{family}: effects against training-set size (95% intervals; hollow: one run, over images)",
+                 fontsize=9)
     ax.legend(fontsize=7)
     save_figure(fig, path)
+
+
+def _unit(rung: dict) -> str:
+    """What a rung's intervals are over: "seed" (training runs) or "image" (one run per cell)."""
+    return next((e.get("unit", "seed") for e in rung["effects"].values()), "seed")
 
 
 def plot_curves(records: dict[str, dict], path: Path, family: str) -> None:
