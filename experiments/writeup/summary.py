@@ -55,12 +55,22 @@ def complete_rung(rungs: list[dict]) -> dict:
     return [r for r in rungs if len(r["cells"]) == len(CELLS)][-1]
 
 
-def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_where: bool = True) -> str:
-    """One effect in a sentence: its verdict word and numbers, over what, and what else differs."""
+def run_words(final: dict, n_train: int) -> str:
+    """The regime a verdict holds in: ' (8 epochs, 16 optimizer steps a run)'."""
+    epochs, batch = final.get("epochs"), (final.get("train") or {}).get("batch_size")
+    if not epochs or not batch:
+        return ""
+    return f" ({plural(epochs, 'epoch')}, {plural(n_train // batch * epochs, 'optimizer step')} a run)"
+
+
+def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_where: bool = True,
+                  final: dict | None = None) -> str:
+    """One effect in a sentence: its verdict word and numbers, over what (the training images, and the
+    regime from the `final` run's record), and what else differs."""
     if row is None:
         return f"{name}: not measured."
     differs = RATE_WORDS.get(rate, "") if say_where else ""
-    where = f"on {n_train:,} training images" if say_where else "there"
+    where = f"on {n_train:,} training images{run_words(final or {}, n_train)}" if say_where else "there"
     if row["word"] == NO_VERDICT:
         return (f"{name}{differs}: {pts(row['mean'])} points {where}, one training run per cell: no verdict "
                 "(seed noise not measured).")
@@ -72,7 +82,7 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_wher
     return f"{name}{differs}: {phrase}; {numbers}."
 
 
-def effect_answers(label: str, key: str, av: dict) -> str:
+def effect_answers(label: str, key: str, av: dict, final: dict | None = None) -> str:
     """An effect where a verdict over seeds exists (the largest such training-set size), and, where
     that is not where all four cells trained last, there too."""
     rate = av["rates"]["effects"].get(key)
@@ -83,7 +93,7 @@ def effect_answers(label: str, key: str, av: dict) -> str:
     complete = complete_rung(av["rungs"])
     shown = ([judged[-1]] if judged else []) + ([complete] if not judged or judged[-1] is not complete else [])
     return " ".join(effect_answer(label if i == 0 else f"On {r['n_train']:,} images, {label.lower()}", row(r), rate,
-                                  r["n_train"], say_where=i == 0) for i, r in enumerate(shown))
+                                  r["n_train"], say_where=i == 0, final=final) for i, r in enumerate(shown))
 
 
 def family_items(f: dict, held: dict) -> list[dict]:
@@ -95,7 +105,7 @@ def family_items(f: dict, held: dict) -> list[dict]:
             f"{'on' if f['arch']['model']['batchnorm'] else 'off'}, dropout {f['arch']['model']['dropout']}. "
             f"The search chose {f['search']['chosen']} by its rule ({v['search']['word']}); the cell is "
             f"{v['best_cell']['best']} ({best_cell_phrase(v['best_cell'])}).")
-    dropout = effect_answers("Dropout", "dropout_effect", av)
+    dropout = effect_answers("Dropout", "dropout_effect", av, f["final"])
     final_row = next((r for r in av["full"]["rows"] if r["key"] == "dropout_in_final"), None)
     if final_row is not None and final_row["word"] != NO_VERDICT:
         dropout += " " + effect_answer(f"In the final's cell on all {av['full']['n_train']:,} images, dropout",
@@ -103,7 +113,7 @@ def family_items(f: dict, held: dict) -> list[dict]:
     test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
     return [
         {"item": f"P2 (a, b) {name}", "ref": ref, "text": arch},
-        {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answers("Batch norm", "bn_effect", av)},
+        {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answers("Batch norm", "bn_effect", av, f["final"])},
         {"item": f"P2 (d) {name}", "ref": ref, "text": dropout},
         {"item": f"P2 (e) {name}", "ref": f"{ref}-loss", "text": loss_answer(f["final"])},
         {"item": f"P2 (f) {name}", "ref": f"{ref}-acc",

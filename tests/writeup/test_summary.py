@@ -43,3 +43,10 @@ def test_the_answers_page_and_the_body_give_an_effect_the_same_verdict_words(wor
     assert phrase in effect_sentence("dropout_in_final", v)
     if reason:
         assert "adjusted" in phrase and "unadjusted" in phrase
+
+
+def test_a_verdict_names_the_regime_it_holds_in():
+    """Issue 37: 'batch norm clearly helps' was measured on 16-step runs: the answer says so."""
+    v = {"word": "helps", "reason": None, "mean": 0.3, "low": 0.2, "high": 0.4, "n": 3, "clear": True}
+    text = effect_answer("Batch norm", v, "same rate", 4000, final={"epochs": 8, "train": {"batch_size": 2000}})
+    assert "on 4,000 training images (8 epochs, 16 optimizer steps a run)" in text
