@@ -28,9 +28,9 @@ from experiments.core.names import CELL_SWITCHES, dropout_sibling
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json, write_json
 from experiments.engine.units import map_units
+from experiments.stats import trained
 from experiments.training.data import subset
 from experiments.training.train import Diverged, train_run, train_with_retries
-from experiments.writeup.verdicts import trained
 
 MAX_HALVINGS = 2  # a seed that diverges at the chosen lr retries at lr/2, then lr/4 (recorded)
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from experiments.core.names import CELL_SWITCHES, dropout_sibling
 from experiments.engine.io import read_json, save_figure, write_json
+from experiments.stats import interval_from_moments
 from experiments.studies.ablation import chance_accuracy, read_cells, sample_sd
-from experiments.writeup.verdicts import interval_from_moments
 
 # ---------------------------------------------------------------- effects
 
@@ -119,7 +119,7 @@ def summarize(family: str, cell_dirs: dict[str, Path], full_dir: Path, val_y: np
 # ---------------------------------------------------------------- figures
 
 def plot_ladder(ladder: list[dict], path: Path, family: str) -> None:
-    """Each effect against training-set size, with its 95% interval (from experiments.writeup.verdicts):
+    """Each effect against training-set size, with its 95% interval (from experiments.stats):
     over seeds (training runs: filled markers) or, on a rung of one run per cell, over validation images
     (scoring precision only: hollow markers, dashed bars), each rung's unit named under its size."""
     import matplotlib

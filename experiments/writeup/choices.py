@@ -4,8 +4,8 @@ beat the runner-up by more than training noise (`best_cell_verdict`), and what e
 or dropout the compared cells differ in (their rates, `rate_verdict`)."""
 from __future__ import annotations
 
+from experiments.stats import effect_verdict, is_number
 from experiments.writeup.formats import MISSING, pct, pts
-from experiments.writeup.verdicts import effect_verdict, is_number
 
 
 def best_cell_verdict(summary: dict) -> dict:

@@ -4,9 +4,9 @@ map say more about the image than where this network usually looks?), and how fa
 randomisation sanity check read together. Verdicts from experiments/writeup/map_verdicts.py."""
 from __future__ import annotations
 
+from experiments.stats import NOT_MEASURED, UNCLEAR
 from experiments.writeup.formats import dec, span
 from experiments.writeup.map_verdicts import faithful_overall, smooth_faithfulness_verdict
-from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR
 
 
 def faithfulness_sentence(m: dict, deletion: dict, insertion: dict, overall: dict, n_random: int,

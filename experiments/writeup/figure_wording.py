@@ -3,10 +3,10 @@ and the randomisation sanity check of the maps, over the measured images. Built 
 experiments/writeup/map_verdicts.py; every claim names its number."""
 from __future__ import annotations
 
+from experiments.stats import NOT_MEASURED, UNCLEAR, finite_mean, is_number
 from experiments.writeup.citations import cite
 from experiments.writeup.formats import MISSING, dec, pct
 from experiments.writeup.map_verdicts import sanity_verdict
-from experiments.writeup.verdicts import NOT_MEASURED, UNCLEAR, finite_mean, is_number
 
 # What Adebayo et al. (2018) found under model-parameter randomisation, per map kind.
 ADEBAYO = {"changes": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found that Grad-CAM maps (of which CAM and HiResCAM are "

@@ -2,7 +2,7 @@
 and the template (as Jinja filters). A None or NaN prints as MISSING, never as "None" or "nan"."""
 from __future__ import annotations
 
-from experiments.writeup.verdicts import is_number
+from experiments.stats import is_number
 
 MISSING = "not recorded"
 

@@ -10,6 +10,7 @@ interval does. `measures_findings(measures)` is what the report shows per kind o
 from __future__ import annotations
 
 from experiments.core.names import FAMILIES, MAP_KINDS
+from experiments.stats import UNCLEAR
 from experiments.writeup.citations import cite
 from experiments.writeup.faithfulness_wording import baseline_sentence, baseline_verdicts, faithfulness_sentence
 from experiments.writeup.figure_wording import maps_verdicts, sanity_paragraph
@@ -17,7 +18,6 @@ from experiments.writeup.formats import dec, pct, plural, pts, span
 from experiments.writeup.map_verdicts import (INSENSITIVE, SENSITIVE, centre_verdict, class_sensitivity_verdict,
                                               edge_verdict, faithful_overall, layout_verdict, lean_verdict,
                                               paired_difference_verdict, smooth_faithfulness_verdict)
-from experiments.writeup.verdicts import UNCLEAR
 
 NIE = f"Nie et al. (2018) {cite('nie2018')}"
 # Why a map after its ReLU can be blank: how each head turns per-location evidence into the class score.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.writeup.verdicts import LEVEL, NOT_MEASURED, UNCLEAR, finite, interval_from_moments, is_number
+from experiments.stats import LEVEL, NOT_MEASURED, UNCLEAR, finite, interval_from_moments, is_number
 
 BLANK_LIMIT = 0.25    # more than this fraction of blank maps makes the sanity check inconclusive (the project's own)
 # Rank correlation of a method's maps for the predicted and the true class of a misclassified image

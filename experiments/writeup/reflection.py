@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from experiments.engine.errors import UserError
-from experiments.writeup.citations import CITATIONS
 from experiments.writeup.choices import family_runs_verdict
+from experiments.writeup.citations import CITATIONS
 from experiments.writeup.verdicts import duplicates_verdict
 
 DEFAULT_PARTS = ("Something technical about datasets", "A harm associated with data, and a remedy", "A question")

@@ -17,6 +17,7 @@ from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, read_json
 from experiments.engine.paths import REPO, build_file
 from experiments.engine.provenance import summarize as summarize_provenance
+from experiments.stats import wilson_interval
 from experiments.writeup.budget_wording import alternatives
 from experiments.writeup.choices import validation_choices
 from experiments.writeup.citations import CITATIONS, cite, number_citations
@@ -25,7 +26,6 @@ from experiments.writeup.formats import FILTERS
 from experiments.writeup.map_findings import measures_findings
 from experiments.writeup.reflection import read_reflection, reflection_facts
 from experiments.writeup.summary import map_brief, order_item, summary_items
-from experiments.writeup.verdicts import wilson_interval
 from experiments.writeup.wording import family_verdicts
 
 TEMPLATES = REPO / "templates"

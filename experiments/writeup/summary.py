@@ -5,11 +5,12 @@ only says it briefly. `summary_items(context)` takes the report's context (repor
 from __future__ import annotations
 
 from experiments.core.names import CELLS
+from experiments.stats import NO_VERDICT, NOT_MEASURED, UNCLEAR
 from experiments.training.loss_points import loss_curve
 from experiments.writeup.choices import family_runs_sentence, family_runs_verdict
-from experiments.writeup.formats import dec, pct, plural, pts
 from experiments.writeup.faithfulness_wording import reconciled
-from experiments.writeup.verdicts import NO_VERDICT, NOT_MEASURED, UNCLEAR, order_verdict
+from experiments.writeup.formats import dec, pct, plural, pts
+from experiments.writeup.verdicts import order_verdict
 from experiments.writeup.wording import effect_phrase
 
 RATE_WORDS = {"pair": " together with its learning rate (the cells train at different fixed rates)",

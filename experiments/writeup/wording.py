@@ -6,14 +6,14 @@ as "nan" or "None". `family_verdicts(family)` is what the report adds to each fa
 from __future__ import annotations
 
 from experiments.core.names import CELLS
+from experiments.stats import (LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED, TRAINED_FACTOR, adjust_table,
+                               effect_verdict, finite_mean, is_number, moments_verdict)
 from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, lineage_sentence, rate_sentence,
                                          rate_verdict, search_sentence)
 from experiments.writeup.figure_wording import gabor_sentence
 from experiments.writeup.formats import pct, plural, pts
 from experiments.writeup.map_verdicts import gabor_verdict
-from experiments.writeup.verdicts import (INTERACTION_WORDS, LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED,
-                                          TRAINED_FACTOR, adjust_table, effect_verdict, finite_mean, is_number,
-                                          moments_verdict, near_chance_cells, search_verdict, underfit_cells)
+from experiments.writeup.verdicts import INTERACTION_WORDS, near_chance_cells, search_verdict, underfit_cells
 
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
            ("interaction", "interaction (BN changes dropout’s effect by)"),

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from experiments.stats import NO_VERDICT, adjust_table, effect_verdict, moments_verdict, t_test_p
 from experiments.studies.ablation import full_split_seeds
 from experiments.studies.ablation_summary import rung_effects
-from experiments.writeup.verdicts import NO_VERDICT, adjust_table, effect_verdict, moments_verdict, t_test_p
 from experiments.writeup.wording import ablation_verdicts
 
 CLEAR = ("helps", "hurts", "positive", "negative")

@@ -1,9 +1,9 @@
 """The report renders from results files alone, answers every problem, and explains what is missing."""
 import json
 import re
-from html import unescape
 import shutil
 import subprocess
+from html import unescape
 
 import pytest
 from pypdf import PdfReader
@@ -92,7 +92,7 @@ def _search_with_user_models(results, lr: float = 0.24) -> None:
     """Each family's search as a build with [models.NAME] tables of family and widths only writes
     it: `mine-<family>` trained; `wild-<family>` diverged at the search's rate."""
     from experiments.build.overrides import user_models
-    from experiments.training.models import describe, build_model
+    from experiments.training.models import build_model, describe
     for family in ("dense", "gap"):
         search_file = results / "search" / family / "search.json"
         record = json.loads(search_file.read_text())

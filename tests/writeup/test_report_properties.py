@@ -388,7 +388,7 @@ def test_the_report_fixtures_carry_numbers_not_interpretations(fake_results):
 def test_finals_within_their_noise_get_no_ranking_and_a_tied_cell_no_best(results, only_dense, lead):
     """Issue 29: two finals 0.1 points apart on 5,000 images (or any gap McNemar cannot tell from
     chance) are never put in an order, and a cell that wins within its seed noise is a tie."""
-    from experiments.writeup.verdicts import mcnemar_p
+    from experiments.stats import mcnemar_p
     only_gap = only_dense + lead
     pair = {"n": 5000, "only": {"dense": only_dense, "gap": only_gap}}
     _dump(results / "test" / "test.json", {"available": False, "finals": {}, "validation_pair": pair})

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from experiments.stats import effect_verdict
 from experiments.writeup.figure_wording import gabor_sentence, maps_verdicts, sanity_paragraph
 from experiments.writeup.map_verdicts import (centre_verdict, class_sensitivity_verdict, faithful_overall,
                                               gabor_verdict, image_mean_verdict, lean_verdict,
                                               paired_difference_verdict, sanity_verdict, smooth_faithfulness_verdict)
-from experiments.writeup.verdicts import effect_verdict, search_verdict
+from experiments.writeup.verdicts import search_verdict
 from experiments.writeup.wording import ablation_verdicts, rerun_notes, search_sentence
 
 # ---------------------------------------------------------------- effects over seeds
