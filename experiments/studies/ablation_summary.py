@@ -1,6 +1,6 @@
 """Problem 2 (c)/(d), the ablation's summary: per rung of the ladder, each cell's accuracy and fit
 gap and the paired 2x2 effects of batch norm and dropout; the effect-against-size figure (with the
-intervals of experiments/writeup/verdicts.py) and the full split's curves.
+intervals of experiments/stats.py) and the full split's curves.
 
 Effects are paired: on a rung with several seeds, per seed (the same seed gives every cell the
 same batch order and augmentation); on a rung with one seed, per validation image (the same

@@ -4,7 +4,7 @@ choice saw (the architecture, each cell's rate and the best cell were all picked
 The test images are `--test DIR` when given, else the test split the dataset itself provides (a
 torchvision download, or an ImageFolder root with test/). Without one, the record says so and the
 report says why its validation figure is optimistic. Numbers only: the report computes the
-Wilson interval (experiments/writeup/verdicts.py).
+Wilson interval (experiments/stats.py).
 """
 from __future__ import annotations
 
