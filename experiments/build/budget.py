@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass, field, replace
 
 from experiments.build.estimate import TRAIN_PASSES, run_passes, runs_of
-from experiments.core.names import CELLS, FAMILIES
+from experiments.core.names import FAMILIES, stage_id
 from experiments.engine.errors import UserError
 from experiments.studies.search import PROBE_STEPS
+from experiments.training.models import CANDIDATE_SIZES
 
 # The final's time limit the search applies is the planned final's estimate times this: the planned widths
 # still fit where the probe reads a little slower, the next widths (2-3.5x the FLOPs) do not
@@ -61,9 +62,7 @@ EVIDENCE = (
     ("vi", "every other cell once on the full split", {"ablation": {"full_seeds": [0]}}),
 )
 # The stages whose parameters each step changes: a step can be dropped mid-build only before they start
-_CELL_STAGES = tuple(f"ablation-{{f}}-{cell}" for cell in CELLS)
-STEP_STAGES = {"ii": _CELL_STAGES, "iii": ("ablation-{f}-full",), "iv": _CELL_STAGES, "v": ("levers-{f}",),
-               "vi": ("ablation-{f}-full",)}
+STEP_KINDS = {"ii": ("cell",), "iii": ("full",), "iv": ("cell",), "v": ("levers",), "vi": ("full",)}
 # The fixed rates of a plan without tuning: what the full profile's tuning chose on 4,000 images
 UNTUNED_RATES = {"bn": 0.24, "plain": 0.06}
 
@@ -120,10 +119,9 @@ def smallest_report(profile: dict, size: str, epochs: int, n: int, pinned: froze
     rung = min(rung, n - 1)  # a rung below the full split (n training images), as the ablation requires
     shown = SIZES[:SIZES.index(size) + 2]
     search = profile["search"]
-    # a variant named by its size (gap-nin-m) follows that size; a name without one is always kept
+    # a built-in variant (gap-nin-m) follows its size; the user's architectures are always kept
     def kept(f: str, name: str) -> bool:
-        size = name.rsplit("-", 1)[-1]
-        return name not in {f"{f}-{s}" for s in SIZES} and (size in shown or size not in SIZES)
+        return name not in {f"{f}-{s}" for s in SIZES} and CANDIDATE_SIZES.get(name, shown[0]) in shown
     candidates = {f: [f"{f}-{s}" for s in shown] + [c for c in names if kept(f, c)]
                   for f, names in search["candidates"].items()}
     return merged(profile, {
@@ -157,10 +155,9 @@ def stage_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, n: 
 
 
 def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, n: int, n_val: int) -> float:
-    kind, _, rest = stage.partition("-")
-    family = rest.split("-")[0]
+    sid = stage_id(stage)
     spf = speed.seconds_per_flop
-    if kind == "search":
+    if sid.kind == "search":
         # every candidate is probed; the search trains those whose final fits its limit, FINAL_SLACK times
         # the regime's largest final (a variant a few per cent above the regime's widths, gap-nin-s, too),
         # after the whole probe (an untimed step and PROBE_STEPS timed ones)
@@ -170,7 +167,7 @@ def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, 
         trained = run_passes(p["train"], n_val, images, search["epochs"]) + TRAIN_PASSES * batch * (PROBE_STEPS + 1)
         probed = TRAIN_PASSES * batch * PROBE_STEPS_PAID
         return sum(f * (trained if f <= limit else probed) * spf + speed.per_run
-                   for f in (flops[name] for name in search["candidates"][family]))
+                   for f in (flops[name] for name in search["candidates"][sid.family]))
     runs = runs_of(p, n, stage)
     if runs is None:
         return speed.fixed_seconds(stage)
@@ -284,10 +281,10 @@ def other_order(order, start, fits, keep, exclude, chosen, bought) -> dict | Non
 
 
 def started_steps(started: set[str]) -> frozenset[int]:
-    """The steps whose stages (STEP_STAGES) have started: bought, a replan cannot take them back;
+    """The steps whose kinds of stage (STEP_KINDS) have started: bought, a replan cannot take them back;
     not bought, it cannot add them any more."""
-    return frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) for f in FAMILIES
-                     if any(s.format(f=f) in started for s in STEP_STAGES.get(name, ())))
+    kinds = {stage_id(s).kind for s in started}
+    return frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) if kinds & set(STEP_KINDS.get(name, ())))
 
 
 def steps_to_keep(plan: dict, started: set[str]) -> frozenset[int]:

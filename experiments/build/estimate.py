@@ -12,6 +12,7 @@ import statistics
 import time
 
 from experiments.core import paths
+from experiments.core.names import stage_id
 from experiments.engine.io import read_json
 from experiments.training.loss_points import mid_epoch_val_points
 
@@ -130,34 +131,34 @@ def training_runs(ctx, stage: str) -> list[tuple[str, int, int]] | None:
     return runs_of(ctx.profile, split_sizes(ctx)[0], stage)
 
 
+RUN_KINDS = ("search", "levers", "cell", "final", "full")  # the stages whose runs are counted
+
+
+def counts_runs(stage: str) -> bool:
+    """Whether the stage called `stage` trains runs that `runs_of` counts."""
+    return stage_id(stage).kind in RUN_KINDS
+
+
 def runs_of(p: dict, n: int, stage: str) -> list[tuple[str, int, int]] | None:
-    """(family, training images, epochs) of each run `stage` will train under profile `p` with `n`
-    training images, or None for a stage that trains nothing worth counting."""
-    kind, _, rest = stage.partition("-")
-    family = rest.split("-")[0]
-    epochs, ablation = p["final"]["epochs"], p["ablation"]
-    if kind == "search":
-        return [(family, min(n, p["search"]["train_limit"] or n), p["search"]["epochs"])] * \
-            len(p["search"]["candidates"][family])
-    if kind == "levers":
-        from experiments.studies.levers import LEVERS
-        if not p["levers"]["run"] or family not in p["levers"]["families"]:
-            return []
-        return [(family, min(n, p["search"]["train_limit"] or n), p["search"]["epochs"])] * len(LEVERS)
-    if kind == "final":
+    """(family or candidate, training images, epochs) of each run `stage` will train under profile `p`
+    with `n` training images, as each study declares it; None for a stage that trains nothing worth
+    counting."""
+    sid = stage_id(stage)
+    family, epochs = sid.family, p["final"]["epochs"]
+    if sid.kind == "search":
+        from experiments.studies.search import planned_runs
+        return [(family, images, e) for _, images, e in planned_runs(family, p["search"], n)]
+    if sid.kind == "levers":
+        from experiments.studies.levers import planned_runs
+        return planned_runs(family, p["levers"], p["search"], n)
+    if sid.kind == "final":
         return [(family, n, epochs)]
-    if kind == "ablation" and stage.endswith("-full"):
-        from experiments.studies.ablation import full_split_seeds  # which cell is best does not change the count
-        count = sum(len(seeds) for seeds in full_split_seeds(ablation, "bn").values()) - 1  # the final is one
-        return [(family, n, epochs)] * count
-    if kind == "ablation" and not stage.endswith("-summary"):
-        rungs = sorted(r for r in ablation["rungs"] if r < n) or [n]
-        from experiments.studies.ablation import tunes
-        # the walk: half its steps, on average
-        tuning = len(ablation["lr_grid"]) + ablation["lr_walk"] / 2 if tunes(ablation["lr_grid"],
-                                                                              ablation["lr_walk"]) else 0
-        return [(family, rungs[0], epochs)] * round(tuning) + \
-            [(family, r, epochs) for r in rungs for _ in ablation["seeds"]]
+    if sid.kind == "full":
+        from experiments.studies.ablation import planned_full_runs
+        return planned_full_runs(family, p["ablation"], epochs, n)
+    if sid.kind == "cell":
+        from experiments.studies.ablation import planned_cell_runs
+        return planned_cell_runs(family, p["ablation"], epochs, n)
     return None
 
 

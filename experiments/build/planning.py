@@ -16,9 +16,9 @@ import hashlib
 import json
 
 from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, rank, started_steps
-from experiments.build.estimate import config_flops, probe_method, runs_of, seconds_per_flop, split_sizes
+from experiments.build.estimate import config_flops, counts_runs, probe_method, seconds_per_flop, split_sizes
 from experiments.core import paths
-from experiments.core.names import CELLS, FAMILIES, stage_group
+from experiments.core.names import FAMILIES, stage_group, stage_id
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json, write_json
 from experiments.engine.paths import record_path
@@ -32,7 +32,7 @@ from experiments.writeup.budget_wording import alternatives
 # 6; select 5.6, interpret-measures 128, every other one 3 or less. (All scaled from the AVX-512 reference,
 # the plan there had put 4.3 minutes on conv, data and audit, where 0.6 ran.)
 REFERENCE_SECONDS_PER_FLOP = 4.23e-12
-REFERENCE_FIXED = {"select": 3.0, "interpret-measures": 70.0}
+REFERENCE_FIXED = {"select": 3.0, "measures": 70.0}
 REFERENCE_FIXED_OTHER = 2.0
 UNSCALED_FIXED = {"conv": 10.0, "data": 20.0, "audit": 15.0, "report": 8.0}
 REFERENCE_PER_RUN = 6.0  # a run's seconds beyond its images there (the s search: 47 s against 33 counted)
@@ -99,7 +99,7 @@ def budget_plan(ctx, base_profile: dict, budget_s: float, pinned: dict | None = 
 def default_fixed(stage: str, spf: float, images: int) -> float:
     """A stage that trains nothing, never timed here: the reference's seconds at this speed, and in
     proportion to the images where the data is a subset (smoke's 500 against CIFAR-10's 50,000)."""
-    kind = stage if stage in REFERENCE_FIXED else stage.split("-")[0]
+    kind = stage_id(stage).kind
     share = max(0.05, min(1.0, images / 50_000))
     if kind in UNSCALED_FIXED:
         return UNSCALED_FIXED[kind] * share
@@ -111,7 +111,7 @@ def default_fixed(stage: str, spf: float, images: int) -> float:
 REGIME_GROUPS = ("search", "ablation cells", "finals", "full split")
 
 
-def stage_scales(measured: dict[str, tuple[float, float]], stages: tuple[str, ...], profile: dict) -> dict:
+def stage_scales(measured: dict[str, tuple[float, float]], stages: tuple[str, ...]) -> dict:
     """Per training stage, measured over counted seconds: of its own kind where one of that kind
     ran, else of the regime's kinds that ran (`measured`: stage -> (seconds taken, seconds counted))."""
     groups: dict[str, list] = {}
@@ -122,7 +122,7 @@ def stage_scales(measured: dict[str, tuple[float, float]], stages: tuple[str, ..
         counted = sum(c for _, c in pairs)
         return sum(t for t, _ in pairs) / counted if pairs and counted else None
     fallback = ratio([pair for g in REGIME_GROUPS for pair in groups.get(g, [])]) or 1.0
-    return {s: ratio(groups.get(stage_group(s), [])) or fallback for s in stages if runs_of(profile, 1, s) is not None}
+    return {s: ratio(groups.get(stage_group(s), [])) or fallback for s in stages if counts_runs(s)}
 
 
 def calibration(ctx, plan: dict) -> dict:
@@ -130,9 +130,9 @@ def calibration(ctx, plan: dict) -> dict:
     its count reused finished runs and says nothing."""
     counted = plan["counted_seconds"]
     measured = {s: (recorded_seconds(ctx, s), c) for s, c in counted.items()
-                if c > 0 and runs_of(plan["profile"], 1, s) is not None}
+                if c > 0 and counts_runs(s)}
     measured = {s: (m, c) for s, (m, c) in measured.items() if m is not None and m > 0.2 * c}
-    return stage_scales(measured, tuple(counted), plan["profile"])
+    return stage_scales(measured, tuple(counted))
 
 
 def read_plan(ctx) -> dict | None:
@@ -157,9 +157,9 @@ def summary(plan: dict) -> dict:
     return {"budget_minutes": plan["budget_minutes"], "regime": plan["regime"], "bought": plan["bought"]}
 
 
-# The stages that train the regime: once one has started the regime stays (the search's start fixes its widths)
-REGIME_STAGES = tuple(f"{kind}-{f}{cell}" for f in FAMILIES for kind, cells in
-                      (("ablation", [f"-{c}" for c in CELLS] + ["-full"]), ("final", [""])) for cell in cells)
+# The kinds of stage that train the regime: once one has started the regime stays (the search's start
+# fixes its widths)
+REGIME_KINDS = ("cell", "final", "full")
 
 
 def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
@@ -171,10 +171,10 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     stages = ctx.stage_names
     counted = plan["counted_seconds"]  # what the speed alone prices each stage at
     measured = {s: (done[s], counted[s]) for s in settled
-                if settled[s] is not None and runs_of(plan["profile"], 1, s) and counted.get(s, 0) > 0}
-    scale = stage_scales(measured, stages, plan["profile"])
+                if settled[s] is not None and counts_runs(s) and counted.get(s, 0) > 0}
+    scale = stage_scales(measured, stages)
     spf = plan["seconds_per_gflop"] / 1e9
-    fixed = {s: plan["stage_seconds"][s] for s in stages if runs_of(plan["profile"], 1, s) is None}
+    fixed = {s: plan["stage_seconds"][s] for s in stages if not counts_runs(s)}
     flops = candidate_flops(plan["profile"])
     for family in FAMILIES:  # the widths the search chose, where it has
         search = ctx.at(paths.search(family)) / "search.json"
@@ -189,7 +189,8 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     budget_s = plan["budget_minutes"] * 60
     speed = Speed(spf, fixed, done=done, scale=scale, per_run=plan["per_run_seconds"])
     regime = (plan["regime"]["size"], plan["regime"]["epochs"])
-    searched = any(s.startswith("search-") for s in started)
+    kinds = {stage_id(s).kind for s in started}
+    searched = "search" in kinds
 
     def study(steps, exclude, limit=budget_s, at=regime):
         return plan_study(plan["base_profile"], flops, speed, limit, n, n_val, stages, regime=at,
@@ -203,7 +204,7 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     while new["total_minutes"] * 60 > budget_s and bought - keep - {1}:
         bought.discard(max(bought - keep - {1}))
         new = study(bought, everything - bought)
-    regime_open = not set(REGIME_STAGES) & started
+    regime_open = not kinds & set(REGIME_KINDS)
     if regime_open:
         if new["total_minutes"] * 60 > budget_s:
             new = _or_same(study(keep, frozen, at=None), new, budget_s)

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from experiments.build.context import BuildContext as Ctx
 from experiments.core import paths
-from experiments.core.names import CELLS, FAMILIES, MAP_KINDS
+from experiments.core.names import CELLS, FAMILIES, MAP_KINDS, StageId
 from experiments.engine.pipeline import Stage
 
 KINDS = ("features", *MAP_KINDS)  # the interpretation stages of each family
+
+
+def _id(kind: str, family: str | None = None, cell: str | None = None) -> str:
+    """A stage's name, made from its identity (experiments/core/names.py)."""
+    return StageId(kind, family, cell).name
 
 
 def _conv(ctx: Ctx) -> None:
@@ -96,7 +101,7 @@ def _search_stage(family: str) -> Stage:
     def run(ctx: Ctx) -> None:
         from experiments.studies.search import run_search
         run_search(family, ctx.prepared, ctx.at(paths.search(family)), _search_params(ctx), ctx.device)
-    return Stage(f"search-{family}", run, _search_params, ("data",), (paths.out(paths.search(family) / "search.json"),))
+    return Stage(_id("search", family), run, _search_params, ("data",), (paths.out(paths.search(family) / "search.json"),))
 
 
 def _levers_stage(family: str) -> Stage:
@@ -104,7 +109,7 @@ def _levers_stage(family: str) -> Stage:
         from experiments.studies.levers import run_levers
         run_levers(family, ctx.at(paths.search(family)), ctx.prepared, ctx.at(paths.levers(family)),
                    ctx.profile["levers"], ctx.device)
-    return Stage(f"levers-{family}", run, lambda ctx: {"levers": ctx.profile["levers"]}, ("data", f"search-{family}"),
+    return Stage(_id("levers", family), run, lambda ctx: {"levers": ctx.profile["levers"]}, ("data", _id("search", family)),
                  (paths.out(paths.levers(family) / "levers.json"),), trains=True)
 
 
@@ -113,8 +118,8 @@ def _cell_stage(family: str, cell: str) -> Stage:
         from experiments.studies.ablation import run_cell
         run_cell(family, cell, ctx.at(paths.search(family)), ctx.prepared, ctx.at(paths.cell(family, cell)),
                  cell_params(ctx, family, cell), ctx.device)
-    return Stage(f"ablation-{family}-{cell}", run, lambda ctx: cell_params(ctx, family, cell),
-                 ("data", f"search-{family}"), (paths.out(paths.cell(family, cell) / "cell.json"),))
+    return Stage(_id("cell", family, cell), run, lambda ctx: cell_params(ctx, family, cell),
+                 ("data", _id("search", family)), (paths.out(paths.cell(family, cell) / "cell.json"),))
 
 
 def _final_stage(family: str) -> Stage:
@@ -122,7 +127,7 @@ def _final_stage(family: str) -> Stage:
         from experiments.studies.final import run_final
         run_final(family, _cell_dirs(ctx, family), ctx.prepared, ctx.at(paths.final(family)), _final_params(ctx),
                   ctx.device)
-    return Stage(f"final-{family}", run, _final_params, ("data", *(f"ablation-{family}-{c}" for c in CELLS)),
+    return Stage(_id("final", family), run, _final_params, ("data", *(_id("cell", family, c) for c in CELLS)),
                  tuple(paths.out(paths.final(family) / f) for f in ("metrics.json", "model.pt", "loss.png", "arch.json")),
                  trains=True)
 
@@ -132,7 +137,7 @@ def _full_rung_stage(family: str) -> Stage:
         from experiments.studies.ablation import run_full_rung
         run_full_rung(family, _cell_dirs(ctx, family), ctx.at(paths.final(family)), ctx.prepared,
                       ctx.at(paths.full_rung(family)), _full_params(ctx), ctx.device)
-    return Stage(f"ablation-{family}-full", run, _full_params, ("data", f"final-{family}"),
+    return Stage(_id("full", family), run, _full_params, ("data", _id("final", family)),
                  (paths.out(paths.full_rung(family) / "full.json"),))
 
 
@@ -141,7 +146,7 @@ def _summary_stage(family: str) -> Stage:
         from experiments.studies.ablation_summary import summarize
         summarize(family, _cell_dirs(ctx, family), ctx.at(paths.full_rung(family)), ctx.prepared.val_y,
                   ctx.at(paths.summary(family)))
-    return Stage(f"ablation-{family}-summary", run, lambda ctx: {}, ("data", f"ablation-{family}-full"),
+    return Stage(_id("summary", family), run, lambda ctx: {}, ("data", _id("full", family)),
                  tuple(paths.out(paths.summary(family) / f) for f in ("summary.json", "ladder.png", "curves.png")))
 
 
@@ -154,7 +159,7 @@ def _interpret_stage(kind: str, family: str) -> Stage:
     def run(ctx: Ctx) -> None:
         from experiments.interpret import stage
         getattr(stage, f"{kind}_stage")(family, ctx.results, ctx.prepared, ctx.profile["interpret"])
-    return Stage(f"{kind}-{family}", run, lambda ctx: ctx.profile["interpret"], ("data", f"final-{family}", "select"),
+    return Stage(_id(kind, family), run, lambda ctx: ctx.profile["interpret"], ("data", _id("final", family), "select"),
                  (paths.out(paths.interpret(family) / f"{kind}.json"),), trains=True)
 
 
@@ -203,15 +208,15 @@ STAGES: list[Stage] = [
     *[_final_stage(f) for f in FAMILIES],
     *[_full_rung_stage(f) for f in FAMILIES],
     *[_summary_stage(f) for f in FAMILIES],
-    Stage("select", _select, lambda ctx: ctx.profile["interpret"], ("data", *[f"final-{f}" for f in FAMILIES]),
+    Stage("select", _select, lambda ctx: ctx.profile["interpret"], ("data", *[_id("final", f) for f in FAMILIES]),
           (paths.out(paths.SELECTION),), trains=True),
     *[_interpret_stage(kind, f) for f in FAMILIES for kind in KINDS],
     # both networks at once: the measures compare their maps of the same images
-    Stage("interpret-measures", _measures, _measures_params, ("data", *[f"final-{f}" for f in FAMILIES]),
+    Stage(_id("measures"), _measures, _measures_params, ("data", *[_id("final", f) for f in FAMILIES]),
           (paths.out(paths.MEASURES), *(paths.out(paths.INTERPRET / f"mean_maps_{k}.png") for k in MAP_KINDS)),
           trains=True),
     # after every choice: the finals once on a test split none of them saw
-    Stage("test", _heldout, _heldout_params, ("data", *[f"final-{f}" for f in FAMILIES]), (paths.out(paths.HELDOUT),),
+    Stage("test", _heldout, _heldout_params, ("data", *[_id("final", f) for f in FAMILIES]), (paths.out(paths.HELDOUT),),
           trains=True),
 ]
 STAGES.append(Stage("report", _report, _report_params, tuple(s.name for s in STAGES),

@@ -151,15 +151,37 @@ def seed_calls(family: str, cell: str, model_cfg: dict, train: dict, lr: float, 
              out_dir / run_name(family, cell, len(data.train_y), seed, lr), device, MAX_HALVINGS) for seed in seeds]
 
 
+def cell_plan(ablation: dict, n_full: int) -> dict:
+    """What a cell's stage trains (`run_cell`): its rate tuned on the smallest rung (`tuning_runs`
+    expected: the grid and, on average, half the walk) and `seeds` on each rung below the full split."""
+    rungs = small_rungs(ablation["rungs"], n_full)
+    grid, walk = ablation["lr_grid"], ablation["lr_walk"]
+    tuning = len(grid) + walk / 2 if tunes(grid, walk) else 0
+    return {"rungs": rungs, "seeds": list(ablation["seeds"]), "tuning_runs": round(tuning)}
+
+
+def planned_cell_runs(family: str, ablation: dict, epochs: int, n_full: int) -> list[tuple[str, int, int]]:
+    """(family, training images, epochs) of each run of one cell (`cell_plan`), for the budget's planner."""
+    plan = cell_plan(ablation, n_full)
+    return [(family, plan["rungs"][0], epochs)] * plan["tuning_runs"] + \
+        [(family, n, epochs) for n in plan["rungs"] for _ in plan["seeds"]]
+
+
+def planned_full_runs(family: str, ablation: dict, epochs: int, n_full: int) -> list[tuple[str, int, int]]:
+    """The full split's runs beside the final (`run_full_rung`); which cell is best does not change the count."""
+    count = sum(len(seeds) for seeds in full_split_seeds(ablation, "bn").values()) - 1  # the final is one
+    return [(family, n_full, epochs)] * count
+
+
 def run_cell(family: str, cell: str, search_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
     """The cell's rate (tuned on the smallest rung) and its runs on every rung below the full split."""
     ablation, train, out_dir = params["ablation"], regime(params), Path(out_dir)
-    rungs = small_rungs(ablation["rungs"], len(prepared.train_y))
+    plan = cell_plan(ablation, len(prepared.train_y))
+    rungs, seeds = plan["rungs"], plan["seeds"]
     model_cfg = cell_model(search_dir, family, cell, ablation["dropout"])
     data_at = {n: subset(prepared, n) for n in rungs}  # each rung's stratified subset, drawn once
     tuning = tune_lr(family, cell, model_cfg, train, ablation["lr_grid"], ablation["tune_seed"],
                      data_at[rungs[0]], out_dir, device, ablation["lr_walk"])
-    seeds = ablation["seeds"]
     calls = [c for n in rungs for c in seed_calls(family, cell, model_cfg, train, tuning["lr"], seeds, data_at[n],
                                                     out_dir, device)]
     runs = map_units(train_with_retries, calls)  # every rung's seeds at once

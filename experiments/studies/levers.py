@@ -34,11 +34,24 @@ LEVERS = {
 }
 
 
+def measured_on(levers: dict, family: str) -> bool:
+    """Whether the lever study runs on this family under the profile's `levers` section."""
+    return bool(levers["run"]) and family in levers["families"]
+
+
+def planned_runs(family: str, levers: dict, search: dict, n_full: int) -> list[tuple[str, int, int]]:
+    """(family, training images, epochs) of each run `run_levers` trains: the reference and each
+    lever's variant, under the search's budget (what the budget's planner prices)."""
+    if not measured_on(levers, family):
+        return []
+    return [(family, min(n_full, search["train_limit"] or n_full), search["epochs"])] * (1 + len(LEVERS))
+
+
 def run_levers(family: str, search_dir: Path, prepared, out_dir: Path, params: dict, device: str) -> dict:
     """Train each lever's variant under the search budget; write levers.json (a record saying the
     study was not run, when the profile turns it off)."""
     search_dir, out_dir = Path(search_dir), Path(out_dir)
-    if not params["run"] or family not in params["families"]:
+    if not measured_on(params, family):
         why = ("this profile does not run the lever study" if not params["run"] else
                f"the levers belong to the recipe both families share; measured on the {', '.join(params['families'])} family")
         record = {"family": family, "levers": [], "skipped": why}

@@ -34,13 +34,20 @@ def rule_text(epochs: int, n_train: int, limit_minutes: float | None) -> str:
 PROBE_STEPS = 3  # timed training steps (after one untimed) that decide whether a candidate is trained
 
 
+def planned_runs(family: str, search: dict, n_full: int) -> list[tuple[str, int, int]]:
+    """(candidate, training images, epochs) of each run `run_search` may train: every candidate on the
+    search's subset (a candidate the probe puts past the final's limit is only probed)."""
+    return [(name, min(n_full, search["train_limit"] or n_full), search["epochs"])
+            for name in search["candidates"][family]]
+
+
 def run_search(family: str, prepared, out_dir: Path, params: dict, device: str) -> dict:
     search, train = params["search"], params["train"]
     final = params.get("final", {"epochs": 1, "max_minutes": float("inf")})
     data = subset(prepared, search["train_limit"])
     cfg = {**train, "epochs": search["epochs"], "lr": search["lr"], "seed": 0}
     models = {name: candidate(name, batchnorm=True, dropout=0.0, extra=params.get("models"))
-              for name in search["candidates"][family]}
+              for name, _, _ in planned_runs(family, search, len(prepared.train_y))}
     wrong = [n for n, cfg in models.items() if cfg["family"] != family]
     if wrong:
         raise UserError(f"search.candidates.{family} names {wrong}, which are not {family} architectures")

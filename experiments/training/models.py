@@ -52,6 +52,8 @@ CANDIDATES = {
     "gap-nin-s": {"family": "gap", "widths": [32, 128, 128], "mlpconv": True, **RECIPE_LEVERS},
     "gap-nin-m": {"family": "gap", "widths": [64, 256, 256], "mlpconv": True, **RECIPE_LEVERS},
 }
+# each built-in candidate's widths, as the budget's regimes name them
+CANDIDATE_SIZES = {name: {32: "s", 64: "m", 96: "l"}[cfg["widths"][0]] for name, cfg in CANDIDATES.items()}
 
 
 def candidate(name: str, batchnorm: bool = True, dropout: float = 0.0, extra: dict | None = None) -> dict:

@@ -184,9 +184,8 @@ def test_every_ablation_run_takes_enough_steps_to_rank_the_cells():
 
 def test_a_kind_of_stage_is_rescaled_by_its_own_measurements_and_the_lever_study_by_nothing_else():
     from experiments.build.planning import stage_scales
-    profile = load_profile("full")
     measured = {"levers-gap": (370.0, 185.0), "search-gap": (64.0, 40.0)}
-    scale = stage_scales(measured, STAGE_NAMES, profile)
+    scale = stage_scales(measured, STAGE_NAMES)
     assert scale["levers-gap"] == pytest.approx(2.0)
     assert scale["ablation-gap-bn"] == pytest.approx(1.6), "a kind not yet measured: the regime's own kinds"
     assert scale["search-dense"] == pytest.approx(1.6)

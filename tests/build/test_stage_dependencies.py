@@ -58,8 +58,26 @@ def test_an_edit_in_a_stages_closure_names_that_module_and_an_edit_outside_does_
 
 def test_the_closures_the_issue_named_are_complete():
     code = {s.name: stage_code(s) for s in STAGES}
-    assert "experiments/writeup/verdicts.py" in code["ablation-gap-summary"], "the intervals of the ladder figure"
+    assert "experiments/stats.py" in code["ablation-gap-summary"], "the intervals of the ladder figure"
     assert "experiments/engine/provenance.py" in code["report"], "the report prints provenance"
     assert "experiments/training/runs.py" in code["levers-gap"], "the lever study loads the reference model"
     assert "templates/*" in code["report"]
     assert not any(f.startswith("experiments/writeup/") for f in code["search-gap"]), "the search words nothing"
+
+
+def test_every_stage_is_named_by_its_identity_in_the_order_the_build_runs_them():
+    """Issue 38: a stage's identity (kind, family, cell) is data; its name is made from it, once."""
+    from experiments.build.stages import STAGES
+    from experiments.core.names import STAGE_IDS, stage_id
+    assert [s.name for s in STAGES] == [sid.name for sid in STAGE_IDS]
+    assert stage_id("ablation-gap-bn-dropout").cell == "bn-dropout" and stage_id("ablation-gap-full").kind == "full"
+    assert stage_id("interpret-measures").group == "interpretation"
+
+
+def test_no_study_stage_reruns_for_a_wording_edit():
+    """Issue 38: the studies imported experiments/writeup for their intervals, so a wording edit reran
+    every ablation stage. No search, lever, ablation or final stage's code reaches the wording now."""
+    from experiments.core.names import stage_id
+    for stage in STAGES:
+        if stage_id(stage.name).kind in ("search", "levers", "cell", "final", "full", "summary"):
+            assert not [f for f in stage_code(stage) if f.startswith("experiments/writeup/")], stage.name
