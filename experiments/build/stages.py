@@ -37,7 +37,7 @@ def _notebook(ctx: Ctx) -> None:
 
 
 def _notebook_params(ctx: Ctx) -> dict:
-    from experiments.writeup.settings import file_digest
+    from experiments.engine.cache import file_digest
     path = ctx.settings.get("notebook")
     return {"notebook": file_digest(path) if path else None}
 
@@ -110,7 +110,7 @@ def _levers_stage(family: str) -> Stage:
         run_levers(family, ctx.at(paths.search(family)), ctx.prepared, ctx.at(paths.levers(family)),
                    ctx.profile["levers"], ctx.device)
     return Stage(_id("levers", family), run, lambda ctx: {"levers": ctx.profile["levers"]}, ("data", _id("search", family)),
-                 (paths.out(paths.levers(family) / "levers.json"),), trains=True)
+                 (paths.out(paths.levers(family) / "levers.json"),), wants_gpu=True)
 
 
 def _cell_stage(family: str, cell: str) -> Stage:
@@ -129,7 +129,7 @@ def _final_stage(family: str) -> Stage:
                   ctx.device)
     return Stage(_id("final", family), run, _final_params, ("data", *(_id("cell", family, c) for c in CELLS)),
                  tuple(paths.out(paths.final(family) / f) for f in ("metrics.json", "model.pt", "loss.png", "arch.json")),
-                 trains=True)
+                 wants_gpu=True)
 
 
 def _full_rung_stage(family: str) -> Stage:
@@ -160,7 +160,7 @@ def _interpret_stage(kind: str, family: str) -> Stage:
         from experiments.interpret import stage
         getattr(stage, f"{kind}_stage")(family, ctx.results, ctx.prepared, ctx.profile["interpret"])
     return Stage(_id(kind, family), run, lambda ctx: ctx.profile["interpret"], ("data", _id("final", family), "select"),
-                 (paths.out(paths.interpret(family) / f"{kind}.json"),), trains=True)
+                 (paths.out(paths.interpret(family) / f"{kind}.json"),), wants_gpu=True)
 
 
 def _measures(ctx: Ctx) -> None:
@@ -209,15 +209,15 @@ STAGES: list[Stage] = [
     *[_full_rung_stage(f) for f in FAMILIES],
     *[_summary_stage(f) for f in FAMILIES],
     Stage("select", _select, lambda ctx: ctx.profile["interpret"], ("data", *[_id("final", f) for f in FAMILIES]),
-          (paths.out(paths.SELECTION),), trains=True),
+          (paths.out(paths.SELECTION),), wants_gpu=True),
     *[_interpret_stage(kind, f) for f in FAMILIES for kind in KINDS],
     # both networks at once: the measures compare their maps of the same images
     Stage(_id("measures"), _measures, _measures_params, ("data", *[_id("final", f) for f in FAMILIES]),
           (paths.out(paths.MEASURES), *(paths.out(paths.INTERPRET / f"mean_maps_{k}.png") for k in MAP_KINDS)),
-          trains=True),
+          wants_gpu=True),
     # after every choice: the finals once on a test split none of them saw
     Stage("test", _heldout, _heldout_params, ("data", *[_id("final", f) for f in FAMILIES]), (paths.out(paths.HELDOUT),),
-          trains=True),
+          wants_gpu=True),
 ]
 STAGES.append(Stage("report", _report, _report_params, tuple(s.name for s in STAGES),
                     ("{report}/report.pdf", "{report}/report.html"), extra=("templates/*",)))

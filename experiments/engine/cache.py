@@ -13,7 +13,8 @@ from experiments.engine.io import read_json, write_json
 from experiments.engine.paths import REPO, meta_dir, record_path
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str | Path) -> str:
+    """A file's content digest (16 hex digits of SHA-256): stage outputs, code, a reflection, a notebook."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 

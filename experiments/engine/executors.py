@@ -106,7 +106,7 @@ class RayExecutor:
         self._spread_units = parallel_slots() > 1
 
     def submit(self, stage, ctx) -> None:
-        task = _remote(_stage_task).options(**task_resources(gpu=stage.trains))
+        task = _remote(_stage_task).options(**task_resources(gpu=stage.wants_gpu))
         self._pending[task.remote(stage, ctx, self._spread_units)] = (stage.name, log_path(ctx.results, stage.name))
 
     def wait_one(self) -> tuple[str, object]:

@@ -31,7 +31,7 @@ class Stage:
     params: Callable[["Context"], dict]       # the slice of configuration it uses
     upstream: tuple[str, ...] = ()            # stages whose results it reads
     outs: tuple[str, ...] = ()                # "{results}/..." or "{report}/..." paths it must leave
-    trains: bool = False                      # runs a model itself (an executor gives it a GPU if there is one)
+    wants_gpu: bool = False                   # runs a model itself: an executor gives it a GPU where there is one
     extra: tuple[str, ...] = ()               # repository-relative files or globs beside the code
 
 

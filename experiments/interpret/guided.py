@@ -17,6 +17,7 @@ from torch import nn
 
 from experiments.interpret.maps import inspecting, normalize_maps
 
+METHOD = "guided backpropagation"  # the method's name, as figures, records and the report give it
 _MISSING = object()
 
 

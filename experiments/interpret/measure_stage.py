@@ -20,10 +20,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from experiments.core import paths
 from experiments.core.names import FAMILIES, MAP_KINDS
 from experiments.engine.io import save_figure, write_json  # noqa: E402
 from experiments.interpret.cam import method_for  # noqa: E402
 from experiments.interpret.faithfulness import FAITHFUL_MARGIN, REMOVAL  # noqa: E402
+from experiments.interpret.guided import METHOD as GUIDED_METHOD  # noqa: E402
 from experiments.interpret.guided import guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import inspecting, probabilities, to_float_images  # noqa: E402
 from experiments.interpret.measures import (BORDER_WIDTH, CENTRE_SIDE, CORNER_SIDE, blank_maps,  # noqa: E402
@@ -64,7 +66,7 @@ def explainers(model) -> dict:
     """Per kind: (method name, maps (N, 32, 32) of (images, classes))."""
     cam = method_for(model)
     return {"cam": (cam.name, lambda x, c: cam(x, c)),
-            "saliency": ("guided backpropagation", lambda x, c: saliency_maps(guided_backprop(model, x, c)))}
+            "saliency": (GUIDED_METHOD, lambda x, c: saliency_maps(guided_backprop(model, x, c)))}
 
 
 def feature_side(model, size: int = 32) -> int:
@@ -251,7 +253,7 @@ def _round(values, digits: int = 4):
 def measures_stage(results: Path, prepared, params: dict) -> dict:
     """Load both final models, choose `n_measure` validation images, measure; writes into interpret/."""
     from experiments.training.runs import load_model
-    models = {f: load_model(Path(results) / "final" / f"{f}-final") for f in FAMILIES}
+    models = {f: load_model(Path(results) / paths.final(f)) for f in FAMILIES}
     labels, seed, n = torch.as_tensor(prepared.val_y, dtype=torch.long), params.get("seed", 0), params["n_measure"]
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     correct = {f: torch.zeros(0, dtype=torch.bool) for f in FAMILIES}
@@ -265,4 +267,4 @@ def measures_stage(results: Path, prepared, params: dict) -> dict:
             break
     idx = chosen["indices"]
     return run_measures(models, to_float_images(prepared.val_x[idx]), labels[idx], chosen,
-                        Path(results) / "interpret", params)
+                        Path(results) / paths.INTERPRET, params)

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from experiments.core import paths
 from experiments.core.names import FAMILIES
 from experiments.engine.io import read_json, save_figure, write_json  # noqa: E402
 from experiments.interpret.cam import method_for  # noqa: E402
@@ -24,11 +25,10 @@ from experiments.interpret.features import (FIGURE_DPI, FONT_PT, MAPS_SCALE_RULE
                                             constant_channels, effective_layout, feature_maps, plot_effective_filters,
                                             plot_feature_maps, plot_filters, plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
-from experiments.interpret.guided import gradient_images, guided_backprop, saliency_maps  # noqa: E402
+from experiments.interpret.guided import METHOD, gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
 from experiments.interpret.selection import select_images  # noqa: E402
 
-GUIDED = "guided backpropagation"
 GUIDED_CAPTION = ("Guided backpropagation (Springenberg et al. 2015): the input gradient of the class score where "
                   "every ReLU passes gradient only where both its input and the incoming gradient are positive; shown "
                   "as the gradient image (grey = 0) and as its per-pixel magnitude (largest |gradient| over colour, "
@@ -120,7 +120,7 @@ def run_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
     def explain(m, x, c):
         return saliency_maps(guided_backprop(m, x, c))
     return _run_maps("saliency", model, images, labels, selection, classes, Path(out_dir), params,
-                     GUIDED, GUIDED_CAPTION, explain)
+                     METHOD, GUIDED_CAPTION, explain)
 
 
 def _run_maps(kind, model, images, labels, selection, classes, out, params, method, caption, explain):
@@ -213,7 +213,7 @@ def plot_maps(kind, model, images, shown, preds, labels, group, explain):
 
 def _model(results: Path, family: str) -> nn.Module:
     from experiments.training.runs import load_model
-    return load_model(Path(results) / "final" / f"{family}-final")
+    return load_model(Path(results) / paths.final(family))
 
 
 def run_selection(results: Path, prepared, params: dict) -> dict:
@@ -222,12 +222,12 @@ def run_selection(results: Path, prepared, params: dict) -> dict:
     images = to_float_images(prepared.val_x)
     sel = select_images(models, images, torch.as_tensor(prepared.val_y), params["n_correct"], params["n_incorrect"])
     sel["classes"] = list(prepared.classes)
-    write_json(Path(results) / "interpret" / "selection.json", sel)
+    write_json(Path(results) / paths.SELECTION, sel)
     return sel
 
 
 def _selected(results: Path, prepared) -> tuple[dict, torch.Tensor, torch.Tensor]:
-    sel = read_json(Path(results) / "interpret" / "selection.json")
+    sel = read_json(Path(results) / paths.SELECTION)
     idx = [it["index"] for it in sel["items"]]
     images = to_float_images(prepared.val_x[idx]) if idx else torch.empty(0, 3, 32, 32)
     return sel, images, torch.tensor([it["label"] for it in sel["items"]], dtype=torch.long)
@@ -239,17 +239,17 @@ def features_stage(family: str, results: Path, prepared, params: dict) -> dict:
     image = images[0] if len(images) else to_float_images(prepared.val_x[:1])[0]
     from experiments.training.runs import load_initial_model
     model = _model(results, family)
-    return run_features(model, image, Path(results) / "interpret" / family, params, image_index=index,
-                        initial=load_initial_model(Path(results) / "final" / f"{family}-final", model))
+    return run_features(model, image, Path(results) / paths.interpret(family), params, image_index=index,
+                        initial=load_initial_model(Path(results) / paths.final(family), model))
 
 
 def cam_stage(family: str, results: Path, prepared, params: dict) -> dict:
     sel, images, labels = _selected(results, prepared)
     return run_cam(_model(results, family), images, labels, sel, sel["classes"],
-                   Path(results) / "interpret" / family, params)
+                   Path(results) / paths.interpret(family), params)
 
 
 def saliency_stage(family: str, results: Path, prepared, params: dict) -> dict:
     sel, images, labels = _selected(results, prepared)
     return run_saliency(_model(results, family), images, labels, sel, sel["classes"],
-                        Path(results) / "interpret" / family, params)
+                        Path(results) / paths.interpret(family), params)

@@ -1,8 +1,6 @@
 """The user's settings: the [report] table of cnn-report.toml and the command line's overrides."""
 from __future__ import annotations
 
-import hashlib
-
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -10,6 +8,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from pathlib import Path
 
+from experiments.engine.cache import file_digest
 from experiments.engine.errors import UserError
 
 CONFIG_FILE = "cnn-report.toml"
@@ -63,9 +62,5 @@ def settings_digest(settings: dict) -> dict:
         if settings.get(key):
             out[f"{key}_sha"] = file_digest(settings[key])
     return out
-
-
-def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
