@@ -45,7 +45,8 @@ def seconds_per_flop(device: str, batch: int) -> float:
     from experiments.training.profiles import PROFILES
     from experiments.engine.devices import autocast_dtype
     from experiments.training.recipe import make_optimizer, store_matrix_weights
-    from experiments.training.train import train_step, validate_train_config
+    from experiments.training.steps import train_step
+    from experiments.training.train import validate_train_config
     dev = resolve_device(device)
     if dev.type == "cpu":  # the threads a run would take now: the plan prices the load it finds
         threads_for_run()

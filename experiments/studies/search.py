@@ -127,7 +127,7 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str, past: float = f
     from experiments.engine.threads import cores_alone
     from experiments.training.recipe import base_flips, make_optimizer, store_matrix_weights
     from experiments.training.scoring import to_tensor_images
-    from experiments.training.train import augmented_batch, train_step
+    from experiments.training.steps import augmented_batch, train_step
     cfg = validate_train_config(cfg)  # the recipe's defaults filled in, once
     dev = resolve_device(device)
     if dev.type == "cpu":

@@ -19,7 +19,8 @@ from experiments.engine.threads import cores_alone
 from experiments.training.models import build_model, describe
 from experiments.training.recipe import base_flips, make_optimizer, store_matrix_weights
 from experiments.training.scoring import to_tensor_images
-from experiments.training.train import augmented_batch, forward_backward, validate_train_config
+from experiments.training.steps import augmented_batch, forward_backward
+from experiments.training.train import validate_train_config
 
 MATMUL_SIZE = 2048
 

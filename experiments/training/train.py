@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
-from experiments.engine.devices import autocast, autocast_dtype, dtype_name, precisions, resolve_device
+from experiments.engine.devices import autocast_dtype, dtype_name, precisions, resolve_device
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, write_json
 from experiments.engine.threads import FairThreads, LoadMeter, cores_alone
@@ -39,16 +37,12 @@ from experiments.training.checkpoints import load_checkpoint, restore_rng_state,
 from experiments.training.identity import finished_metrics, run_identity
 from experiments.training.loss_points import loss_point_steps
 from experiments.training.models import build_model, describe, init_whitening
-from experiments.training.recipe import (CHOICES, augment, base_flips, flips_for, loss_for_step, make_optimizer,
-                                         make_scheduler, store_matrix_weights)
+from experiments.training.recipe import CHOICES, make_optimizer, make_scheduler, store_matrix_weights
 from experiments.training.scoring import as_float, predict, predict_views, score, spread, to_tensor_images
+from experiments.training.steps import Diverged, Loop, train_one_epoch
 
 TRAIN_KEYS = {"epochs", "lr", "batch_size", "label_smoothing", "weight_decay", "momentum",
               "eval_batch_size", "seed", "warmup"}
-
-
-class Diverged(UserError):
-    """The run blew up: a loss or a weight stopped being finite, or the loss exploded."""
 
 
 # A mean training loss this many times a uniform guess's (ln 10 for ten classes) means the run
@@ -123,11 +117,11 @@ def train_run(name: str, model_cfg: dict, train_cfg: dict, data, run_dir: Path, 
     curve = spread(len(data.val_y), train_cfg["epoch_val_limit"] or len(data.val_y))
     every = loss_point_steps(steps_per_epoch, train_cfg["epochs"], len(data.train_y), len(curve))
     validate = functools.partial(_score_images, model, val_x[curve], val_y[curve], dev, train_cfg["eval_batch_size"])
+    loop = Loop(name, model, opt, sched, train_cfg, gen, dev, train_x, train_y, bs, steps_per_epoch, every, validate)
     for epoch in range(start, train_cfg["epochs"]):
         t0, cpu0 = time.time(), time.process_time()
         points = {"train": [], "val": []}  # [step of the run, loss] within this epoch
-        train_loss, train_acc = train_one_epoch(model, opt, sched, train_x, train_y, bs, steps_per_epoch,
-                                                train_cfg, gen, dev, name, epoch, every, points, validate)
+        train_loss, train_acc = train_one_epoch(loop, epoch, points)
         val = validate()
         check_diverged(name, train_cfg, epoch + 1, train_loss, val["loss"], model)
         points["val"].append([(epoch + 1) * steps_per_epoch, val["loss"]])
@@ -188,79 +182,6 @@ def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Pat
             diverged.append(lr)
     return {"run": name, "diverged": True, "val_acc": None, "lr_halvings": max_halvings,
             "diverged_lrs": diverged, "history": [], "seconds": 0.0}
-
-
-def train_one_epoch(model, opt, sched, train_x, train_y, bs, steps, cfg, gen, dev, name, epoch,
-                    every=(0, 0), points=None, validate=None):
-    """One pass over a fresh permutation; returns mean (unsmoothed) cross-entropy and accuracy. With
-    `every` = (k, j), appends to `points` the mean training loss of each k steps and `validate()`'s
-    loss every j steps of the run (not at the epoch's end, which the caller scores)."""
-    from tqdm import tqdm
-
-    model.train()
-    base = base_flips(len(train_y), cfg["seed"]) if cfg["flip"] == "alternate" else None
-    perm = torch.randperm(len(train_y), generator=gen).to(dev)
-    total_loss = torch.zeros((), device=dev)
-    correct = torch.zeros((), device=dev)
-    bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}", leave=False, disable=not sys.stderr.isatty())
-    since = [torch.zeros((), device=dev), 0]  # the training loss since the last point, and its steps
-    for step in bar:
-        idx = perm[step * bs:(step + 1) * bs]
-        y = train_y[idx]
-        logits, loss = train_step(model, opt, augmented_batch(train_x, idx, epoch, cfg, base, gen), y, cfg, dev)
-        if not torch.isfinite(loss):  # no point finishing the epoch
-            raise Diverged(f"run {name} diverged in epoch {epoch + 1} (step {step + 1}): loss {loss.item()}; "
-                           f"the learning rate {cfg['lr']} is too high for this model")
-        sched.step()
-        with torch.no_grad():
-            step_loss = F.cross_entropy(logits, y)
-            total_loss += step_loss
-            since[0] += step_loss
-            correct += (logits.argmax(1) == y).sum()
-        if points is not None:
-            _loss_points(epoch * steps + step + 1, every, points, since, validate, last=step + 1 == steps)
-    return float(total_loss) / steps, float(correct) / (steps * bs)
-
-
-def _loss_points(done: int, every: tuple[int, int], points: dict, since: list, validate, last: bool) -> None:
-    """After `done` steps of the run: the mean training loss of the steps in `since` ([sum, count])
-    every every[0] steps and at the epoch's end, the validation loss every every[1] steps (not at the
-    end: the epoch scores it)."""
-    train_every, val_every = every
-    since[1] += 1
-    if done % train_every == 0 or last:
-        points["train"].append([done, float(since[0]) / since[1]])
-        since[0].zero_()
-        since[1] = 0
-    if val_every and done % val_every == 0 and not last:
-        points["val"].append([done, validate()["loss"]])
-
-
-def augmented_batch(train_x, idx, epoch: int, cfg: dict, base, gen) -> torch.Tensor:
-    """The float training batch of images `idx` as the recipe augments it (flips, translation)."""
-    return augment(as_float(train_x[idx]), gen, cfg["translate"], flips_for(idx, epoch, cfg, base, gen))
-
-
-def train_step(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: torch.device):
-    """One optimisation step of the recipe on an augmented batch: `forward_backward`, then the
-    optimizer's step. Returns (float32 logits, loss); a non-finite loss takes no step (the caller
-    decides what that means). The trainer, the speed probes and bench-train use it or its parts."""
-    logits, loss = forward_backward(model, opt, x, y, cfg, dev)
-    if torch.isfinite(loss):
-        opt.step()
-    return logits, loss
-
-
-def forward_backward(model, opt, x: torch.Tensor, y: torch.Tensor, cfg: dict, dev: torch.device):
-    """Forward under autocast, the recipe's loss, and its gradients where the loss is finite."""
-    with autocast(dev):
-        logits = model(x)
-    logits = logits.float()
-    loss = loss_for_step(logits, y, cfg)
-    if torch.isfinite(loss):
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-    return logits, loss
 
 
 def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path, load: dict) -> dict:
