@@ -26,8 +26,9 @@ def summary_items(ctx: dict) -> list[dict]:
     items.append(order_item(ctx["heldout"].get("validation_pair"), ctx["families"]))
     items += [feature_item(ctx["families"]), gabor_item(ctx["families"])]
     findings = ctx["measures"]["findings"]
-    items += [maps_item("P4", "cam", findings["cam"], ctx["families"]),
-              maps_item("P5", "saliency", findings["saliency"], ctx["families"])]
+    area = ctx["measures"].get("centre_area")
+    items += [maps_item("P4", "cam", findings["cam"], ctx["families"], area),
+              maps_item("P5", "saliency", findings["saliency"], ctx["families"], area)]
     items.append(dataset_item(ctx["reflection"]))
     return items
 
@@ -233,26 +234,35 @@ def map_brief(r: dict, area: float) -> str:
     return f"{text} {both}" if both else text
 
 
-FAITHFUL_WORDS = {"faithful": "faithful against random maps", "mixed": "one faithfulness test of two beats random maps",
-                  UNCLEAR: "faithfulness unclear", "not more faithful than random": "no more faithful than random maps",
-                  NOT_MEASURED: "faithfulness not measured"}
-BASELINE_WORDS = {"faithful": "faithful too", "mixed": "one test of two beats it", UNCLEAR: "unclear",
-                  "not more faithful than random": "no better", NOT_MEASURED: "not measured"}
-CENTRE_WORDS = {"centred": "evidence in the centre", "off-centre": "evidence off the centre",
-                UNCLEAR: "no clear centre preference"}
+SANITY_PLAIN = {"passes": "depend on what the network learned (they change when its weights are re-initialised)",
+                "fails": "barely change when its weights are re-initialised, so they show the image and the "
+                         "architecture more than what the network learned",
+                UNCLEAR: "may or may not depend on what the network learned (the re-initialisation check is unclear)",
+                "inconclusive": "could not be checked against re-initialised weights (too many blank maps)"}
+FAITHFUL_PLAIN = {"faithful": "the pixels they rank first matter to the prediction more than those random maps rank "
+                              "first",
+                  "mixed": "only one of the two pixel-removal tests shows them better than random maps",
+                  UNCLEAR: "whether they pick out pixels that matter better than random maps is unclear",
+                  "not more faithful than random": "they pick out pixels that matter no better than random maps",
+                  NOT_MEASURED: "whether they pick out pixels that matter was not measured"}
+CENTRE_PLAIN = {"centred": "more than a map with no preference would", "off-centre": "less than a map with no "
+                "preference would", UNCLEAR: "about what a map with no preference would"}
 
 
-def maps_item(item: str, kind: str, found: dict, families: list[dict]) -> dict:
+def maps_item(item: str, kind: str, found: dict, families: list[dict], area: float | None = None) -> dict:
+    """One plain sentence per network: whether its maps depend on what it learned, whether they pick out
+    pixels that matter, and how much of them lies in the central square (the verdicts of map_findings)."""
     parts = []
     for f in families:
         r = found["families"][f["name"]]
-        classes = r["classes"]["word"]
-        parts.append(f"{f['name']} ({r['method']}): sanity check {r['sanity']['word']}; "
-                     f"{FAITHFUL_WORDS.get(r['overall']['word'], r['overall']['word'])}; against its own mean map "
-                     f"{BASELINE_WORDS.get(r['baseline']['overall']['word'], r['baseline']['overall']['word'])}; "
-                     f"{CENTRE_WORDS.get(r['centre']['correct']['word'], r['centre']['correct']['word'])}; "
-                     f"{'class sensitivity unclear' if classes == UNCLEAR else classes}")
-    return {"item": item, "ref": item.lower(), "text": "; ".join(parts) + "."}
+        c = r["centre"]["correct"]
+        sanity = SANITY_PLAIN.get(r["sanity"]["word"], f"have a sanity check that is {r['sanity']['word']}")
+        centre = (f"; on correctly classified images {pct(c['mean'])} of a map lies in the central square "
+                  f"({pct(area)} of the image), {CENTRE_PLAIN.get(c['word'], c['word'])}"
+                  if c["low"] is not None and area else "")
+        parts.append(f"{f['name']}-final's {r['method']} maps {sanity}; "
+                     f"{FAITHFUL_PLAIN.get(r['overall']['word'], r['overall']['word'])}{centre}.")
+    return {"item": item, "ref": item.lower(), "text": " ".join(parts)}
 
 
 def dataset_item(reflection: dict) -> dict:

@@ -50,3 +50,18 @@ def test_a_verdict_names_the_regime_it_holds_in():
     v = {"word": "helps", "reason": None, "mean": 0.3, "low": 0.2, "high": 0.4, "n": 3, "clear": True}
     text = effect_answer("Batch norm", v, "same rate", 4000, final={"epochs": 8, "train": {"batch_size": 2000}})
     assert "on 4,000 training images (8 epochs, 16 optimizer steps a run)" in text
+
+
+def test_the_answers_page_says_what_the_maps_show_in_plain_sentences():
+    """Issue 37: P4 read as a chain of verdict words ('faithful against random maps; against its own mean
+    map unclear; evidence in the centre'); one plain sentence per network, the same verdicts."""
+    from experiments.writeup.summary import maps_item
+    r = {"method": "CAM", "sanity": {"word": "passes"}, "overall": {"word": "faithful"},
+         "centre": {"correct": {"word": "centred", "mean": 0.41, "low": 0.38}}}
+    found = {"families": {"dense": r, "gap": {**r, "sanity": {"word": "fails"}}}}
+    text = maps_item("P4", "cam", found, [{"name": "dense"}, {"name": "gap"}], 0.25)["text"]
+    assert text.count(".") == 2 + text.count("e.g."), "one sentence per network"
+    assert "dense-final's CAM maps depend on what the network learned" in text
+    assert "gap-final's CAM maps barely change when its weights are re-initialised" in text
+    assert "41% of a map lies in the central square (25% of the image), more than a map with no preference" in text
+    assert "against its own mean map" not in text and "; sanity check" not in text
