@@ -27,8 +27,8 @@ from experiments.training.models import CANDIDATE_SIZES
 # still fit where the probe reads a little slower, the next widths (2-3.5x the FLOPs) do not
 FINAL_SLACK = 1.3
 # Each ablation run takes at least this many optimizer steps (the full profile's 4,000 images x 8 epochs at
-# batch 2000): at 2 epochs the smallest training set grows to 16,000 images. At 4 steps (4,000 images, 2 epochs)
-# every cell sat near 30% and the ranking that picks the final's cell was noise (a 30-minute build, 2026-12-03)
+# batch 2000): at 2 epochs the smallest training set grows to 16,000 images. At 4 steps every cell sat near
+# 30% and the ranking that picks the final's cell was noise (docs/measurements.md, "Budget builds")
 MIN_CELL_STEPS = 16
 PROBE_STEPS_PAID = 2  # a candidate that projects past the limit costs its untimed step and one timed step
 

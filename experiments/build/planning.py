@@ -27,10 +27,8 @@ from experiments.writeup.budget_wording import alternatives
 # Stages that train nothing worth counting, before any was timed here. Those that run networks (the
 # selection, the maps and their measures) take their seconds at the reference speed (the 2-core EPYC with
 # AVX-512 bf16), scaled by this machine's; the others (the Conv2D tests, decoding the PNGs, the audit, the
-# PDF) run NumPy or Python whatever torch's speed, so their seconds stand. Measured alone on the 2-core
-# EPYC with the kernels held to AVX2 (7.8e-12 s a FLOP), 2026-12-03: conv 7.5, data 18, audit 14, report
-# 6; select 5.6, interpret-measures 128, every other one 3 or less. (All scaled from the AVX-512 reference,
-# the plan there had put 4.3 minutes on conv, data and audit, where 0.6 ran.)
+# PDF) run NumPy or Python whatever torch's speed, so their seconds stand (the values: docs/measurements.md,
+# "What a plan prices").
 REFERENCE_SECONDS_PER_FLOP = 4.23e-12
 REFERENCE_FIXED = {"select": 3.0, "measures": 70.0}
 REFERENCE_FIXED_OTHER = 2.0

@@ -45,12 +45,10 @@ _FULL = {
     # Every ablation run is the final's recipe and epochs (experiments/studies/ablation.py); cells differ
     # in BN, dropout and their rate, picked from lr_grid on the smallest rung. rungs: training-set
     # sizes below the full split (which is always the last rung), each with `seeds`; the full split
-    # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps, ~40 s a run here: 20 runs a family
-    # (tuning and the walk included; 31 minutes for both); the full split ~6 minutes a run, 3 a
-    # family beyond the final (34 minutes for both), measured quiet on 2026-11-26.
+    # gets `full_seeds`. 4,000 images at batch 2000 is 16 steps a run (times: docs/measurements.md, "Profiles").
     # lr_walk: at most this many rates beyond the grid: half the smallest while it wins or none
-    # trained (at 4,000 images plain gap-m scored 12.7% at 0.12, 40.9% at 0.06, 40.0% at 0.03;
-    # dense-m 15.1 / 50.8 / 49.6), twice the largest while it wins (the BN cells won at 0.24)
+    # trained (plain gap-m and dense-m sat near chance at 0.12 and trained at 0.06), twice the largest
+    # while it wins (the BN cells won at 0.24)
     # final_seeds: the full split's seeds for the final's cell and the cell that differs from it only in
     # dropout, so that dropout's effect on the network handed in is judged over training runs
     # tune_seed: the rate is chosen at this seed, and every scored run is trained afresh at `seeds`, so
@@ -60,12 +58,11 @@ _FULL = {
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
                  "overrides": {}},
-    # 8 epochs of airbench94's widths take about 8 of the 12 minutes on a 2-core AVX-512 CPU
+    # 8 epochs of airbench94's widths take about 8 of the 12 minutes on a 2-core AVX-512 CPU (docs/measurements.md)
     "final": {"epochs": 8, "max_minutes": 12},
     # n_correct + n_incorrect images are shown; n_measure more are measured (experiments/interpret/
     # measure_stage.py): deletion/insertion at measure_steps against random_baselines random maps each
-    # is ~80k bf16 forwards a network: 112-129 s a network on the 2-core CPU while a training build
-    # shared its cores (2026-11-26), so about a minute alone
+    # is ~80k forwards a network, about a minute alone on a 2-core CPU
     # sanity_reinits: re-initialisations of the randomisation sanity check, over the n_measure images
     "interpret": {"n_correct": 6, "n_incorrect": 6, "random_baselines": 3, "n_measure": 300,
                   "measure_steps": 16, "sanity_reinits": 3},
@@ -88,9 +85,8 @@ def _with(base: dict, **sections) -> dict:
 PROFILES = {
     "full": _FULL,
     # quick's time goes to the finals: the full split, 8 epochs of the widths that fit 3 minutes (on a
-    # 2-core AVX-512 CPU the s widths, ~2.3 minutes each; the m widths project past it and are not
-    # trained). gap-s, 8 epochs, 45,000 images: 91.66% validation (2-core AMD EPYC AVX2, 2026-11-29),
-    # where gap-m for 3 epochs, which costs more, reached 89.26%
+    # 2-core CPU the s widths; the m widths project past it and are not trained): 8 epochs of gap-s beat
+    # 3 of gap-m, which cost more (docs/measurements.md, "Profiles")
     "quick": _with(
         _FULL,
         search={"epochs": 2, "train_limit": 10000,
@@ -124,8 +120,7 @@ PROFILES = {
         conv={"bench_repeats": 1, "bench_small": True},
         audit={"n_examples": 4},
         # half the s widths (a quarter of their FLOPs): a smoke build checks the pipeline, not the
-        # widths, and at the s widths training was 60% of its time (97 s against 62 s on 60 images a
-        # class, 2-core AMD EPYC with the kernels held to AVX2, 2026-12-03)
+        # widths, and at the s widths training was most of its time (docs/measurements.md, "Speed")
         models={"dense-xs": {"family": "dense", "widths": [16, 64, 64], "hidden": 128, **RECIPE_LEVERS},
                 "gap-xs": {"family": "gap", "widths": [16, 64, 64], **RECIPE_LEVERS}},
         search={"epochs": 1, "train_limit": 200,
