@@ -4,7 +4,7 @@ beat the runner-up by more than training noise (`best_cell_verdict`), and what e
 or dropout the compared cells differ in (their rates, `rate_verdict`)."""
 from __future__ import annotations
 
-from experiments.stats import effect_verdict, is_number
+from experiments.stats import NO_CHANGE, effect_verdict, is_number
 from experiments.writeup.formats import MISSING, pct, pts
 
 
@@ -162,8 +162,12 @@ def family_runs_verdict(families: list[dict]) -> dict:
     for n_train in sorted(set(runs[a["name"]]) & set(runs[b["name"]]), reverse=True):
         ra, rb = runs[a["name"]][n_train], runs[b["name"]][n_train]
         seeds = sorted(set(ra) & set(rb))
-        if len(seeds) >= 2:
+        if len(seeds) >= 2:  # an interval needs two runs of each, and a spread (equal runs leave none)
             v = effect_verdict([ra[s] - rb[s] for s in seeds], "ahead", "behind", "indistinguishable")
+            if v["word"] == NO_CHANGE:  # every seed tied exactly: a difference of 0, not a missing interval
+                v = {**v, "low": 0.0, "high": 0.0, "mean": 0.0}
+            if v["low"] is None:
+                continue
             word = "ordered" if v["clear"] else "indistinguishable"
             better = (a["name"] if v["mean"] > 0 else b["name"]) if v["clear"] else None
             return {**out, "word": word, "better": better, "n": v["n"], "n_train": n_train, "mean": v["mean"],
@@ -198,8 +202,7 @@ def family_runs_sentence(v: dict) -> str:
                 f"The families are indistinguishable here: {over}.")
     params = v["params"]
     if all(is_number(p) for p in params.values()):
-        hidden = "".join(f" ({name} with a {units}-unit hidden layer before its classifier)"
-                         for name, units in v["hidden"].items())
-        head += (f" They differ in more than how the network ends: {a}-final has {params[a]:,} parameters and "
-                 f"{b}-final {params[b]:,}{hidden}.")
+        hidden = {name: f" and a {units}-unit hidden layer" for name, units in v["hidden"].items()}
+        head += (f" They also differ in size: {a}-final {params[a]:,} parameters{hidden.get(a, '')}, "
+                 f"{b}-final {params[b]:,}{hidden.get(b, '')}.")
     return head

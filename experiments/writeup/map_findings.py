@@ -211,9 +211,8 @@ def agreement_sentence(method: str, v: dict, failed: list[str] = ()) -> str:
             f"{dec(v['mean'])} (95% interval {span(v, dec)}), ")
     if failed and v["word"] == "agree":
         who = " and ".join(f"{f}'s" for f in failed)
-        return head + (f"says the maps agree about each image beyond that; but {who} maps failed the sanity check "
-                       "(they barely change when the weights are re-initialised), so what they agree on is where the "
-                       "image's own structure is, not evidence both networks learned to use.")
+        return head + (f"says the maps agree about each image; but {who} maps failed the sanity check, so they agree "
+                       "on the image's structure, not on what the networks learned.")
     return head + {"agree": "says they agree on where the evidence is in each image beyond that.",
                    "disagree": "says they look at different places in the same image, more so than in unrelated "
                                "images.",

@@ -166,12 +166,11 @@ def order_item(pair: dict | None, families: list[dict]) -> dict:
     if v["word"] != "not measured":
         (a, x), (b, y) = v["only"].items()
         images = f"the {v['n']:,} validation images" if v.get("n") else "the validation images"
-        counts = f"of {images} only one gets right, {a}-final gets {x:,} and {b}-final {y:,}"
-        text += (f" The two networks handed in, scored on the same images: {v['better']}-final is the more accurate "
-                 f"beyond chance ({counts}; McNemar p = {v['p']:.2g}), a fact about these two trained networks."
-                 if v["word"] == "ordered" else
-                 f" The two networks handed in, scored on the same images, are indistinguishable ({counts}; McNemar "
-                 f"p = {v['p']:.2f}).")
+        counts = f"of {images} only one gets right, {a}-final gets {x:,}, {b}-final {y:,}"
+        text += (f" Scored on the same images ({counts}), the two networks handed in differ beyond chance "
+                 f"(McNemar p = {v['p']:.2g}): a fact about these two networks." if v["word"] == "ordered" else
+                 f" Scored on the same images ({counts}), the two networks handed in are indistinguishable "
+                 f"(McNemar p = {v['p']:.2f}).")
     return {"item": "P2 families", "ref": "p2-heldout", "text": text}
 
 

@@ -184,7 +184,7 @@ def test_the_probe_stops_once_its_steps_already_put_the_mean_past_the_budget(pre
 
     from experiments.engine.threads import cores_alone
     from experiments.studies import search as search_module
-    from experiments.training import train as train_module
+    from experiments.training import steps as train_module
     from experiments.training.models import candidate
     calls, tick = [], [0.0]
     monkeypatch.setattr(train_module, "train_step", lambda *a, **k: (calls.append(1), tick.__setitem__(0, tick[0] + 1)))

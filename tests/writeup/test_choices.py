@@ -42,8 +42,8 @@ def test_the_families_are_judged_over_training_runs_not_over_the_images_one_run_
     text = order_item({"n": 5000, "only": {"dense": 300, "gap": 100}}, [dense, gap])["text"]
     assert text.startswith("dense is the better family here: over 3 training runs of each family's final cell on "
                            "45,000 images (8 epochs, 176 optimizer steps a run)")
-    assert "795,000 parameters" in text and "256-unit hidden layer" in text
-    assert "a fact about these two trained networks" in text
+    assert "dense-final 795,000 parameters and a 256-unit hidden layer" in text
+    assert "a fact about these two networks" in text
 
 
 def test_one_run_of_each_family_gives_no_verdict_on_the_families_whatever_mcnemar_says():

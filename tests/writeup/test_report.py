@@ -299,7 +299,7 @@ def test_the_test_section_gives_each_finals_held_out_accuracy_with_its_wilson_in
                                                                "tta": "flip-translate"} for f in ("dense", "gap")}})
     page = " ".join(render_html(results, _settings(tmp_path)).split())
     assert page.count("93.12%</strong>") == 2 and "93.12%</strong> (95% Wilson interval 92.61% to 93.60%" in page
-    assert "no choice (architecture, learning rates, best cell) saw these images" in page
+    assert "no choice (the architecture, each cell&#39;s learning rate, the best cell) saw these images" in page
 
 
 def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_effects_were_read(results_copy,
