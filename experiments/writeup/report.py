@@ -127,22 +127,16 @@ def run_facts(res: Results, families: list[dict]) -> dict:
     # the threads each final run used (older runs did not record it: the stage's)
     ran = [str(f["final"]["threads"]) for f in families if f["final"].get("threads")]
     threads = list(dict.fromkeys(ran)) if len(ran) == len(families) else made["threads"]
-    return {"profile": build["profile"], **made, "threads": threads, "planned": planned_changes(res),
+    return {"profile": build["profile"], **made, "threads": threads,
             "stage_seconds": seconds, "training_seconds": trained, "total_minutes": total / 60}
 
 
-def planned_changes(res: Results) -> dict | None:
-    """Under a budget, its minutes and what the plan changed of the profile ('final.epochs = 8', the
-    search's candidates by name only); None for a build without one."""
-    plan_file = res.root / paths.BUDGET / "plan.json"
-    if not plan_file.exists():
-        return None
-    plan = read_json(plan_file)
+def planned_changes(plan: dict) -> list[str]:
+    """What a budget's plan changed of the profile ('final.epochs = 8', the search's candidates by name only)."""
     base, planned = plan["base_profile"], plan["profile"]
-    changed = [f"{section}.{key}" + ("" if key in ("candidates", "overrides") else f" = {value!r}")
-               for section, values in planned.items() if isinstance(values, dict)
-               for key, value in values.items() if base.get(section, {}).get(key) != value]
-    return {"minutes": plan["budget_minutes"], "changed": changed}
+    return [f"{section}.{key}" + ("" if key in ("candidates", "overrides") else f" = {value!r}")
+            for section, values in planned.items() if isinstance(values, dict)
+            for key, value in values.items() if base.get(section, {}).get(key) != value]
 
 
 def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
@@ -178,6 +172,7 @@ def budget_context(res: Results) -> dict | None:
             group["planned"] += first["stage_seconds"].get(stage, 0.0) / 60
         group["measured"] += measured.get(stage, 0.0) / 60
     return {"minutes": plan["budget_minutes"], "regime": plan["regime"], "rule": plan["regime_rule"],
+            "changed": planned_changes(plan),
             "steps": plan["steps"], "planned": first and first["total_minutes"], "changes": plan.get("changes"),
             "groups": [{"name": name, **g} for name, g in groups.items() if max(g["planned"] or 0, g["measured"]) >= 0.05],
             "measured": sum(measured.get(s, 0.0) for s in plan["stage_seconds"]) / 60,
