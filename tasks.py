@@ -59,11 +59,11 @@ def all(c, profile="full", data=None, device="auto", results=RESULTS, report_dir
         student=None, reflection=None, config="cnn-report.toml", test=None, set=None, executor="local", address=None,
         budget=None, notebook=None):
     """Build everything that is out of date: tests of Problem 1, training, figures, the PDF report."""
-    from experiments.build.commands import context, run_all
-    ctx = context(profile, data, device, results, report_dir, student, reflection, config, test, set or (), budget,
-                  notebook)
+    from experiments.build.commands import Options, context, run_all
+    ctx = context(Options(profile, data, device, results, report_dir, student, reflection, config, test,
+                          tuple(set or ()), budget, notebook))
     ran = run_all(ctx, executor=executor, address=address)
-    print(f"built {len(ran)} stage(s); report: {ctx.report_dir / 'report.pdf'}")
+    print(f"built {len(ran)} stage{'' if len(ran) == 1 else 's'}; report: {ctx.report_dir / 'report.pdf'}")
 
 
 @task(help={"results": "results folder", "profile": f"{PROFILE_HELP}; default: the last build's",

@@ -16,7 +16,7 @@ gap = ["gap-s", "mini-gap"]
 
 def smoke_context(cifar_root, root):
     """The smoke build's context under `root`, with SMOKE_SETTINGS as its settings file."""
-    from experiments.build.commands import context
+    from experiments.build.commands import Options, context
     (root / "cnn-report.toml").write_text(SMOKE_SETTINGS)
-    return context("smoke", str(cifar_root), "cpu", str(root / "results"), str(root / "report"),
-                   config=str(root / "cnn-report.toml"))
+    return context(Options("smoke", str(cifar_root), "cpu", str(root / "results"), str(root / "report"),
+                           config=str(root / "cnn-report.toml")))

@@ -23,8 +23,7 @@ from experiments.engine.errors import UserError
 from experiments.studies.search import PROBE_STEPS
 from experiments.training.models import CANDIDATE_SIZES
 
-# The final's time limit the search applies is the planned final's estimate times this: the planned widths
-# still fit where the probe reads a little slower, the next widths (2-3.5x the FLOPs) do not
+# The search's limit on a final, over the planned final's price: slack for a slow probe, not 2-3.5x FLOPs
 FINAL_SLACK = 1.3
 # Each ablation run takes at least this many optimizer steps (the full profile's 4,000 images x 8 epochs at
 # batch 2000): at 2 epochs the smallest training set grows to 16,000 images. At 4 steps every cell sat near
@@ -44,10 +43,9 @@ PLATEAU = ("s", 8)
 EXPECTED_ACCURACY = {("s", 1): (69.3, 72.9), ("s", 2): (80.3, 84.4), ("s", 8): (91.7, 92.2), ("m", 8): (93.6, 93.6),
                      ("m", 16): (93.9, 93.9), ("m", 40): (94.1, 94.1)}
 
-# The order of evidence, first bought first, as profile changes laid over the smallest complete report.
-# Why this order (after the regime's climb to PLATEAU, see `purchase_order`): (i) answers every item; (ii) turns the batch-norm and dropout answers into verdicts over
-# training runs; (iii) does the same for dropout on the network handed in; (iv) makes the comparison each
-# cell at its own best rate; (v) says what each trick of the recipe is worth; (vi) more rungs of evidence.
+# The evidence, first bought first (after the climb to PLATEAU, `purchase_order`), as changes to the smallest
+# report: (i) answers every item; (ii) makes the batch-norm and dropout answers verdicts over training runs;
+# (iii) the same for dropout on the network handed in; (iv) compares each cell at its own best rate.
 EVIDENCE = (
     ("i", "the smallest complete report: the search's candidates ranked, both finals, each batch-norm x dropout "
           "cell once on the smallest training set", {}),
@@ -82,6 +80,19 @@ class Speed:
 
     def fixed_seconds(self, stage: str) -> float:
         return self.fixed.get(stage, self.default_fixed)
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a plan prices: the profile before the plan, each candidate's FLOPs, the training and validation
+    split's sizes, the stages, and the values the user set ("section.key" -> value): kept and priced."""
+    profile: dict
+    flops: dict
+    n: int
+    n_val: int
+    stages: tuple[str, ...]
+    pinned: dict = field(default_factory=dict)
+    pins = property(lambda self: frozenset(self.pinned or {}))
 
 
 def parse_budget(text) -> float:
@@ -131,31 +142,31 @@ def smallest_report(profile: dict, size: str, epochs: int, n: int, pinned: froze
         "levers": {"run": False}, "final": {"epochs": epochs}}, pinned)
 
 
-def priced(profile: dict, size: str, epochs: int, steps: frozenset[int], flops: dict, speed: Speed, n: int,
-           n_val: int, stages: tuple[str, ...], pinned: frozenset[str] = frozenset()) -> tuple[dict, dict]:
+def priced(study: Study, size: str, epochs: int, steps: frozenset[int], speed: Speed) -> tuple[dict, dict]:
     """(the planned profile, seconds per stage) of the evidence steps `steps` (1-based; step 1, the
-    smallest complete report, always) at a regime, the user's `pinned` values kept."""
-    planned = smallest_report(profile, size, epochs, n, pinned)
+    smallest complete report, always) at a regime, the user's pinned values kept."""
+    pins = study.pins
+    planned = smallest_report(study.profile, size, epochs, study.n, pins)
     for k, (_, _, changes) in enumerate(EVIDENCE, 1):
         if k > 1 and k in steps:
-            planned = merged(planned, changes, pinned)
-    final_s = {f: flops[f"{f}-{size}"] * run_passes(planned["train"], n_val, n, epochs) * speed.seconds_per_flop
-               for f in FAMILIES}
-    if "final.max_minutes" not in pinned:
+            planned = merged(planned, changes, pins)
+    final_s = {f: study.flops[f"{f}-{size}"] * run_passes(planned["train"], study.n_val, study.n, epochs)
+               * speed.seconds_per_flop for f in FAMILIES}
+    if "final.max_minutes" not in pins:
         planned["final"]["max_minutes"] = round(FINAL_SLACK * max(final_s.values()) / 60, 2)
-    return planned, {s: stage_seconds(planned, s, size, flops, speed, n, n_val) for s in stages}
+    return planned, {s: stage_seconds(study, planned, s, size, speed) for s in study.stages}
 
 
-def stage_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, n: int, n_val: int) -> float:
+def stage_seconds(study: Study, p: dict, stage: str, size: str, speed: Speed) -> float:
     """A stage's seconds under planned profile `p`: its training counted from the profile (the
     search trains the candidates no larger than the regime's and probes the others), else fixed."""
     if stage in speed.done:
         return speed.done[stage]
-    return speed.scale.get(stage, 1.0) * _counted_seconds(p, stage, size, flops, speed, n, n_val)
+    return speed.scale.get(stage, 1.0) * _counted_seconds(study, p, stage, size, speed)
 
 
-def _counted_seconds(p: dict, stage: str, size: str, flops: dict, speed: Speed, n: int, n_val: int) -> float:
-    sid = stage_id(stage)
+def _counted_seconds(study: Study, p: dict, stage: str, size: str, speed: Speed) -> float:
+    sid, flops, n, n_val = stage_id(stage), study.flops, study.n, study.n_val
     spf = speed.seconds_per_flop
     if sid.kind == "search":
         # every candidate is probed; the search trains those whose final fits its limit, FINAL_SLACK times
@@ -217,22 +228,21 @@ def buy(order, start, fits, keep=frozenset(), exclude=frozenset()):
     return regime, bought
 
 
-def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int, n_val: int,
-               stages: tuple[str, ...], regime: tuple[str, int] | None = None,
+def plan_study(study: Study, speed: Speed, budget_s: float, regime: tuple[str, int] | None = None,
                keep: frozenset[int] = frozenset(), exclude: frozenset[int] = frozenset(),
-               pinned: dict | None = None, size: str | None = None) -> dict:
+               size: str | None = None) -> dict:
     """The plan (module docstring). `regime` fixes it (its stages have started); `size` fixes only its
     widths (the search has started); `keep` names steps that stay bought whatever they cost now
     (their stages have started), `exclude` steps that cannot be bought any more (their stages started
-    without them); `pinned` the values the user set ("section.key" -> value), kept and priced."""
-    pins = frozenset(pinned or {})
-    regimes = [regime] if regime else regime_ladder(flops, pinned, size)
+    without them)."""
+    pins = study.pins
+    regimes = [regime] if regime else regime_ladder(study.flops, study.pinned, size)
     if not regimes:
         raise UserError("--budget plans the built-in widths (s, m, l) of each family; this profile's search "
                         "offers none of them")
 
     def total(r, steps, sp=speed):
-        return sum(priced(profile, *r, frozenset(steps), flops, sp, n, n_val, stages, pins)[1].values())
+        return sum(priced(study, *r, frozenset(steps), sp)[1].values())
 
     def fits(r, steps):
         return total(r, steps) <= budget_s
@@ -243,10 +253,9 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
                         f"machine: about {math.ceil(minimum / 60)} minutes (try --budget {math.ceil(minimum / 60)}m)")
     order = purchase_order(regimes)
     chosen, bought = buy(order, regimes[0], fits, keep, exclude)
-    planned, seconds = priced(profile, *chosen, frozenset(bought), flops, speed, n, n_val, stages, pins)
+    planned, seconds = priced(study, *chosen, frozenset(bought), speed)
     # what the speed alone counts, before what was measured: the base later measurements are compared with
-    counted = priced(profile, *chosen, frozenset(bought), flops, replace(speed, done={}, scale={}), n, n_val,
-                     stages, pins)[1]
+    counted = priced(study, *chosen, frozenset(bought), replace(speed, done={}, scale={}))[1]
     # what a purchase left out would add: priced afresh (a stage done without it would run again with it)
     fresh = replace(speed, done={})
 
@@ -265,8 +274,8 @@ def plan_study(profile: dict, flops: dict, speed: Speed, budget_s: float, n: int
             "other_order": other_order(order, regimes[0], fits, keep, exclude, chosen, bought),
             "steps": steps, "bought": sorted(bought), "stage_seconds": seconds, "counted_seconds": counted,
             "total_minutes": round(sum(seconds.values()) / 60, 1), "minimum_minutes": round(minimum / 60, 1),
-            "seconds_per_gflop": speed.seconds_per_flop * 1e9, "profile": planned, "base_profile": profile,
-            "pinned": dict(pinned or {})}
+            "seconds_per_gflop": speed.seconds_per_flop * 1e9, "profile": planned, "base_profile": study.profile,
+            "pinned": dict(study.pinned or {})}
 
 
 def other_order(order, start, fits, keep, exclude, chosen, bought) -> dict | None:
@@ -287,6 +296,5 @@ def started_steps(started: set[str]) -> frozenset[int]:
     return frozenset(k for k, (name, _, _) in enumerate(EVIDENCE, 1) if kinds & set(STEP_KINDS.get(name, ())))
 
 
-def steps_to_keep(plan: dict, started: set[str]) -> frozenset[int]:
-    """The bought steps whose stages have started."""
+def steps_to_keep(plan: dict, started: set[str]) -> frozenset[int]:  # the bought steps whose stages started
     return started_steps(started) & frozenset(plan["bought"])

@@ -1,23 +1,53 @@
 """What the command line does, as functions a test can call: build, status, report."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from experiments.build.context import BuildContext, last_build, make_context
 from experiments.build.stages import STAGES
 from experiments.engine.pipeline import build, plan
 
 
-def context(profile, data, device, results, report_dir, student=None, reflection=None,
-            config="cnn-report.toml", test=None, sets=(), budget=None, notebook=None) -> BuildContext:
+@dataclass(frozen=True)
+class Options:
+    """What the command line gave a build (tasks.py's options), each None where not given."""
+    profile: str = "full"
+    data: str | None = None
+    device: str = "auto"
+    results: str = "results"
+    report_dir: str = "report"
+    student: str | None = None
+    reflection: str | None = None
+    config: str = "cnn-report.toml"
+    test: str | None = None
+    sets: tuple = ()
+    budget: str | None = None
+    notebook: str | None = None
+
+    @classmethod
+    def of_last_build(cls, results, **given) -> "Options":
+        """The last build's options on `results`, each replaced by one given here (not None)."""
+        last = last_build(results, required=given.pop("required", True))
+        said = last["given"]
+        options = cls(profile=last.get("profile", "full"), data=last.get("data_dir"), device=last.get("device", "auto"),
+                      results=results, student=said.get("student"), reflection=said.get("reflection"),
+                      test=last.get("test_dir"), sets=tuple(said.get("set", ())), budget=last.get("budget"),
+                      notebook=said.get("notebook"))
+        return replace(options, **{k: v for k, v in given.items() if v is not None})
+
+
+def context(o: Options) -> BuildContext:
     from experiments.writeup.settings import load_settings
-    settings = load_settings(config, student=student, reflection=reflection, notebook=notebook, set=list(sets))
-    ctx = make_context(profile, data, device, results, report_dir, settings, test, tuple(sets), budget)
-    if budget:
+    settings = load_settings(o.config, student=o.student, reflection=o.reflection, notebook=o.notebook,
+                             set=list(o.sets))
+    ctx = make_context(o.profile, o.data, o.device, o.results, o.report_dir, settings, o.test, tuple(o.sets), o.budget)
+    if o.budget:
         from experiments.build.budget import parse_budget
         from experiments.build.planning import budget_plan
         from experiments.engine.devices import resolve_device
-        resolve_device(device)  # a bad --device fails before the probe
+        resolve_device(o.device)  # a bad --device fails before the probe
         ctx.stage_names = tuple(s.name for s in STAGES)
-        ctx.plan = budget_plan(ctx, ctx.profile, parse_budget(budget), ctx.settings.get("pinned"))
+        ctx.plan = budget_plan(ctx, ctx.profile, parse_budget(o.budget), ctx.settings.get("pinned"))
         ctx.profile = ctx.plan["profile"]
     return ctx
 
@@ -58,19 +88,14 @@ def status(ctx: BuildContext) -> list[tuple[str, str | None]]:
 def status_context(results, profile=None, data=None, device=None, report_dir="report",
                    config="cnn-report.toml", budget=None) -> BuildContext:
     """The context `invoke status` compares against: the last build's options unless given."""
-    last = last_build(results, required=False)
-    return context(profile or last.get("profile", "full"), data or last.get("data_dir"),
-                   device or last.get("device", "auto"), results, report_dir,
-                   last["given"].get("student"), last["given"].get("reflection"), config, last.get("test_dir"),
-                   last["given"].get("set", ()), budget or last.get("budget"), last["given"].get("notebook"))
+    return context(Options.of_last_build(results, required=False, profile=profile, data=data, device=device,
+                                         report_dir=report_dir, config=config, budget=budget))
 
 
 def report_context(results, report_dir="report", student=None, reflection=None,
                    config="cnn-report.toml") -> BuildContext:
-    last = last_build(results)
-    return context(last["profile"], last["data_dir"], last["device"], results, report_dir,
-                   student or last["given"].get("student"), reflection or last["given"].get("reflection"), config,
-                   last.get("test_dir"), last["given"].get("set", ()), last.get("budget"), last["given"].get("notebook"))
+    return context(Options.of_last_build(results, report_dir=report_dir, student=student, reflection=reflection,
+                                         config=config))
 
 
 def bench_train(models: str | None, profile: str, device: str, results, steps: int) -> str:

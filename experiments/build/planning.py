@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from experiments.build.budget import EVIDENCE, SIZES, Speed, plan_study, rank, started_steps
+from experiments.build.budget import EVIDENCE, SIZES, Speed, Study, plan_study, rank, started_steps
 from experiments.build.estimate import config_flops, counts_runs, probe_method, seconds_per_flop, split_sizes
 from experiments.core import paths
 from experiments.core.names import FAMILIES, stage_group, stage_id
@@ -85,8 +85,8 @@ def budget_plan(ctx, base_profile: dict, budget_s: float, pinned: dict | None = 
     fixed = {s: recorded_seconds(ctx, s) or default_fixed(s, spf, n + n_val) for s in stages}
     scale = calibration(ctx, recorded) if recorded else {}
     per_run = REFERENCE_PER_RUN * spf / REFERENCE_SECONDS_PER_FLOP
-    plan = plan_study(base_profile, candidate_flops(base_profile), Speed(spf, fixed, scale=scale, per_run=per_run),
-                      budget_s, n, n_val, stages, pinned=pinned)
+    study = Study(base_profile, candidate_flops(base_profile), n, n_val, stages, dict(pinned or {}))
+    plan = plan_study(study, Speed(spf, fixed, scale=scale, per_run=per_run), budget_s)
     # the plan as it stood before the first stage: what the report sets the measured minutes against
     # (a replan prices each stage done at what it took) and the start of the record of its changes
     first = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"]}
@@ -160,6 +160,18 @@ def summary(plan: dict) -> dict:
 REGIME_KINDS = ("cell", "final", "full")
 
 
+def searched_flops(ctx, plan: dict) -> dict[str, int]:
+    """Each candidate's FLOPs, a family's regime widths replaced by the architecture its search chose."""
+    flops = candidate_flops(plan["profile"])
+    for family in FAMILIES:
+        search = ctx.at(paths.search(family)) / "search.json"
+        if search.exists():
+            record = read_json(search)
+            flops[f"{family}-{plan['regime']['size']}"] = next(
+                c["flops"] for c in record["candidates"] if c["name"] == record["chosen"])
+    return flops
+
+
 def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     """The plan redone after a stage, from `settled` (stage -> seconds it took in this build, None
     where it was already up to date: its recorded seconds count). Until a stage of the regime has
@@ -173,13 +185,7 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     scale = stage_scales(measured, stages)
     spf = plan["seconds_per_gflop"] / 1e9
     fixed = {s: plan["stage_seconds"][s] for s in stages if not counts_runs(s)}
-    flops = candidate_flops(plan["profile"])
-    for family in FAMILIES:  # the widths the search chose, where it has
-        search = ctx.at(paths.search(family)) / "search.json"
-        if search.exists():
-            record = read_json(search)
-            flops[f"{family}-{plan['regime']['size']}"] = next(
-                c["flops"] for c in record["candidates"] if c["name"] == record["chosen"])
+    flops = searched_flops(ctx, plan)
     started = set(settled)
     bought = set(plan["bought"])
     keep, frozen = started_steps(started) & bought, started_steps(started) - bought
@@ -189,10 +195,10 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     regime = (plan["regime"]["size"], plan["regime"]["epochs"])
     kinds = {stage_id(s).kind for s in started}
     searched = "search" in kinds
+    planned = Study(plan["base_profile"], flops, n, n_val, stages, plan.get("pinned") or {})
 
     def study(steps, exclude, limit=budget_s, at=regime):
-        return plan_study(plan["base_profile"], flops, speed, limit, n, n_val, stages, regime=at,
-                          keep=frozenset(steps), exclude=exclude, pinned=plan.get("pinned"),
+        return plan_study(planned, speed, limit, regime=at, keep=frozenset(steps), exclude=exclude,
                           size=regime[0] if searched else None)
     # where the study runs over, drop from the end of the order of evidence, a step at a time (never one
     # whose stages started); buy only with BUY_MARGIN to spare, so that a step is not bought and dropped

@@ -3,7 +3,7 @@ the order of evidence, never plans past the budget, buys no less with more time,
 minimum when the budget is too small. No clock: times come from the speed given."""
 import pytest
 
-from experiments.build.budget import (EVIDENCE, PLATEAU, REGIMES, Speed, parse_budget, plan_study, rank,
+from experiments.build.budget import (EVIDENCE, PLATEAU, REGIMES, Speed, Study, parse_budget, plan_study, rank,
                                       steps_to_keep)
 from experiments.build.stages import STAGES
 from experiments.engine.errors import UserError
@@ -24,7 +24,8 @@ def _plan(budget_min, spf, **kw):
     for name, value in kw.get("pinned", {}).items():  # the user's values, laid over the profile as a build does
         section, key = name.split(".")
         profile[section][key] = value
-    return plan_study(profile, FLOPS, Speed(spf, default_fixed=20.0), budget_min * 60, N, N_VAL, STAGE_NAMES, **kw)
+    study = Study(profile, FLOPS, N, N_VAL, STAGE_NAMES, kw.pop("pinned", {}))
+    return plan_study(study, Speed(spf, default_fixed=20.0), budget_min * 60, **kw)
 
 
 def _plans(spf):
@@ -154,8 +155,8 @@ def test_a_step_whose_stages_started_stays_and_one_that_started_without_it_is_no
 
 
 def test_a_stage_done_costs_what_it_took():
-    slow = plan_study(load_profile("full"), FLOPS, Speed(1.4e-11, done={"final-gap": 10_000.0}), 400 * 60, N, N_VAL,
-                      STAGE_NAMES, regime=("s", 8))
+    slow = plan_study(Study(load_profile("full"), FLOPS, N, N_VAL, STAGE_NAMES),
+                      Speed(1.4e-11, done={"final-gap": 10_000.0}), 400 * 60, regime=("s", 8))
     assert slow["stage_seconds"]["final-gap"] == 10_000.0
 
 
@@ -200,8 +201,8 @@ def test_the_search_is_priced_as_it_runs_every_candidate_probed_and_those_within
     from experiments.build.estimate import TRAIN_PASSES, run_passes
     from experiments.studies.search import PROBE_STEPS
     spf = 1.4e-11
-    planned, seconds = priced(load_profile("full"), "s", 2, frozenset({1}), FLOPS, Speed(spf), N, N_VAL,
-                              ("search-gap",))
+    planned, seconds = priced(Study(load_profile("full"), FLOPS, N, N_VAL, ("search-gap",)), "s", 2, frozenset({1}),
+                              Speed(spf))
     search = planned["search"]
     assert sorted(search["candidates"]["gap"]) == ["gap-m", "gap-nin-m", "gap-nin-s", "gap-s"]
     step = TRAIN_PASSES * planned["train"]["batch_size"]
@@ -215,7 +216,7 @@ def test_a_step_left_out_is_priced_afresh_even_when_every_stage_is_done():
     """After a build every stage is done at its measured seconds; a step it left out would run its
     stages again, so its price is not the zero that those recorded seconds would give."""
     done = {s: 1.0 for s in STAGE_NAMES}
-    plan = plan_study(load_profile("full"), FLOPS, Speed(1.4e-11, done=done), 30 * 60, N, N_VAL, STAGE_NAMES,
+    plan = plan_study(Study(load_profile("full"), FLOPS, N, N_VAL, STAGE_NAMES), Speed(1.4e-11, done=done), 30 * 60,
                       regime=("s", 1), keep=frozenset({1}), exclude=frozenset({3, 4, 5, 6}))
     left_out = [s for s in plan["steps"] if not s["bought"]]
     assert left_out and all(s["more_minutes"] > 0 for s in left_out)

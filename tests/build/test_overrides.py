@@ -3,7 +3,7 @@ against it with types; [models.NAME] adds an architecture a search may name; eve
 listed for the title block, and a mistake is one line naming the key."""
 import pytest
 
-from experiments.build.commands import context, run_all
+from experiments.build.commands import Options, context, run_all
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json
 from experiments.studies.search import rule_text
@@ -25,8 +25,8 @@ hidden = 64
 def _ctx(tmp_path, text, sets=(), data=None):
     config = tmp_path / "cnn-report.toml"
     config.write_text(text)
-    return context("smoke", data, "cpu", str(tmp_path / "results"), str(tmp_path / "report"), config=str(config),
-                   sets=sets)
+    return context(Options("smoke", data, "cpu", str(tmp_path / "results"), str(tmp_path / "report"),
+                           config=str(config), sets=tuple(sets)))
 
 
 def test_a_settings_file_changes_the_profile_adds_an_architecture_and_lists_both_changes(tmp_path):

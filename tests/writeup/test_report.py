@@ -331,14 +331,14 @@ def test_a_profile_that_trains_only_the_final_on_the_full_split_says_where_its_e
 
 
 def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out(results_copy, tmp_path):
-    from experiments.build.budget import Speed, plan_study
+    from experiments.build.budget import Speed, Study, plan_study
     from experiments.build.stages import STAGES
     from experiments.engine.io import write_json
     from experiments.training.profiles import load_profile
     flops = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
     flops.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})
-    plan = plan_study(load_profile("full"), flops, Speed(1.4e-11, default_fixed=20.0), 90 * 60, 45000, 5000,
-                      tuple(s.name for s in STAGES))
+    plan = plan_study(Study(load_profile("full"), flops, 45000, 5000, tuple(s.name for s in STAGES)),
+                      Speed(1.4e-11, default_fixed=20.0), 90 * 60)
     first = {**plan["stage_seconds"], "search-gap": plan["stage_seconds"]["search-gap"] + 600.0}
     plan = {**plan, "first": {"stage_seconds": first, "total_minutes": 97.5, "bought": plan["bought"]},
             "changes": [{"after": "search-dense", "total_minutes": 60.3, "dropped": ["iii", "v"], "bought": [],
@@ -376,14 +376,14 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
 
 
 def test_a_lever_study_the_budget_left_out_says_so_with_its_price(results_copy, tmp_path):
-    from experiments.build.budget import Speed, plan_study
+    from experiments.build.budget import Speed, Study, plan_study
     from experiments.build.stages import STAGES
     from experiments.engine.io import write_json
     from experiments.training.profiles import load_profile
     flops = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
     flops.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})
-    plan = plan_study(load_profile("full"), flops, Speed(1.4e-11, default_fixed=20.0), 90 * 60, 45000, 5000,
-                      tuple(s.name for s in STAGES))
+    plan = plan_study(Study(load_profile("full"), flops, 45000, 5000, tuple(s.name for s in STAGES)),
+                      Speed(1.4e-11, default_fixed=20.0), 90 * 60)
     [lever_step] = [s for s in plan["steps"] if s["step"] == "v"]
     lever_step.update(bought=False, more_minutes=6.1)  # as a plan that dropped it mid-build records it
     write_json(results_copy / "budget" / "plan.json", plan)
