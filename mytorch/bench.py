@@ -84,9 +84,11 @@ def time_case(a_shape, c_out, kernel, stride, padding, blocks: int, repeats: int
 
 def describe_method(dtype: str, threads: int, blocks: int, repeats: int, warmup: int) -> str:
     """One sentence saying how the times were measured, from the parameters actually used."""
-    return (f"{dtype}, {threads} thread(s); each implementation in {blocks} alternating block(s) of "
-            f"{warmup} warm-up + {repeats} timed call(s) back to back; median and interquartile range "
-            f"of {blocks * repeats} timed call(s)")
+    def n(count, word):
+        return f"{count} {word}" + ("" if count == 1 else "s")
+    return (f"{dtype}, {n(threads, 'thread')}; each implementation in {n(blocks, 'alternating block')} of "
+            f"{warmup} warm-up + {n(repeats, 'timed call')} back to back; median and interquartile range "
+            f"of {n(blocks * repeats, 'timed call')}")
 
 
 def run_benchmark(repeats: int = 5, small: bool = False,

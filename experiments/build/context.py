@@ -73,7 +73,7 @@ class BuildContext(Context):
                   f"{new['regime']['epochs']} epochs (planned {self.plan['regime']['epochs']}) after {stage}", flush=True)
         for word in ("dropped", "bought"):
             if change[word]:
-                print(f"budget: {word} step(s) {', '.join(change[word])} after {stage} "
+                print(f"budget: {word} {'step' if len(change[word]) == 1 else 'steps'} {', '.join(change[word])} after {stage} "
                       f"(the study now prices at {new['total_minutes']:g} of {new['budget_minutes']:g} minutes)",
                       flush=True)
         if change["dropped"] or change["bought"] or "regime" in change:  # the report says how the plan moved

@@ -104,7 +104,7 @@ def run_bench(models: dict[str, dict], batch: int, train: dict, device: str = "a
 def describe_bench(record: dict, cpu_flags: str) -> str:
     """The record as the lines `invoke bench-train` prints."""
     peaks = ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in record["peak_gflops"].items())
-    lines = [f"{record['device']}, {record['threads']} thread(s), {cpu_flags}",
+    lines = [f"{record['device']}, {record['threads']} thread{'' if record['threads'] == 1 else 's'}, {cpu_flags}",
              f"matmul peak ({record['matmul_size']}x{record['matmul_size']}): {peaks}"]
     for r in record["models"]:
         ms = r["ms"]

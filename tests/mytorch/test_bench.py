@@ -59,9 +59,10 @@ def test_recorded_medians_lie_within_their_spread_and_give_the_ratio(small_bench
 def test_method_string_states_the_parameters_used(small_bench):
     result = small_bench[1]
     method = result["method"]
-    assert method.startswith(f"{result['dtype']}, {result['threads']} thread(s)")
-    assert "2 alternating block(s) of 1 warm-up + 2 timed call(s)" in method
-    assert "of 4 timed call(s)" in method
+    threads = result["threads"]
+    assert method.startswith(f"{result['dtype']}, {threads} thread{'' if threads == 1 else 's'};")
+    assert "2 alternating blocks of 1 warm-up + 2 timed calls" in method
+    assert "of 4 timed calls" in method and "(s)" not in method, "issue 37: no '(s)' plurals"
 
 
 @pytest.mark.parametrize("bad", [{"repeats": 0}, {"blocks": 0}, {"warmup": -1}])
