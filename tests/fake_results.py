@@ -145,7 +145,9 @@ def write_interpret(root: Path, family: str) -> None:
                        "kernel": [2, 2] if n == 1 else [3, 3], "map_size": size, "maps_taken": "after ReLU",
                        "scale_rule": "each channel is min-max scaled on its own", "constant_channels": 3 * (n == 7),
                        "filter_rule": "RGB" if n == 1 else "channel 0", "maps_layout": maps, "filters_layout": filters,
-                       "feature_maps": f"feature_maps_{n}.png", "filters": f"filters_{n}.png"})
+                       "feature_maps": f"feature_maps_{n}.png", "filters": f"filters_{n}.png",
+                       "change": None if n == 1 else
+                       {"changed": 250 - 100 * (n == 7), "of": ch, "median_change": 0.6, "threshold": 0.1}})
         png(out / f"feature_maps_{n}.png", *shape[0], f"{family} feature maps {n}", n)
         png(out / f"filters_{n}.png", *shape[1], f"{family} filters {n}", n + 10)
     write_json(out / "features.json", {"family": family, "image_index": 17, "layers": layers, "n_conv_layers": 7})

@@ -103,6 +103,19 @@ class HiResCAM(ActivationMap):
         return torch.relu((grads * feats).sum(1))
 
 
+@torch.no_grad()
+def map_grain(model: torch.nn.Module, images: torch.Tensor) -> int:
+    """The side of the last feature map, whose cells a CAM weighs before it is upsampled to the image."""
+    captured = {}
+    handle = model.features.register_forward_hook(lambda m, i, out: captured.__setitem__("side", out.shape[-1]))
+    try:
+        with inspecting(model):
+            model(images[:1])
+    finally:
+        handle.remove()
+    return int(captured["side"])
+
+
 def method_for(model: torch.nn.Module) -> ActivationMap:
     """CAM where it is defined (GAP -> linear head), HiResCAM otherwise."""
     return CAM(model) if getattr(model, "family", None) == "gap" else HiResCAM(model)

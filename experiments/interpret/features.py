@@ -33,6 +33,11 @@ MAPS_SCALE_RULE = ("each channel is min-max scaled on its own colour scale (viri
                    "channel responds, not how strongly compared with the others; a constant channel is drawn dark")
 
 
+# a filter "changed in training" when it moved by more than this fraction of its size at initialisation
+# (L2 norms): below it the grid still shows the initialisation, whatever training did elsewhere
+CHANGED = 0.1
+
+
 class TileLayout(NamedTuple):
     rows: int
     cols: int
@@ -130,6 +135,18 @@ def _tile_figure(n: int, layout: TileLayout, title: str, header_min_in: float = 
     left = (header_min_in + 0.1) / width if header_min_in else 0.0
     fig.text(left, 1 - 0.04 / (header + grid), title, ha="left", va="top", fontsize=FONT_PT)
     return fig, [Tile(ax, (x, x + tile, y + tile, y)) for x, y in corners]
+
+
+def filter_changes(trained: nn.Conv2d, initial: nn.Conv2d) -> dict:
+    """How far training moved each filter from its initialisation: per filter, the L2 norm of the
+    change over the initial filter's norm (over the layer's mean norm where a filter started at zero).
+    Returns how many moved more than CHANGED, of how many, and the median fraction."""
+    now, start = (c.weight.detach().double().flatten(1) for c in (trained, initial))
+    size = start.norm(dim=1)
+    size = torch.where(size > 0, size, size.mean().clamp_min(1e-12))
+    moved = ((now - start).norm(dim=1) / size).numpy()
+    return {"changed": int((moved > CHANGED).sum()), "of": len(moved), "median_change": float(np.median(moved)),
+            "threshold": CHANGED}
 
 
 def constant_channels(maps: torch.Tensor) -> int:

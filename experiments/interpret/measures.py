@@ -13,6 +13,7 @@ and no shape, so a per-image measure gives None for it instead of a number that 
   maps alike across images.
 - `cross_class_partners`: each image paired with an image of another class (the baseline of the
   agreement between two networks' maps).
+- `peak_places`: where each map is strongest, named by the third of the image it falls in.
 - `paired_rank_correlations`: the same place? Two families' maps of one image, or one method's maps
   of one image for two classes (class sensitivity).
 - `smoothness`, `smooth_random_maps`, `matching_resolution`: random maps as smooth as a method's own,
@@ -91,6 +92,25 @@ def mass_centre(maps: torch.Tensor) -> list[tuple[float, float] | None]:
     right = (mass.sum(1) * pos).sum(1)  # mass per column, weighed by its offset
     down = (mass.sum(2) * pos).sum(1)
     return [(float(x / t), float(y / t)) if t > 0 else None for x, y, t in zip(right, down, total)]
+
+
+ROWS = ("top", "middle", "bottom")
+COLUMNS = ("left", "centre", "right")
+
+
+def peak_places(maps: torch.Tensor) -> list[str | None]:
+    """Per map, the third of the image (3 x 3 parts) holding its strongest pixel: 'centre', 'top
+    left', 'middle right', ...; None for a blank map. Ties go to the first in reading order."""
+    size = maps.shape[-1]
+    places = []
+    for m, blank in zip(maps.float(), blank_maps(maps)):
+        if blank:
+            places.append(None)
+            continue
+        row, col = divmod(int(m.flatten().argmax()), size)
+        r, c = ROWS[min(2, 3 * row // size)], COLUMNS[min(2, 3 * col // size)]
+        places.append("centre" if (r, c) == ("middle", "centre") else f"{r} {c}")
+    return places
 
 
 def paired_rank_correlations(a: torch.Tensor, b: torch.Tensor) -> list[float | None]:

@@ -8,6 +8,7 @@ selected validation images first.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import matplotlib
 
@@ -19,14 +20,16 @@ from torch import nn  # noqa: E402
 from experiments.core import paths
 from experiments.core.names import FAMILIES
 from experiments.engine.io import read_json, save_figure, write_json  # noqa: E402
-from experiments.interpret.cam import method_for  # noqa: E402
+from experiments.interpret.cam import map_grain, method_for  # noqa: E402
 from experiments.interpret.effective import effective_filters  # noqa: E402
-from experiments.interpret.features import (FIGURE_DPI, FONT_PT, MAPS_SCALE_RULE, chosen_layers,  # noqa: E402
-                                            constant_channels, effective_layout, feature_maps, plot_effective_filters,
-                                            plot_feature_maps, plot_filters, plot_gabor_fits, tile_layout)
+from experiments.interpret.features import (FIGURE_DPI, FONT_PT, MAPS_SCALE_RULE,  # noqa: E402
+                                            chosen_layers, constant_channels, effective_layout, feature_maps,
+                                            filter_changes, plot_effective_filters, plot_feature_maps, plot_filters,
+                                            plot_gabor_fits, tile_layout)
 from experiments.interpret.gabor import gabor_test  # noqa: E402
 from experiments.interpret.guided import METHOD, gradient_images, guided_backprop, saliency_maps  # noqa: E402
 from experiments.interpret.maps import probabilities, to_float_images  # noqa: E402
+from experiments.interpret.measures import blank_maps, centre_mass, paired_rank_correlations, peak_places  # noqa: E402
 from experiments.interpret.selection import select_images  # noqa: E402
 
 GUIDED_CAPTION = ("Guided backpropagation (Springenberg et al. 2015): the input gradient of the class score where "
@@ -47,7 +50,8 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
     layers = []
     # the architecture table (describe) numbers every leaf module, the trunk's first
     rows = {id(m): i for i, m in enumerate((m for m in model.modules() if not list(m.children())), 1)}
-    for (number, conv, shown), maps in zip(chosen_layers(model), feature_maps(model, image)):
+    starts = [conv for _, conv, _ in chosen_layers(initial)] if initial is not None else None
+    for k, ((number, conv, shown), maps) in enumerate(zip(chosen_layers(model), feature_maps(model, image))):
         after = "after ReLU" if isinstance(shown, nn.ReLU) else "conv output"
         title = f"{family}: conv layer {number} (table row {rows[id(conv)]})"
         maps_layout = tile_layout(len(maps), max(maps.shape[1:]))
@@ -62,7 +66,8 @@ def run_features(model: nn.Module, image: torch.Tensor, out_dir: Path, params: d
                        "map_size": list(maps.shape[1:]), "maps_taken": after, "scale_rule": MAPS_SCALE_RULE,
                        "constant_channels": constant_channels(maps), "filter_rule": rule,
                        "maps_layout": maps_layout._asdict(), "filters_layout": filters_layout._asdict(),
-                       "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png"})
+                       "feature_maps": f"feature_maps_{number}.png", "filters": f"filters_{number}.png",
+                       "change": filter_changes(conv, starts[k]) if starts else None})
     write_json(out / "gabor.json", run_gabor(model, out, family, params, initial))
     record = {"family": family, "image_index": image_index, "layers": layers,
               "n_conv_layers": len([m for m in model.features.modules() if isinstance(m, nn.Conv2d)])}
@@ -80,11 +85,13 @@ def run_gabor(model: nn.Module, out: Path, family: str, params: dict, initial: n
     gabor, kernels, fitted = gabor_test(weights, seed=params.get("seed", 0), initial=start)
     n = composed["layer"]
     layers = f"conv layers 1-{n}" if composed["frozen_before"] else f"conv layer {n}"
+    frozen = composed["frozen_before"]
+    stem = "layer" if frozen == 1 else f"{frozen} layers"
     gabor = {**gabor, **composed, "space": "pixel", "filters": "filters_effective.png",
-             "effective_rule": (f"conv layer {n}, the first learned layer, composed with the {composed['frozen_before']} "
-                                "frozen layer(s) before it (the ReLU between them left out: it is the map's linear "
-                                "part), per input colour channel divided by the model's input std"
-                                if composed["frozen_before"] else f"conv layer {n}, divided by the model's input std")}
+             "effective_rule": (f"conv layer {n}, the first learned layer, composed with the frozen {stem} before it "
+                                "(the ReLU between them left out: it is the map's linear part), per input colour "
+                                "channel divided by the model's input std"
+                                if frozen else f"conv layer {n}, divided by the model's input std")}
     layout = effective_layout(len(weights))
     for name, w, when in (("filters", weights, "trained"), ("filters_init", start, "at initialisation")):
         if w is None:
@@ -100,6 +107,15 @@ def run_gabor(model: nn.Module, out: Path, family: str, params: dict, initial: n
 
 # ---------------------------------------------------------------- Problems 4 and 5
 
+class MapMethod(NamedTuple):
+    """A map method as the map stages run it: its kind ("cam" or "saliency", the files' prefix), its
+    name and figure caption, and `explain(model, images, classes)` -> maps (N, H, W) in [0, 1]."""
+    kind: str
+    name: str
+    caption: str
+    explain: Callable
+
+
 def run_cam(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, selection: dict, classes: list[str],
             out_dir: Path, params: dict) -> dict:
     """CAM (gap family) or HiResCAM (otherwise) for the selected images (N, 3, 32, 32) in [0, 1],
@@ -109,8 +125,8 @@ def run_cam(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, select
 
     def explain(m, x, c):
         return method_for(m)(x, c)
-    return _run_maps("cam", model, images, labels, selection, classes, Path(out_dir), params,
-                     method.name, method.caption, explain)
+    return _run_maps(MapMethod("cam", method.name, method.caption, explain), model, images, labels, selection,
+                     classes, Path(out_dir))
 
 
 def run_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, selection: dict, classes: list[str],
@@ -119,36 +135,49 @@ def run_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
     saliency_incorrect.png and saliency.json; returns the saliency.json record."""
     def explain(m, x, c):
         return saliency_maps(guided_backprop(m, x, c))
-    return _run_maps("saliency", model, images, labels, selection, classes, Path(out_dir), params,
-                     METHOD, GUIDED_CAPTION, explain)
+    return _run_maps(MapMethod("saliency", METHOD, GUIDED_CAPTION, explain), model, images, labels, selection,
+                     classes, Path(out_dir))
 
 
-def _run_maps(kind, model, images, labels, selection, classes, out, params, method, caption, explain):
+def _run_maps(method: MapMethod, model, images, labels, selection, classes, out):
+    kind, explain = method.kind, method.explain
     items = selection["items"]
     if len(items) != len(images):
         raise ValueError(f"{len(images)} images but {len(items)} selection items; they must correspond")
     labels = torch.as_tensor(labels, dtype=torch.long).view(-1)
     probs = probabilities(model, images) if len(images) else torch.zeros(0, len(classes))
     preds = probs.argmax(1)
-    metrics = {"method": method, "n_images": len(images), "explained_class": "predicted"}
+    metrics = {"method": method.name, "n_images": len(images), "explained_class": "predicted"}
     if len(images):
-        metrics.update(_measure(kind, model, images, preds, params, explain))
+        metrics.update(_measure(model, images, preds, labels, items, explain))
+        # a CAM's cells: the last feature map's side, upsampled to the image; guided backprop is per pixel
+        metrics["grain"] = map_grain(model, images) if kind == "cam" else images.shape[-1]
     for group in ("correct", "incorrect"):
         rows = [i for i, it in enumerate(items) if it["group"] == group]
         shown = [(i, classes[labels[i]], classes[preds[i]], float(probs[i, preds[i]])) for i in rows]
         fig = plot_maps(kind, model, images[rows], shown, preds[rows], labels[rows], group, explain)
         save_figure(fig, out / f"{kind}_{group}.png")
-    record = {"family": getattr(model, "family", None), "method": method, "caption": caption, "metrics": metrics,
-              "images": [it.get("index") for it in items]}
+    record = {"family": getattr(model, "family", None), "method": method.name, "caption": method.caption,
+              "metrics": metrics, "images": [it.get("index") for it in items]}
     write_json(out / f"{kind}.json", record)
     return record
 
 
-def _measure(kind, model, images, classes, params: dict, explain) -> dict:
-    """Which of the shown maps are blank (the randomisation sanity check and faithfulness are measured
-    over many more images by the interpret-measures stage)."""
-    blank = (explain(model, images, classes).flatten(1).amax(1) <= 0).tolist()
-    return {"blank_maps": int(sum(blank)), "blank_per_image": blank}
+def _measure(model, images, preds, labels, items, explain) -> dict:
+    """What the shown maps say image by image: which are blank, where each map peaks, how much of its
+    mass lies in the central square, and for a misclassified image whether the maps of the predicted
+    and of the true class point to the same place (their rank correlation). The same measures over
+    many more images are the interpret-measures stage's."""
+    maps = explain(model, images, preds)
+    centre, area = centre_mass(maps)
+    wrong = [i for i in range(len(items)) if preds[i] != labels[i]]  # this network's errors
+    rho = dict(zip(wrong, paired_rank_correlations(maps[wrong], explain(model, images[wrong], labels[wrong])))) \
+        if wrong else {}
+    blank = blank_maps(maps)
+    shown = [{"index": it.get("index"), "group": it["group"], "label": int(labels[i]), "pred": int(preds[i]),
+              "peak": place, "centre_mass": mass, "pred_true_rho": rho.get(i)}
+             for i, (it, place, mass) in enumerate(zip(items, peak_places(maps), centre))]
+    return {"blank_maps": int(sum(blank)), "blank_per_image": blank, "shown": shown, "centre_area": area}
 
 
 # ---------------------------------------------------------------- figures

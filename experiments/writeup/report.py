@@ -25,6 +25,7 @@ from experiments.writeup.figure_wording import lowest_confidence
 from experiments.writeup.formats import FILTERS
 from experiments.writeup.map_findings import measures_findings
 from experiments.writeup.reflection import read_reflection, reflection_facts
+from experiments.writeup.shown_figures import feature_map_note, filter_change_sentence, shown_maps_sentences
 from experiments.writeup.summary import map_brief, order_item, summary_items
 from experiments.writeup.wording import family_verdicts
 
@@ -73,7 +74,8 @@ def family_context(res: Results, family: str) -> dict:
         "loss_png": res.figure(f"{final_dir}/loss.png"),
         "features": features,
         "layers": [{**layer, "maps_png": res.figure(f"{interp}/{layer['feature_maps']}"),
-                    "filters_png": res.figure(f"{interp}/{layer['filters']}")} for layer in features["layers"]],
+                    "filters_png": res.figure(f"{interp}/{layer['filters']}"), "maps_note": feature_map_note(layer),
+                    "change_text": filter_change_sentence(layer)} for layer in features["layers"]],
         "gabor": gabor,
         "gabor_png": res.figure(f"{interp}/gabor.png"),
         "gabor_filters_png": res.figure(f"{interp}/filters_effective.png"),
@@ -84,6 +86,8 @@ def family_context(res: Results, family: str) -> dict:
         "saliency": res.json(f"{interp}/saliency.json"),
         "saliency_png": {g: res.figure(f"{interp}/saliency_{g}.png") for g in ("correct", "incorrect")},
     }
+    classes = res.json(paths.SELECTION).get("classes", [])
+    context["shown_text"] = {kind: shown_maps_sentences(context[kind], classes) for kind in ("cam", "saliency")}
     return {**context, "verdicts": family_verdicts(context)}
 
 
