@@ -14,6 +14,7 @@ ADEBAYO = {"changes": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found t
            "stays": f"Adebayo et al. (2018) {cite('adebayo2018')}, who found guided backpropagation maps nearly unchanged when the weights "
                     "are randomised, much like an edge detector of the input"}
 EXPECTED = {"cam": "changes", "saliency": "stays"}
+FEW_PIXELS = 16  # up to a 4x4 filter, a Gabor's 9 parameters leave the fit little to fail on
 
 def layer_name(r: dict) -> str:
     """How the Gabor paragraph names the filters it tested (gabor.json's `layer`, `frozen_before` and
@@ -42,6 +43,11 @@ def gabor_sentence(r: dict, v: dict) -> str:
     if v["small_kernel"]:
         text += (f" A {k} kernel has only {kernel[0] * kernel[1]} pixels, too few to show an oriented envelope and "
                  f"a carrier: a 9-parameter Gabor fits almost any smooth {k} pattern.")
+    elif kernel and kernel[0] * kernel[1] <= FEW_PIXELS and is_number(r.get("null_fraction")):
+        text += (f" A {k} filter has {kernel[0] * kernel[1]} pixels for the fit's 9 parameters, so a high R² is "
+                 f"common even for noise with the same spectrum ({pct(r['null_fraction'])} of the copies pass): the "
+                 "test can show that the filters are more Gabor-shaped than their spectrum alone makes them, not "
+                 "that each one is a Gabor.")
     margin = f"{100 * v['margin']:+.0f} points" if v["margin"] is not None else MISSING
     tail = {
         NOT_MEASURED: " Without the test's numbers there is no verdict.",

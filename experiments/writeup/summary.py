@@ -13,8 +13,8 @@ from experiments.writeup.formats import dec, pct, plural, pts
 from experiments.writeup.verdicts import order_verdict
 from experiments.writeup.wording import effect_phrase
 
-RATE_WORDS = {"pair": " together with its learning rate (the cells train at different fixed rates)",
-              "own tuned rate": " (each cell at its own tuned learning rate)", "same rate": ""}
+RATE_WORDS = {"pair": " together with its learning rate (the compared variants train at different fixed rates)",
+              "own tuned rate": " (each variant at its own tuned learning rate)", "same rate": ""}
 
 
 def summary_items(ctx: dict) -> list[dict]:
@@ -105,12 +105,13 @@ def family_items(f: dict, held: dict) -> list[dict]:
     arch = (f"{name}-final: widths {'/'.join(map(str, f['arch']['model']['widths']))}, {f['arch']['params']:,} "
             f"parameters, {f['arch']['flops'] / 1e6:.1f} MFLOPs per image, batch norm "
             f"{'on' if f['arch']['model']['batchnorm'] else 'off'}, dropout {f['arch']['model']['dropout']}. "
-            f"The search chose {f['search']['chosen']} by its rule ({v['search']['word']}); the cell is "
+            f"The search chose {f['search']['chosen']} by its rule ({v['search']['word']}); of its four "
+            f"batch-norm × dropout variants the final is "
             f"{v['best_cell']['best']} ({best_cell_phrase(v['best_cell'])}).")
     dropout = effect_answers("Dropout", "dropout_effect", av, f["final"])
     final_row = next((r for r in av["full"]["rows"] if r["key"] == "dropout_in_final"), None)
     if final_row is not None and final_row["word"] != NO_VERDICT:
-        dropout += " " + effect_answer(f"In the final's cell on all {av['full']['n_train']:,} images, dropout",
+        dropout += " " + effect_answer(f"In the final's variant on all {av['full']['n_train']:,} images, dropout",
                                        final_row, "same rate", av["full"]["n_train"], say_where=False)
     test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
     return [
@@ -132,7 +133,7 @@ def best_cell_phrase(v: dict) -> str:
         return f"indistinguishable from {v['runner_up']}: the rule's tie-break chose it"
     if v["word"] == "one run each":
         return f"ahead of {v['runner_up']} on one run each: the rule's choice, not a finding"
-    return "the only cell trained"
+    return "the only variant trained"
 
 
 def loss_answer(final: dict) -> str:

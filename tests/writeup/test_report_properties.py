@@ -410,7 +410,7 @@ def test_cells_at_different_rates_name_the_rate_in_the_effects_and_in_the_answer
     """Issue 29: where the compared cells train at different fixed rates the effect is the pair's, said
     in the effects paragraph and in the answers page; where each cell tuned its rate, that is said."""
     page = _text(render_html(results, load_settings(results / "absent.toml")))
-    assert "each cell at its own tuned rate" in page and "(each cell at its own tuned learning rate)" in page
+    assert "each cell at its own tuned rate" in page and "(each variant at its own tuned learning rate)" in page
     for family in ("dense", "gap"):
         path = results / "ablation" / f"{family}-summary" / "summary.json"
         record = json.loads(path.read_text())
@@ -418,4 +418,4 @@ def test_cells_at_different_rates_name_the_rate_in_the_effects_and_in_the_answer
     page = _text(render_html(results, load_settings(results / "absent.toml")))
     effects = re.findall(r"Learning rates: ([^;]*); so the effects measure batch norm together with its rate", page)
     assert effects == ["plain 0.12, bn 0.24, dropout 0.12, bn-dropout 0.24"] * 2, effects
-    assert page.count("Batch norm together with its learning rate (the cells train at different fixed rates)") == 2
+    assert page.count("Batch norm together with its learning rate (the compared variants train at different fixed rates)") == 2

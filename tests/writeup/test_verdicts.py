@@ -521,3 +521,11 @@ def test_the_gap_familys_lineage_names_the_nin_element_it_has_and_how_the_mlpcon
     untried = lineage_sentence("gap", {"chosen": "gap-s", "candidates": search["candidates"][:1]}, {})
     assert "tried no candidate with NiN's 1x1 mlpconv" in untried
     assert lineage_sentence("dense", search, {}) == ""
+
+
+def test_a_4x4_fit_says_what_so_few_pixels_can_and_cannot_tell():
+    """Issue 37: at 4x4 the fit passed 66-70% of phase-randomised copies; the sentence says so."""
+    r = _gabor(kernel=(4, 4), null_fraction=0.66)
+    text = gabor_sentence(r, gabor_verdict(r))
+    assert "16 pixels for the fit's 9 parameters" in text and "66% of the copies pass" in text
+    assert "16 pixels" not in gabor_sentence(_gabor(), gabor_verdict(_gabor())), "a 5x5 filter leaves the fit more"
