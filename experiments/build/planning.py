@@ -177,7 +177,11 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     where it was already up to date: its recorded seconds count). Until a stage of the regime has
     started the regime may move too: up, where the study with it leaves BUY_MARGIN of the budget;
     down, where even the smallest report at it no longer fits."""
-    done = {s: (sec if sec is not None else recorded_seconds(ctx, s) or 0.0) for s, sec in settled.items()}
+    # the stages this plan settled in earlier builds (a rerun, a resumed build) have started as much as this
+    # build's: a stage rerun for its code alone must not reopen the regime that the others trained at
+    before = {s: recorded_seconds(ctx, s) or plan["stage_seconds"].get(s, 0.0)
+              for s in plan.get("replanned_after", []) if s not in settled}
+    done = {**before, **{s: (sec if sec is not None else recorded_seconds(ctx, s) or 0.0) for s, sec in settled.items()}}
     stages = ctx.stage_names
     counted = plan["counted_seconds"]  # what the speed alone prices each stage at
     measured = {s: (done[s], counted[s]) for s in settled
@@ -186,7 +190,7 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     spf = plan["seconds_per_gflop"] / 1e9
     fixed = {s: plan["stage_seconds"][s] for s in stages if not counts_runs(s)}
     flops = searched_flops(ctx, plan)
-    started = set(settled)
+    started = set(settled) | set(before)
     bought = set(plan["bought"])
     keep, frozen = started_steps(started) & bought, started_steps(started) - bought
     n, n_val = split_sizes(ctx)

@@ -295,3 +295,18 @@ def test_a_replan_raises_the_finals_epochs_while_no_run_of_the_regime_has_starte
     started = {**fast, "ablation-dense-bn": 1.0}
     kept = replan(_replan_context(tmp_path, plan), plan, started)
     assert kept["regime"] == plan["regime"], "a cell has started: the regime stays"
+
+
+def test_a_stage_rerun_for_its_code_alone_does_not_reopen_a_finished_plans_regime(tmp_path):
+    """Found rerunning a finished 45m build after a change to mytorch/: the conv stage reran first, the
+    replan after it saw no cell or final of this build yet and moved the regime from 8 epochs to 2, so
+    every training stage would have retrained. The stages the plan settled before count as started."""
+    from experiments.build.planning import replan
+    plan = {**_plan(45, 1 / 90e9), "per_run_seconds": 0.0, "changes": []}
+    plan["search_final"] = plan["profile"]["final"]
+    fast = {"search-dense": 0.3 * plan["counted_seconds"]["search-dense"]}
+    assert replan(_replan_context(tmp_path, plan), plan, fast)["regime"] != plan["regime"], "an open regime moves"
+    finished = {**plan, "replanned_after": sorted(STAGE_NAMES)}
+    rerun = replan(_replan_context(tmp_path, finished), finished, {"conv": 7.0, **fast})
+    assert rerun["regime"] == plan["regime"] and rerun["bought"] == plan["bought"]
+    assert set(rerun["replanned_after"]) == set(STAGE_NAMES), "what the plan settled stays recorded"
