@@ -287,7 +287,8 @@ def data_fingerprint(data_dir: str | None) -> str:
     resolved = resolve_data_dir(data_dir)
     if resolved is None:
         return "torchvision"
-    h = hashlib.sha256(str(Path(resolved).resolve()).encode())
+    resolved = Path(resolved).resolve()  # walked as an absolute path: `../data` and `/abs/data` hash alike
+    h = hashlib.sha256(str(resolved).encode())
     for dirpath, dirnames, filenames in os.walk(resolved):
         dirnames.sort()
         for name in sorted(filenames):

@@ -1,4 +1,6 @@
 """Data loading, caching, the split, augmentation, and the one-line errors for bad data."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -99,3 +101,13 @@ def test_a_moved_results_folder_still_loads_its_split(root, tmp_path):
     shutil.move(results, tmp_path / "moved")
     after = load_prepared(tmp_path / "moved" / "data")
     assert np.array_equal(before.train_x, after.train_x) and np.array_equal(before.val_y, after.val_y)
+
+
+def test_the_same_folder_by_a_relative_or_absolute_path_is_the_same_data(root, monkeypatch):
+    """Found rerunning a build made with `--data /work/shared/data/cifar10` without --data (the default
+    finds `../shared/data/cifar10`): the fingerprint hashed the walked paths as given, so the data stage
+    and everything after it reran."""
+    from experiments.training.data import data_fingerprint
+    monkeypatch.chdir(root.parent)
+    relative = os.path.join(".", root.name)
+    assert data_fingerprint(relative) == data_fingerprint(str(root.resolve()))
