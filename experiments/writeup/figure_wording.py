@@ -58,7 +58,7 @@ def gabor_sentence(r: dict, v: dict) -> str:
         "inconclusive at this kernel size": " The trained filters do fit better than the null (p < α), but at "
                                             "this kernel size that is weak evidence at best: inconclusive.",
         "Gabor-like": f" The trained filters fit Gabors clearly better than the null (p < α; {margin} in the "
-                      "fraction above the threshold): yes, most are Gabor-like.",
+                      "fraction above the threshold).",
         "partly Gabor-like": f" Some trained filters fit Gabors better than the null (p < α; {margin} in the "
                              "fraction above the threshold, less than the clear margin of "
                              f"{100 * (v['clear_margin'] or 0):.0f}): partly Gabor-like.",
@@ -107,7 +107,11 @@ def maps_verdicts(m: dict) -> dict:
 def sanity_paragraph(verdicts: dict[str, dict], methods: dict[str, str], kind: str) -> str:
     """Each network's sanity check in a sentence, then whether the verdicts agree with Adebayo et
     al.'s finding for this kind of map (said once when every network's verdict agrees alike)."""
-    sentences = [sanity_sentence(f"{family}'s {methods[family]}", v) for family, v in verdicts.items()]
+    words = {v["word"] for v in verdicts.values()}
+    if len(verdicts) > 1 and len(set(methods.values())) == 1 and len(words) == 1 and words <= {"passes", "fails"}:
+        sentences = [joint_sanity_sentence(verdicts, next(iter(methods.values())))]  # one verdict, said once
+    else:
+        sentences = [sanity_sentence(f"{family}'s {methods[family]}", v) for family, v in verdicts.items()]
     expected = EXPECTED[kind]
     judged = {f: v["word"] == "passes" for f, v in verdicts.items() if v["word"] in ("passes", "fails")}
     agree = {f: passed == (expected == "changes") for f, passed in judged.items()}
@@ -145,6 +149,21 @@ def sanity_sentence(maps: str, v: dict) -> str:
     return (f"With the weights re-initialised {maps} maps stay similar ({numbers}, not below {v['threshold']}): "
             "much of what they show comes from the architecture and the image, not the learned weights, so the "
             "method fails the check and its pictures are not the network's reasoning.")
+
+
+def joint_sanity_sentence(verdicts: dict[str, dict], method: str) -> str:
+    """`sanity_sentence` for networks whose maps, of one method, get the same verdict."""
+    numbers = "; ".join(f"{family}: {dec(v['mean'])}, {dec(v['low'])} to {dec(v['high'])}"
+                        for family, v in verdicts.items())
+    v = next(iter(verdicts.values()))
+    if v["word"] == "passes":
+        return (f"With the weights re-initialised both networks' {method} maps change (mean rank correlation, 95% "
+                f"interval: {numbers}; below {v['threshold']}): they depend on what the networks learned, and the "
+                "method passes the check.")
+    return (f"With the weights re-initialised both networks' {method} maps stay similar (mean rank correlation, 95% "
+            f"interval: {numbers}; not below {v['threshold']}): much of what they show comes from the architecture "
+            "and the image, not the learned weights, so the method fails the check and its pictures are not the "
+            "networks' reasoning.")
 
 
 def lowest_confidence(selection: dict, group: str = "correct") -> float | None:

@@ -234,8 +234,7 @@ def gabor_verdict(r: dict) -> dict:
     out = gabor_shape_verdict(r)
     shaped = out["word"] in ("Gabor-like", "partly Gabor-like", "slightly better than the null")
     if shaped and out["learned_word"] == "not learned":
-        answer = (f"{out['word']}, but not learned: training did not raise the fits above the same filters' "
-                  "at initialisation")
+        answer = f"{out['word']}, but not learned: no more so than at initialisation"
     elif shaped and out["learned_word"] == "slightly raised":
         answer = f"{out['word']}, mostly from initialisation: training raised the fits only slightly"
     elif shaped and out["learned_word"] == "learned":

@@ -44,9 +44,10 @@ def grain_sentence(method: str, grain: int | None, size: int = 32) -> str:
     """What a map's grain lets it say."""
     if not grain:
         return ""
+    name = method[:1].upper() + method[1:]  # it starts the sentence
     if grain >= size:
-        return f"{method} gives a value per pixel."
-    return (f"{method}'s maps are {grain}×{grain} cells (the last feature map) upsampled to {size}×{size}: they "
+        return f"{name} gives a value per pixel."
+    return (f"{name}'s maps are {grain}×{grain} cells (the last feature map) upsampled to {size}×{size}: they "
             "can say which part of the image holds the evidence, not which pixels.")
 
 

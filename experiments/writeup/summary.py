@@ -74,7 +74,7 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_wher
     differs = RATE_WORDS.get(rate, "") if say_where else ""
     where = f"on {n_train:,} training images{run_words(final or {}, n_train)}" if say_where else "there"
     if row["word"] == NO_VERDICT:
-        return (f"{name}{differs}: {pts(row['mean'])} points {where}, one training run per cell: no verdict "
+        return (f"{name}{differs}: {pts(row['mean'])} points {where}, one training run per variant: no verdict "
                 "(seed noise not measured).")
     numbers = (f"{pts(row['mean'])} points (95% interval {pts(row['low'])} to {pts(row['high'])}, {row['n']} seeds "
                f"{where})" if row["low"] is not None else f"{pts(row['mean'])} points ({row['n']} seeds {where})")
@@ -239,8 +239,8 @@ SANITY_PLAIN = {"passes": "depend on what the network learned (they change when 
                          "architecture more than what the network learned",
                 UNCLEAR: "may or may not depend on what the network learned (the re-initialisation check is unclear)",
                 "inconclusive": "could not be checked against re-initialised weights (too many blank maps)"}
-FAITHFUL_PLAIN = {"faithful": "the pixels they rank first matter to the prediction more than those random maps rank "
-                              "first",
+FAITHFUL_PLAIN = {"faithful": "the pixels they rank first matter to the prediction more than those that random maps "
+                              "of the same grain rank first",
                   "mixed": "only one of the two pixel-removal tests shows them better than random maps",
                   UNCLEAR: "whether they pick out pixels that matter better than random maps is unclear",
                   "not more faithful than random": "they pick out pixels that matter no better than random maps",

@@ -529,3 +529,11 @@ def test_a_4x4_fit_says_what_so_few_pixels_can_and_cannot_tell():
     text = gabor_sentence(r, gabor_verdict(r))
     assert "16 pixels for the fit's 9 parameters" in text and "66% of the copies pass" in text
     assert "16 pixels" not in gabor_sentence(_gabor(), gabor_verdict(_gabor())), "a 5x5 filter leaves the fit more"
+
+
+def test_one_verdict_for_both_networks_is_said_once_with_each_networks_numbers():
+    both = _paragraph("saliency", 0.9, 0.9)
+    assert both.count("stay similar") == 1 and "both networks' CAM maps" in both
+    assert "dense: 0.9" in both and "gap: 0.9" in both
+    split = _paragraph("cam", 0.1, 0.9)
+    assert "dense's CAM maps change" in split and "gap's CAM maps stay similar" in split
