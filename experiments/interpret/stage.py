@@ -83,9 +83,8 @@ def run_gabor(model: nn.Module, out: Path, family: str, params: dict, initial: n
     weights, composed = effective_filters(model)
     start = effective_filters(initial)[0] if initial is not None else None
     gabor, kernels, fitted = gabor_test(weights, seed=params.get("seed", 0), initial=start)
-    n = composed["layer"]
-    layers = f"conv layers 1-{n}" if composed["frozen_before"] else f"conv layer {n}"
-    frozen = composed["frozen_before"]
+    n, frozen = composed["layer"], composed["frozen_before"]
+    layers = f"conv layers 1-{n}" if frozen else f"conv layer {n}"
     stem = "layer" if frozen == 1 else f"{frozen} layers"
     gabor = {**gabor, **composed, "space": "pixel", "filters": "filters_effective.png",
              "effective_rule": (f"conv layer {n}, the first learned layer, composed with the frozen {stem} before it "
