@@ -1,8 +1,9 @@
-"""Whether a stage is up to date, like DVC's `changed()`: a stage's hash covers the content of
+"""Whether a stage is up to date, like DVC's `changed()`: a stage's hash covers the meaning of
 its code (computed: experiments/engine/deps.py), its parameters, the recorded hashes of its
 upstream stages and the content of the outputs it declares. `why_run` names what changed."""
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import time
@@ -14,18 +15,52 @@ from experiments.engine.paths import REPO, meta_dir, record_path
 
 
 def file_digest(path: str | Path) -> str:
-    """A file's content digest (16 hex digits of SHA-256): stage outputs, code, a reflection, a notebook."""
+    """A file's content digest (16 hex digits of SHA-256): stage outputs, a reflection, a notebook
+    (code: `source_digest`)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def source_digest(path: str | Path) -> str:
+    """A code file's digest by meaning (16 hex digits of SHA-256): a .py file's syntax tree without
+    its docstrings, so a comment, a docstring or a reflow changes nothing (joblib#1074 asked the
+    same of joblib); any other file (a template) by content, as `file_digest`. Every digest of
+    code goes through here: a stage's code and a run's training code."""
+    path = Path(path)
+    if path.suffix != ".py":
+        return file_digest(path)
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError:  # cannot run either: its bytes, and the import names the error
+        return file_digest(path)
+    return hashlib.sha256(ast.dump(_without_docstrings(tree)).encode()).hexdigest()[:16]
+
+
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """The tree less the docstring (a first statement that is a string) of its module, classes
+    and functions; a body that held only its docstring reads as `pass`. ast.dump leaves out line
+    numbers; comments never reach the tree."""
+    for node in ast.walk(tree):
+        if not isinstance(node, _DOCUMENTED) or not node.body:
+            continue  # a lambda's body is one expression, not a list
+        first = node.body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                and isinstance(first.value.value, str):
+            node.body = node.body[1:] or ([] if isinstance(node, ast.Module) else [ast.Pass()])
+    return tree
+
+
 def code_digests(files: tuple[str, ...]) -> dict[str, str]:
-    """{repo-relative path: content digest} for files or globs under the repository."""
+    """{repo-relative path: digest by meaning} for files or globs under the repository."""
     paths = sorted({p for pat in files for p in REPO.glob(pat) if p.is_file()})
-    return {str(p.relative_to(REPO)): file_digest(p) for p in paths}
+    return {str(p.relative_to(REPO)): source_digest(p) for p in paths}
 
 
 def stage_code(stage) -> tuple[str, ...]:
-    """The files a stage's result depends on: its function's import closure, plus its extra files."""
+    """The files a stage's result depends on: its function's import closure, plus its extra
+    files."""
     return code_files(stage.run) + tuple(stage.extra)
 
 
@@ -60,7 +95,8 @@ def why_run(stage, ctx, parts: dict, record: dict | None, pending: set[str]) -> 
     changed = _changed_keys(old.get("code", {}), parts["code"])
     if changed:
         return f"code changed: {_listing(changed)}"
-    changed = _changed_keys(_flat(old.get("params", {})), _flat(json.loads(json.dumps(parts["params"], default=str))))
+    params = json.loads(json.dumps(parts["params"], default=str))
+    changed = _changed_keys(_flat(old.get("params", {})), _flat(params))
     if changed:
         return f"params changed: {_listing(changed)}"
     rerun_up = [u for u in stage.upstream if u in pending]

@@ -21,17 +21,20 @@ TRAINING_LOOP = "experiments.training.train"
 
 
 def code_digest() -> str:
-    """A digest over the training code's files (paths and contents): everything the training loop
-    imports, but not this module's own bookkeeping (editing how identities are compared does not
-    change what a run computes)."""
-    return cache.parts_hash(cache.code_digests(files_of(closure([TRAINING_LOOP], exclude=[__name__]))))
+    """A digest over the training code's files (paths and meaning, `cache.source_digest`: a
+    comment or a reflow retrains nothing): everything the training loop imports, but not this
+    module's own bookkeeping (editing how identities are compared does not change what a run
+    computes)."""
+    files = files_of(closure([TRAINING_LOOP], exclude=[__name__]))
+    return cache.parts_hash(cache.code_digests(files))
 
 
 def data_digest(data) -> str:
     """blake2b over the exact images, labels and normalisation a run sees: the data folder, the
     split seed and any subset all change it."""
     h = hashlib.blake2b(digest_size=12)
-    for arr in (data.train_x, data.train_y, data.val_x, data.val_y, np.asarray(data.mean), np.asarray(data.std)):
+    for arr in (data.train_x, data.train_y, data.val_x, data.val_y, np.asarray(data.mean),
+                np.asarray(data.std)):
         arr = np.ascontiguousarray(arr)
         h.update(f"{arr.dtype}{arr.shape}".encode())
         h.update(memoryview(arr).cast("B"))
@@ -40,8 +43,8 @@ def data_digest(data) -> str:
 
 def run_identity(name: str, model_cfg: dict, train_cfg: dict, data) -> dict:
     """Everything that determines a run's result; stored as its config.json."""
-    return {"run": name, "model": dict(model_cfg), "train": train_cfg, "n_train": int(len(data.train_y)),
-            "code": code_digest(), "data": data_digest(data)}
+    return {"run": name, "model": dict(model_cfg), "train": train_cfg,
+            "n_train": int(len(data.train_y)), "code": code_digest(), "data": data_digest(data)}
 
 
 def finished_metrics(run_dir: Path, config: dict) -> dict | None:
