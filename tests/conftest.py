@@ -6,10 +6,24 @@
 - `smoke_build`: the whole smoke build on `cifar_root` through the function `invoke all` calls, with a
   user's minimal architecture in each family's search (built once: the end-to-end tests read it, and
   the Ray test compares its own build with it). Returns (context, stages run).
+- `pinned_threads`: CNN_REPORT_THREADS set for the test. A run picks its threads by the machine's
+  load, and another thread count sums floats in another order: every test that compares the
+  numbers of two trainings pins them, so that it holds on a busy machine as alone (issue 44).
 """
 from __future__ import annotations
 
 import pytest
+
+# a Ray task that trains is given TRAIN_CPUS CPUs and uses as many threads: a local build pinned to
+# the same count computes the same numbers
+from experiments.engine.executors import TRAIN_CPUS
+
+PINNED_THREADS = str(TRAIN_CPUS)
+
+
+@pytest.fixture
+def pinned_threads(monkeypatch):
+    monkeypatch.setenv("CNN_REPORT_THREADS", PINNED_THREADS)
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +43,6 @@ def smoke_build(cifar_root, tmp_path_factory):
     from experiments.build.commands import run_all
     from tests.smoke import smoke_context
     ctx = smoke_context(cifar_root, tmp_path_factory.mktemp("e2e"))
-    return ctx, run_all(ctx)
+    with pytest.MonkeyPatch.context() as patch:  # the Ray test compares its numbers
+        patch.setenv("CNN_REPORT_THREADS", PINNED_THREADS)
+        return ctx, run_all(ctx)

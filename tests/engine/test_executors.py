@@ -103,8 +103,10 @@ def test_units_are_tasks_of_their_own_only_where_two_can_run_at_once(tmp_path, c
 
 
 @pytest.mark.slow
-def test_the_smoke_build_through_ray_gives_the_local_build_results(cifar_root, smoke_build, tmp_path):
-    """The local smoke build (built once for the end-to-end tests) against the same build through Ray."""
+def test_the_smoke_build_through_ray_gives_the_local_build_results(cifar_root, smoke_build,
+                                                                   tmp_path, pinned_threads):
+    """The local smoke build (built once for the end-to-end tests) against the same build through Ray,
+    both at the threads a Ray task is given (conftest: a busy machine once made them differ)."""
     from experiments.build.commands import run_all, status
     from experiments.build.stages import STAGES
     from tests.smoke import smoke_context

@@ -88,7 +88,7 @@ def test_the_plain_score_read_from_the_tta_identity_view_equals_a_separate_plain
     assert not torch.allclose(tta, identity, atol=1e-3), "the TTA logits are not the identity view's"
 
 
-def test_resume_of_the_muon_recipe_equals_an_uninterrupted_run(data, tmp_path):
+def test_resume_of_the_muon_recipe_equals_an_uninterrupted_run(data, tmp_path, pinned_threads):
     cfg = {**MUON, "epochs": 3}
     straight, resumed, _ = straight_and_resumed(RECIPE_MODEL, cfg, data, tmp_path)
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)

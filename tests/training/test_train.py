@@ -36,7 +36,7 @@ def _weights(run_dir):
     return torch.load(run_dir / "model.pt", weights_only=True)
 
 
-def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path):
+def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path, pinned_threads):
     cfg = {**TRAIN, "epochs": 3}
     model_cfg = candidate("gap-s", True, 0.3)  # dropout: the global RNG must be restored too
     straight, resumed, kept = straight_and_resumed(model_cfg, cfg, data, tmp_path)
