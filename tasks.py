@@ -129,10 +129,11 @@ def bench_train(c, models=None, profile="full", device="auto", results=RESULTS, 
 
 @task(help={"data": "an ImageFolder: a folder of class folders, or a root with test/",
             "out": "where to write {run: {accuracy, n}} as JSON", "results": "results folder",
-            "device": "auto, cpu or cuda"})
+            "device": "auto, cpu or cuda", "finals_only": "score the two final models and stop"})
 @user_errors
-def evaluate(c, data, out="results/evaluate.json", results=RESULTS, device="auto"):
-    """Accuracy of the final models and every ablation run on a held-out image folder (each run with
-    the test-time augmentation its validation score used)."""
+def evaluate(c, data, out="results/evaluate.json", results=RESULTS, device="auto",
+             finals_only=False):
+    """Accuracy of the final models, then of every ablation run, on a held-out image folder (each
+    run with the test-time augmentation its validation score used), said as each is scored."""
     from experiments.studies.evaluate import evaluate_folder
-    evaluate_folder(data, out, results, device)
+    evaluate_folder(data, out, results, device, finals_only)

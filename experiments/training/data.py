@@ -133,8 +133,9 @@ def _folder_layout(root: Path) -> tuple[Path, Path | None]:
     return root, None
 
 
-def load_image_folder(root: str | Path, cache_dir: Path) -> Dataset:
-    """Decode an ImageFolder root once; later calls with unchanged content load the cache."""
+def load_image_folder(root: str | Path, cache_dir: Path, decode: bool = True) -> Dataset | None:
+    """Decode an ImageFolder root once; later calls with unchanged content load the cache (with
+    `decode` False: the cache, or None where there is none to load, decoding nothing)."""
     root = Path(root)
     if (root / "cifar-10-batches-py").is_dir():
         return load_torchvision(root, download=False)
@@ -149,6 +150,8 @@ def load_image_folder(root: str | Path, cache_dir: Path) -> Dataset:
             return load_cache(cache, IMAGE_FOLDER, key)
         except UserError:
             pass  # a damaged cache is rebuilt, not trusted
+    if not decode:
+        return None
     arrays = {"train_x": decode_images([f for f, _ in train_items]),
               "train_y": np.array([y for _, y in train_items], dtype=np.int64)}
     if test_items:
