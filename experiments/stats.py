@@ -85,6 +85,27 @@ def moments_verdict(mean, sd, n: int, n_missing: int = 0, positive: str = "helps
     return {**out, "clear": word != neither, "word": word}
 
 
+def unpaired_verdict(mean, sd, n_on: int, n_off: int, positive: str = "helps", negative: str = "hurts",
+                     neither: str = "no clear effect") -> dict:
+    """A training choice judged over two groups of training runs that share no seeds (a twin's runs
+    against the final's repeats): the 95% t interval of the difference of their means with the pooled
+    sd, n_on + n_off - 2 degrees of freedom (unit "run"). Words as `moments_verdict`'s."""
+    n = n_on + n_off
+    out = {"n": n, "n_on": n_on, "n_off": n_off, "n_missing": 0, "unit": "run", "level": LEVEL, "mean": None,
+           "sd": None, "low": None, "high": None, "p": None, "clear": False, "reason": None, "neither": neither}
+    if not n_on or not n_off or not is_number(mean):
+        return {**out, "word": NOT_MEASURED, "reason": "no run on one side"}
+    out["mean"], dof = float(mean), n - 2
+    if dof < 1 or not is_number(sd) or sd <= ZERO_SPREAD:
+        return {**out, "word": "not estimable", "reason": "no spread between runs measured"}
+    se = float(sd) * math.sqrt(1 / n_on + 1 / n_off)
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, dof)) * se
+    out.update(sd=float(sd), low=out["mean"] - half, high=out["mean"] + half,
+               p=float(2 * stats.t.sf(abs(out["mean"]) / se, dof)))
+    word = positive if out["low"] > 0 else negative if out["high"] < 0 else neither
+    return {**out, "clear": word != neither, "word": word}
+
+
 def t_test_p(mean, sd, n: int) -> float | None:
     """The two-sided p-value of a one-sample t test of mean 0 (the interval's own test)."""
     if not (is_number(mean) and is_number(sd)) or n < 2 or sd <= ZERO_SPREAD:
@@ -96,7 +117,7 @@ def adjust_table(verdicts: list[dict]) -> list[dict]:
     """The verdicts of one table with their p-values adjusted together (Benjamini-Hochberg, the false
     discovery rate at 1 - LEVEL); a clear word whose adjusted p is not below that level becomes the
     verdict's "neither" word. Verdicts without a p-value are returned as they are."""
-    tested = [i for i, v in enumerate(verdicts) if is_number(v.get("p")) and v.get("unit", "seed") == "seed"]
+    tested = [i for i, v in enumerate(verdicts) if is_number(v.get("p")) and v.get("unit", "seed") in ("seed", "run")]
     out = [dict(v) for v in verdicts]
     if not tested:
         return out

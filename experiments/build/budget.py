@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from experiments.build.estimate import TRAIN_PASSES, run_passes, runs_of
+from experiments.build.evidence import EVIDENCE, STEP_KINDS
 from experiments.core.names import FAMILIES, stage_id
 from experiments.engine.errors import UserError
 from experiments.studies.search import PROBE_STEPS
@@ -43,24 +44,6 @@ PLATEAU = ("s", 8)
 EXPECTED_ACCURACY = {("s", 1): (69.3, 72.9), ("s", 2): (80.3, 84.4), ("s", 8): (91.7, 92.2), ("m", 8): (93.6, 93.6),
                      ("m", 16): (93.9, 93.9), ("m", 40): (94.1, 94.1)}
 
-# The evidence, first bought first (after the climb to PLATEAU, `purchase_order`), as changes to the smallest
-# report: (i) answers every item; (ii) makes the batch-norm and dropout answers verdicts over training runs;
-# (iii) the same for dropout on the network handed in; (iv) compares each cell at its own best rate.
-EVIDENCE = (
-    ("i", "the smallest complete report: the search's candidates ranked, both finals, each batch-norm x dropout "
-          "cell once on the smallest training set", {}),
-    ("ii", "each cell at 3 seeds on the smallest training set (batch-norm and dropout verdicts over training runs)",
-     {"ablation": {"seeds": [0, 1, 2]}}),
-    ("iii", "the final's cell and its dropout twin at 3 seeds on the full split",
-     {"ablation": {"final_seeds": [0, 1, 2]}}),
-    ("iv", "each cell's learning rate tuned (two rates, and up to two more where the best is at an end)",
-     {"ablation": {"lr_grid": [0.12, 0.24], "lr_walk": 2, "overrides": {}}}),
-    ("v", "the lever study (each trick of the recipe switched off once, on the gap family)",
-     {"levers": {"run": True, "families": ["gap"]}}),
-    ("vi", "every other cell once on the full split", {"ablation": {"full_seeds": [0]}}),
-)
-# The stages whose parameters each step changes: a step can be dropped mid-build only before they start
-STEP_KINDS = {"ii": ("cell",), "iii": ("full",), "iv": ("cell",), "v": ("levers",), "vi": ("full",)}
 # The fixed rates of a plan without tuning: what the full profile's tuning chose on 4,000 images
 UNTUNED_RATES = {"bn": 0.24, "plain": 0.06}
 
@@ -77,6 +60,7 @@ class Speed:
     done: dict = field(default_factory=dict)  # stages finished in this build: the seconds they took
     scale: dict = field(default_factory=dict)  # stage -> measured over estimated seconds of its kind of stage
     per_run: float = 0.0  # seconds a run costs beyond its images (building, whitening, loading, saving)
+    eval_ratio: float = 1.0  # a scored image's seconds per FLOP over a trained image's (the probes measure both)
 
     def fixed_seconds(self, stage: str) -> float:
         return self.fixed.get(stage, self.default_fixed)
@@ -137,7 +121,7 @@ def smallest_report(profile: dict, size: str, epochs: int, n: int, pinned: froze
                   for f, names in search["candidates"].items()}
     return merged(profile, {
         "search": {"candidates": candidates, "epochs": min(search["epochs"], epochs)},
-        "ablation": {"rungs": [rung], "seeds": [0], "full_seeds": [], "final_seeds": [0],
+        "ablation": {"rungs": [rung], "seeds": [0], "full_seeds": [], "final_seeds": [0], "twin_seeds": [],
                      "lr_grid": [UNTUNED_RATES["bn"]], "lr_walk": 0, "overrides": fixed},
         "levers": {"run": False}, "final": {"epochs": epochs}}, pinned)
 
@@ -150,7 +134,8 @@ def priced(study: Study, size: str, epochs: int, steps: frozenset[int], speed: S
     for k, (_, _, changes) in enumerate(EVIDENCE, 1):
         if k > 1 and k in steps:
             planned = merged(planned, changes, pins)
-    final_s = {f: study.flops[f"{f}-{size}"] * run_passes(planned["train"], study.n_val, study.n, epochs)
+    final_s = {f: study.flops[f"{f}-{size}"] * run_passes(planned["train"], study.n_val, study.n, epochs,
+                                                          speed.eval_ratio)
                * speed.seconds_per_flop for f in FAMILIES}
     if "final.max_minutes" not in pins:
         planned["final"]["max_minutes"] = round(FINAL_SLACK * max(final_s.values()) / 60, 2)
@@ -175,14 +160,16 @@ def _counted_seconds(study: Study, p: dict, stage: str, size: str, speed: Speed)
         search, limit = p["search"], FINAL_SLACK * max(flops[f"{f}-{size}"] for f in FAMILIES)
         images = min(n, search["train_limit"] or n)
         batch = min(p["train"]["batch_size"], images)
-        trained = run_passes(p["train"], n_val, images, search["epochs"]) + TRAIN_PASSES * batch * (PROBE_STEPS + 1)
+        trained = run_passes(p["train"], n_val, images, search["epochs"], speed.eval_ratio) + \
+            TRAIN_PASSES * batch * (PROBE_STEPS + 1)
         probed = TRAIN_PASSES * batch * PROBE_STEPS_PAID
         return sum(f * (trained if f <= limit else probed) * spf + speed.per_run
                    for f in (flops[name] for name in search["candidates"][sid.family]))
     runs = runs_of(p, n, stage)
     if runs is None:
         return speed.fixed_seconds(stage)
-    return sum(flops[f"{fam}-{size}"] * run_passes(p["train"], n_val, images, epochs) * spf + speed.per_run
+    return sum(flops[f"{fam}-{size}"] * run_passes(p["train"], n_val, images, epochs, speed.eval_ratio) * spf
+               + speed.per_run
                for fam, images, epochs in runs)
 
 
@@ -279,9 +266,9 @@ def plan_study(study: Study, speed: Speed, budget_s: float, regime: tuple[str, i
 
 
 def other_order(order, start, fits, keep, exclude, chosen, bought) -> dict | None:
-    """What the other order, the seed verdicts (ii) and (iii) before the finals' accuracy, would have
-    bought with the same minutes: its regime, its expected accuracy; None where it buys the same."""
-    verdicts = [("step", 2), ("step", 3)]
+    """What the other order, the verdicts in the finals' regime (ii)-(iv) before the finals' accuracy,
+    would have bought with the same minutes: its regime, its expected accuracy; None where it buys the same."""
+    verdicts = [("step", 2), ("step", 3), ("step", 4)]
     regime, steps = buy(verdicts + [o for o in order if o not in verdicts], start, fits, keep, exclude)
     if regime == chosen and steps == bought:
         return None

@@ -43,7 +43,7 @@ class BuildContext(Context):
         counted (experiments/build/estimate.py); None where it has none (the estimate never stops a build)."""
         if self.plan is not None:
             return self.plan["stage_seconds"].get(stage)
-        from experiments.build.estimate import estimate_seconds
+        from experiments.build.planning import estimate_seconds
         try:
             return estimate_seconds(self, stage)
         except Exception:  # noqa: BLE001 (a missing or unreadable file: no estimate)

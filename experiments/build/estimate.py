@@ -70,6 +70,42 @@ def seconds_per_flop(device: str, batch: int) -> float:
     return seconds / (batch * TRAIN_PASSES * describe(build_model(candidate(PROBE_MODEL)))["flops"])
 
 
+EVAL_PROBE_REPEATS = 3
+
+
+def eval_probe_method(batch: int) -> str:
+    return f"the median of {EVAL_PROBE_REPEATS} scoring passes of {PROBE_MODEL} at batch {batch}"
+
+
+@functools.lru_cache(maxsize=None)
+def eval_seconds_per_flop(device: str, batch: int) -> float:
+    """Seconds per forward FLOP of one image scored (eval mode, no gradient, the scoring's precision): a
+    plan prices the validation passes of a run at this, not at the training step's rate (on the 2-core
+    EPYC the ablation's short runs, a third of whose passes are scoring, ran at 0.77 of a price that
+    counted them as training)."""
+    import torch
+
+    from experiments.engine.devices import autocast_dtype, resolve_device
+    from experiments.training.models import build_model, candidate, describe
+    from experiments.training.profiles import PROFILES
+    from experiments.training.recipe import store_matrix_weights
+    from experiments.training.scoring import predict
+    dev = resolve_device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(candidate(PROBE_MODEL))
+        low = PROFILES["full"]["train"]["matrix_weights"] == "low"
+        store_matrix_weights(model, autocast_dtype(dev) if low else None)
+        model = model.to(dev, memory_format=torch.channels_last)
+        images = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8)
+        timed = []
+        for _ in range(EVAL_PROBE_REPEATS + 1):
+            t0 = _synced(dev)
+            predict(model, images, dev, batch_size=batch)
+            timed.append(_synced(dev) - t0)
+    return statistics.median(timed[1:]) / (batch * describe(build_model(candidate(PROBE_MODEL)))["flops"])
+
+
 def _synced(dev) -> float:
     import torch
     if dev.type == "cuda":
@@ -113,23 +149,15 @@ def config_flops(model_json: str) -> int:
     return describe(build_model(json.loads(model_json)))["flops"]
 
 
-def run_images(ctx, n_train: int, epochs: int) -> float:
-    """Forward-pass equivalents of one run (see `run_passes`)."""
-    return run_passes(ctx.profile["train"], split_sizes(ctx)[1], n_train, epochs)
-
-
-def run_passes(train: dict, n_val: int, n_train: int, epochs: int) -> float:
-    """Forward-pass equivalents of one run: its training steps and its scoring (the TTA's views of
-    the validation split, the loss curve's validation passes, the fit gap's training images)."""
+def run_passes(train: dict, n_val: int, n_train: int, epochs: int, eval_ratio: float = 1.0) -> float:
+    """Forward-pass equivalents of one run, in training-step FLOPs: its training steps, and its scoring
+    (the TTA's views of the validation split, the loss curve's validation passes, the fit gap's training
+    images) at `eval_ratio`, a scored image's seconds per FLOP over a trained one's."""
     curve = min(n_val, train["epoch_val_limit"] or n_val)
     steps = n_train // max(1, min(train["batch_size"], n_train))
     passes = epochs + mid_epoch_val_points(steps, epochs, n_train, curve)  # the loss curve's validation passes
-    return TRAIN_PASSES * n_train * epochs + n_val * TTA_VIEWS.get(train["tta"], 1) + curve * passes + 2000
-
-
-def training_runs(ctx, stage: str) -> list[tuple[str, int, int]] | None:
-    """(family, training images, epochs) of each run `stage` will train (see `runs_of`)."""
-    return runs_of(ctx.profile, split_sizes(ctx)[0], stage)
+    scored = n_val * TTA_VIEWS.get(train["tta"], 1) + curve * passes + 2000
+    return TRAIN_PASSES * n_train * epochs + eval_ratio * scored
 
 
 RUN_KINDS = ("search", "levers", "cell", "final", "full")  # the stages whose runs are counted
@@ -161,14 +189,3 @@ def runs_of(p: dict, n: int, stage: str) -> list[tuple[str, int, int]] | None:
         from experiments.studies.ablation import planned_cell_runs
         return planned_cell_runs(family, p["ablation"], epochs, n)
     return None
-
-
-def estimate_seconds(ctx, stage: str) -> float | None:
-    """The stage's training time on this machine, or None for a stage this does not estimate."""
-    runs = training_runs(ctx, stage)
-    if runs is None:
-        return None
-    if not runs:
-        return 0.0
-    spf = seconds_per_flop(ctx.device, ctx.profile["train"]["batch_size"])
-    return sum(model_flops(ctx, family) * run_images(ctx, images, epochs) * spf for family, images, epochs in runs)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from experiments.build.budget import EVIDENCE, SIZES, Speed, Study, plan_study, rank, started_steps
-from experiments.build.estimate import config_flops, counts_runs, probe_method, seconds_per_flop, split_sizes
+from experiments.build import estimate
+from experiments.build.budget import EVIDENCE, SIZES, Speed, Study, plan_study, rank, stage_seconds, started_steps
+from experiments.build.estimate import (config_flops, counts_runs, model_flops, probe_method, seconds_per_flop,
+                                        split_sizes)
 from experiments.core import paths
 from experiments.core.names import FAMILIES, stage_group, stage_id
 from experiments.engine.errors import UserError
@@ -51,12 +53,42 @@ def measured_speed(ctx, batch: int) -> float:
     return spf
 
 
+def measured_eval_ratio(ctx, train_batch: int, eval_batch: int) -> float:
+    """A scored image's seconds per FLOP over a trained one's, here: the scoring probe, once per results
+    folder, device and probe method, kept beside the training probe in budget/speed.json."""
+    path = ctx.at(paths.BUDGET) / "speed.json"
+    recorded, method = _read_budget_file(path) or {}, estimate.eval_probe_method(eval_batch)
+    if recorded.get("eval_probe") == method and recorded.get("device") == ctx.device and "eval_ratio" in recorded:
+        return recorded["eval_ratio"]
+    ratio = estimate.eval_seconds_per_flop(ctx.device, eval_batch) / measured_speed(ctx, train_batch)
+    write_json(path, {**(_read_budget_file(path) or {}), "eval_ratio": ratio, "eval_probe": method})
+    return ratio
+
+
 def candidate_flops(profile: dict) -> dict[str, int]:
     """Forward FLOPs per image of every candidate the plan may price (the built-in sizes, the user's)."""
     from experiments.training.models import candidate
     names = {n for names in profile["search"]["candidates"].values() for n in names} | \
         {f"{f}-{s}" for f in FAMILIES for s in SIZES}
     return {n: config_flops(json.dumps(candidate(n, extra=profile["models"]), sort_keys=True)) for n in names}
+
+
+CHOSEN = "chosen"  # the size that prices each family's network as the search chose it (or likely will)
+
+
+def estimate_seconds(ctx, stage: str) -> float | None:
+    """A stage's training seconds without a plan, by the one pricing function a plan uses
+    (`budget.stage_seconds`): the profile as it is, each family's network the search's choice (its
+    likely choice before the search), this machine's probed speed; None for a stage that trains nothing."""
+    if not counts_runs(stage):
+        return None
+    train = ctx.profile["train"]
+    spf = estimate.seconds_per_flop(ctx.device, train["batch_size"])
+    ratio = estimate.eval_seconds_per_flop(ctx.device, train["eval_batch_size"]) / spf
+    flops = {**candidate_flops(ctx.profile), **{f"{f}-{CHOSEN}": model_flops(ctx, f) for f in FAMILIES}}
+    n, n_val = split_sizes(ctx)
+    speed = Speed(spf, per_run=REFERENCE_PER_RUN * spf / REFERENCE_SECONDS_PER_FLOP, eval_ratio=ratio)
+    return stage_seconds(Study(ctx.profile, flops, n, n_val, (stage,)), ctx.profile, stage, CHOSEN, speed)
 
 
 def recorded_seconds(ctx, stage: str) -> float | None:
@@ -79,18 +111,20 @@ def budget_plan(ctx, base_profile: dict, budget_s: float, pinned: dict | None = 
     recorded = read_plan(ctx)
     if recorded and recorded.get("base") == digest:
         return recorded
-    spf = measured_speed(ctx, base_profile["train"]["batch_size"])
+    train = base_profile["train"]
+    spf = measured_speed(ctx, train["batch_size"])
+    ratio = measured_eval_ratio(ctx, train["batch_size"], train["eval_batch_size"])
     stages = ctx.stage_names
     n, n_val = split_sizes(ctx)
     fixed = {s: recorded_seconds(ctx, s) or default_fixed(s, spf, n + n_val) for s in stages}
     scale = calibration(ctx, recorded) if recorded else {}
     per_run = REFERENCE_PER_RUN * spf / REFERENCE_SECONDS_PER_FLOP
     study = Study(base_profile, candidate_flops(base_profile), n, n_val, stages, dict(pinned or {}))
-    plan = plan_study(study, Speed(spf, fixed, scale=scale, per_run=per_run), budget_s)
+    plan = plan_study(study, Speed(spf, fixed, scale=scale, per_run=per_run, eval_ratio=ratio), budget_s)
     # the plan as it stood before the first stage: what the report sets the measured minutes against
     # (a replan prices each stage done at what it took) and the start of the record of its changes
     first = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"]}
-    return {**plan, "per_run_seconds": per_run, "base": digest, "previous": recorded and summary(recorded),
+    return {**plan, "per_run_seconds": per_run, "eval_ratio": ratio, "base": digest, "previous": recorded and summary(recorded),
             "first": first, "changes": [], "search_final": plan["profile"]["final"]}
 
 
@@ -195,7 +229,8 @@ def replan(ctx, plan: dict, settled: dict[str, float | None]) -> dict:
     keep, frozen = started_steps(started) & bought, started_steps(started) - bought
     n, n_val = split_sizes(ctx)
     budget_s = plan["budget_minutes"] * 60
-    speed = Speed(spf, fixed, done=done, scale=scale, per_run=plan["per_run_seconds"])
+    speed = Speed(spf, fixed, done=done, scale=scale, per_run=plan["per_run_seconds"],
+                  eval_ratio=plan.get("eval_ratio", 1.0))
     regime = (plan["regime"]["size"], plan["regime"]["epochs"])
     kinds = {stage_id(s).kind for s in started}
     searched = "search" in kinds

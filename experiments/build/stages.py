@@ -72,7 +72,7 @@ def _regime_params(ctx: Ctx) -> dict:
     return {"train": ctx.profile["train"], "final": {"epochs": ctx.profile["final"]["epochs"]}}
 
 
-FULL_SPLIT_KEYS = ("full_seeds", "final_seeds")
+FULL_SPLIT_KEYS = ("full_seeds", "final_seeds", "twin_seeds")
 
 
 def _full_params(ctx: Ctx) -> dict:

@@ -16,6 +16,17 @@ def dropout_sibling(cell: str) -> str:
     return next(c for c, switches in CELL_SWITCHES.items() if switches == (bn, not drop))
 
 
+def bn_sibling(cell: str) -> str:
+    """The cell that differs from `cell` only in batch norm."""
+    bn, drop = CELL_SWITCHES[cell]
+    return next(c for c, switches in CELL_SWITCHES.items() if switches == (not bn, drop))
+
+
+def twins(cell: str) -> dict[str, str]:
+    """The final's twins: {the switch changed ("bn" or "dropout"): the cell that differs from `cell` in it alone}."""
+    return {"bn": bn_sibling(cell), "dropout": dropout_sibling(cell)}
+
+
 MAP_KINDS = ("cam", "saliency")  # class activation maps and guided-backprop saliency
 
 

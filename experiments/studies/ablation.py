@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.core.names import CELL_SWITCHES, dropout_sibling
+from experiments.core.names import CELL_SWITCHES, twins
 from experiments.engine.errors import UserError
 from experiments.engine.io import read_json, write_json
 from experiments.engine.units import map_units
@@ -220,19 +220,16 @@ def read_cells(cell_dirs: dict[str, Path]) -> dict[str, dict]:
 
 
 def full_split_seeds(ablation: dict, best: str) -> dict[str, list]:
-    """Each cell's seeds on the full split: `final_seeds` for the final's cell, and for the cell that
-    differs from it only in dropout when they are several (so dropout's effect on the network handed
-    in is judged over training runs); `full_seeds` for the others, where none means that only the
-    final's cell trains on the full split (a profile that spends its time on the final model).
-    The final is the first seed of its cell."""
-    full, final = list(ablation["full_seeds"]), list(ablation["final_seeds"])
+    """Each cell's seeds on the full split, as the final was trained: `final_seeds` for the final's cell
+    (its repeats measure a training run's noise there; the final is its first seed), `twin_seeds` for
+    its twins (the cells that differ from it only in batch norm, only in dropout: the effects on the
+    network handed in), `full_seeds` for the fourth cell."""
+    final = list(ablation["final_seeds"])
     if not final:
         raise UserError("ablation.final_seeds is empty: give at least one seed (its first run is the final model)")
-    if full and full[:1] != final[:1]:
-        raise UserError(f"ablation.final_seeds {final} must start with full_seeds' first seed {full[:1]}: "
-                        "that run is the final model")
-    pair = {best, dropout_sibling(best)} if len(final) > 1 else {best}
-    return {cell: final if cell in pair else full for cell in CELL_SWITCHES}
+    pair = set(twins(best).values())
+    return {cell: final if cell == best else list(ablation["twin_seeds"]) if cell in pair
+            else list(ablation["full_seeds"]) for cell in CELL_SWITCHES}
 
 
 def run_full_rung(family: str, cell_dirs: dict[str, Path], final_dir: Path, prepared, out_dir: Path, params: dict,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.core.names import CELL_SWITCHES, dropout_sibling
+from experiments.core.names import CELL_SWITCHES, twins
 from experiments.engine.io import read_json, save_figure, write_json
 from experiments.stats import interval_from_moments
 from experiments.studies.ablation import chance_accuracy, read_cells, sample_sd
@@ -28,7 +28,9 @@ def factorial(acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 FACTORIAL = ("bn_effect", "dropout_effect", "interaction")
-FINAL_PAIR = "dropout_in_final"  # dropout on vs off in the final's cell (BN as the final has it)
+# each switch on vs off in the final's cell (the other as the final has it): the effects on the network handed in
+IN_FINAL = {"bn": "bn_in_final", "dropout": "dropout_in_final"}
+FINAL_PAIR = IN_FINAL["dropout"]
 
 
 def _common_seeds(records: dict[str, dict], cells) -> list:
@@ -62,20 +64,42 @@ def paired_effect(records: dict[str, dict], cells: tuple, combine, val_y: np.nda
 
 
 def rung_effects(records: dict[str, dict], val_y: np.ndarray, final_cell: str | None = None) -> dict:
-    """The 2x2 factorial effects on one rung, and, given the final's cell, dropout's effect in that
-    cell (the dropout question for the network handed in), each by `paired_effect`; an effect
-    whose cells did not all train on this rung is left out."""
+    """The 2x2 factorial effects on one rung, and, given the final's cell, each switch's effect in
+    that cell (`twin_effect`: the batch-norm and dropout questions for the network handed in); an
+    effect whose cells did not all train on this rung is left out."""
     out = {}
     if set(CELL_SWITCHES) <= set(records):
         out = {key: paired_effect(records, tuple(CELL_SWITCHES), lambda acc, key=key: factorial(acc)[key], val_y)
                for key in FACTORIAL}
-    if final_cell is not None and dropout_sibling(final_cell) in records:
-        pair = (final_cell, dropout_sibling(final_cell))
-        with_dropout, without = (pair[1], pair[0]) if CELL_SWITCHES[pair[1]][1] else pair
-        out[FINAL_PAIR] = {**paired_effect(records, (with_dropout, without),
-                                           lambda acc: acc[with_dropout] - acc[without], val_y),
-                           "cells": [with_dropout, without]}
+    for switch, twin in (twins(final_cell).items() if final_cell is not None else ()):
+        if twin in records and records[twin]["seeds"]:
+            out[IN_FINAL[switch]] = twin_effect(records, final_cell, twin, switch, val_y)
     return out
+
+
+def twin_effect(records: dict[str, dict], final_cell: str, twin: str, switch: str, val_y: np.ndarray) -> dict:
+    """A switch's effect in the final's cell, with it on minus off ("cells": [on, off]): paired per seed
+    where the two share two or more seeds; else, where the final's cell has two or more runs, the twin's
+    runs against the final's, judged by the noise the final's repeats measured (unit "run": the mean
+    difference, the pooled sd and the runs on each side); else per validation image (one run each)."""
+    index = 0 if switch == "bn" else 1
+    on, off = (twin, final_cell) if CELL_SWITCHES[twin][index] else (final_cell, twin)
+    cells = [on, off]
+    if len(_common_seeds(records, cells)) > 1:
+        return {**paired_effect(records, tuple(cells), lambda acc: acc[on] - acc[off], val_y), "cells": cells}
+    runs = {c: [a for a in records[c]["val_acc"] if a is not None] for c in cells}
+    if len(runs[final_cell]) > 1 and runs[twin]:
+        return {**unpaired_moments(runs[on], runs[off]), "cells": cells, "seeds": records[final_cell]["seeds"]}
+    return {**paired_effect(records, tuple(cells), lambda acc: acc[on] - acc[off], val_y), "cells": cells}
+
+
+def unpaired_moments(on: list[float], off: list[float]) -> dict:
+    """mean(on) - mean(off) with the pooled sample sd of the two groups of runs (unit "run")."""
+    dof = len(on) + len(off) - 2
+    squares = sum((np.asarray(g) - np.mean(g)) @ (np.asarray(g) - np.mean(g)) for g in (on, off))
+    return {"unit": "run", "n": len(on) + len(off), "n_on": len(on), "n_off": len(off),
+            "mean": float(np.mean(on) - np.mean(off)), "sd": float(np.sqrt(squares / dof)) if dof > 0 else None,
+            "per_seed": [], "runs": {"on": list(on), "off": list(off)}}
 
 
 def seed_range(record: dict) -> float | None:

@@ -17,9 +17,9 @@ airbench's levers, each a config switch so its effect can be measured alone:
 - `head_init: "small"`: the classifier starts with weights 1/fan_in, so the first logits are
   near zero (airbench's scaled head, as a plain nn.Linear so CAM stays exact).
 
-NiN's element, a search candidate of the gap family (`gap-nin-*`): `mlpconv` adds a 1x1 conv ->
-[BN] -> ReLU after each stage's two 3x3 convs, NiN's "mlpconv" (a small MLP applied at every
-location). Absent means off, so every run recorded before the key existed keeps its identity.
+Every built-in gap candidate is in NiN's or ResNet's vein: `mlpconv: k` adds k 1x1 conv -> [BN] -> ReLU
+after each stage's 3x3 convs (NiN's mlpconv; `true` is one); `residual: true` makes each stage's second
+3x3 conv a residual branch, ReLU(h + [BN](conv(h))), at the plain stage's FLOPs. Absent means off.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from experiments.core.names import FAMILIES
 from experiments.engine.errors import UserError
 
 MODEL_KEYS = {"family", "widths", "stem_width", "stem_kernel", "hidden", "batchnorm", "dropout",
-              "stem", "bn_frozen_scale", "dirac", "head_init", "activation", "mlpconv"}
+              "stem", "bn_frozen_scale", "dirac", "head_init", "activation", "mlpconv", "residual"}
 DEFAULTS = {"hidden": 512, "stem_width": 32, "stem_kernel": 3, "batchnorm": True, "dropout": 0.0,
             "stem": "conv", "bn_frozen_scale": False, "dirac": False, "head_init": "he", "activation": "relu"}
 WHITEN_KERNEL = 2
@@ -40,17 +40,22 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 BN_MOMENTUM_FAST = 0.4  # torch's convention: weight of the new batch (airbench's 0.6 "momentum")
 
 # Candidate architectures for the search (Problem 2 (b) "how we arrived"): airbench's trunk (the
-# frozen whitening stem and its other levers) at three widths; -m is airbench94's 64/256/256.
+# frozen whitening stem and its other levers) at three widths; -m is airbench94's 64/256/256. At each
+# width the dense family varies its hidden layer's width and the gap family its NiN or ResNet element
+# (one or two mlpconv layers a stage, or residual stages): the search compares them at one cost.
 RECIPE_LEVERS = {"stem": "whiten", "bn_frozen_scale": True, "dirac": True, "head_init": "small"}
 CANDIDATES = {
     "dense-s": {"family": "dense", "widths": [32, 128, 128], "hidden": 256, **RECIPE_LEVERS},
     "dense-m": {"family": "dense", "widths": [64, 256, 256], "hidden": 512, **RECIPE_LEVERS},
     "dense-l": {"family": "dense", "widths": [96, 384, 384], "hidden": 512, **RECIPE_LEVERS},
-    "gap-s": {"family": "gap", "widths": [32, 128, 128], **RECIPE_LEVERS},
-    "gap-m": {"family": "gap", "widths": [64, 256, 256], **RECIPE_LEVERS},
-    "gap-l": {"family": "gap", "widths": [96, 384, 384], **RECIPE_LEVERS},
-    "gap-nin-s": {"family": "gap", "widths": [32, 128, 128], "mlpconv": True, **RECIPE_LEVERS},
-    "gap-nin-m": {"family": "gap", "widths": [64, 256, 256], "mlpconv": True, **RECIPE_LEVERS},
+    "dense-s-h128": {"family": "dense", "widths": [32, 128, 128], "hidden": 128, **RECIPE_LEVERS},
+    "dense-s-h512": {"family": "dense", "widths": [32, 128, 128], "hidden": 512, **RECIPE_LEVERS},
+    "gap-s": {"family": "gap", "widths": [32, 128, 128], "mlpconv": 1, **RECIPE_LEVERS},
+    "gap-m": {"family": "gap", "widths": [64, 256, 256], "mlpconv": 1, **RECIPE_LEVERS},
+    "gap-l": {"family": "gap", "widths": [96, 384, 384], "mlpconv": 1, **RECIPE_LEVERS},
+    "gap-nin2-s": {"family": "gap", "widths": [32, 128, 128], "mlpconv": 2, **RECIPE_LEVERS},
+    "gap-res-s": {"family": "gap", "widths": [32, 128, 128], "residual": True, **RECIPE_LEVERS},
+    "gap-res-m": {"family": "gap", "widths": [64, 256, 256], "residual": True, **RECIPE_LEVERS},
 }
 # each built-in candidate's widths, as the budget's regimes name them
 CANDIDATE_SIZES = {name: {32: "s", 64: "m", 96: "l"}[cfg["widths"][0]] for name, cfg in CANDIDATES.items()}
@@ -85,9 +90,10 @@ def validate_model_config(cfg: dict) -> dict:
     if not 0.0 <= float(cfg.get("dropout", 0.0)) < 1.0:
         raise UserError(f"model config: dropout must be in [0, 1), got {cfg.get('dropout')}")
     if cfg.get("stem", "conv") not in ("conv", "whiten") or cfg.get("head_init", "he") not in ("he", "small") \
-            or cfg.get("activation", "relu") not in ACTIVATIONS or not isinstance(cfg.get("mlpconv", False), bool):
+            or cfg.get("activation", "relu") not in ACTIVATIONS or not isinstance(cfg.get("residual", False), bool) \
+            or not (isinstance(cfg.get("mlpconv", 0), int) and 0 <= cfg.get("mlpconv", 0) <= 4):
         raise UserError(f"model config: stem is conv or whiten, head_init he or small, activation relu or gelu, "
-                        f"mlpconv true or false: {cfg}")
+                        f"mlpconv 0-4 (1x1 layers a stage; true is 1), residual true or false: {cfg}")
     return cfg
 
 
@@ -152,11 +158,27 @@ def conv_trunk(cfg: dict) -> nn.Sequential:
         c_in = cfg["stem_width"]
     for width in cfg["widths"]:
         layers += _conv_bn_relu(c_in, width, 3, cfg, pool=True)
-        layers += _conv_bn_relu(width, width, 3, cfg, pool=False)
-        if cfg.get("mlpconv"):
+        if cfg.get("residual"):
+            layers.append(Residual(_conv_bn_relu(width, width, 3, cfg, pool=False)))
+        else:
+            layers += _conv_bn_relu(width, width, 3, cfg, pool=False)
+        for _ in range(int(cfg.get("mlpconv", 0))):
             layers += _conv_bn_relu(width, width, 1, cfg, pool=False)
         c_in = width
     return nn.Sequential(*layers)
+
+
+class Residual(nn.Module):
+    """ResNet's element: ReLU(h + branch(h)), the branch a conv [-> BN] whose ReLU moves after the sum
+    (its own module, so the interpretability hooks see it)."""
+
+    def __init__(self, conv_bn_relu: list[nn.Module]):
+        super().__init__()
+        self.branch = nn.Sequential(*conv_bn_relu[:-1])
+        self.relu = conv_bn_relu[-1]
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.relu(h + self.branch(h))
 
 
 def dense_head(channels: int, side: int, cfg: dict) -> nn.Sequential:

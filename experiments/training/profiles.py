@@ -18,8 +18,8 @@ SCHEMA = {
     "audit": {"near_dup_threshold", "n_examples"},
     "search": {"epochs", "train_limit", "candidates", "lr"},
     "levers": {"run", "families"},
-    "ablation": {"rungs", "seeds", "full_seeds", "final_seeds", "tune_seed", "lr_grid", "lr_walk", "dropout",
-                 "overrides"},
+    "ablation": {"rungs", "seeds", "full_seeds", "final_seeds", "twin_seeds", "tune_seed", "lr_grid", "lr_walk",
+                 "dropout", "overrides"},
     "final": {"epochs", "max_minutes"},
     "interpret": {"n_correct", "n_incorrect", "random_baselines", "n_measure", "measure_steps", "sanity_reinits"},
     "models": None,  # architectures of the user's own ([models.NAME] in cnn-report.toml), any names
@@ -35,9 +35,10 @@ _FULL = {
     # 4 epochs on 10k images at the final batch size: 20 steps, enough to rank the widths (and the
     # levers' budget); the l widths project to ~21 minutes on a 2-core CPU and stop at the probe
     "search": {"epochs": 4, "train_limit": 10000,
-               "candidates": {"dense": ["dense-s", "dense-m", "dense-l"],
-                              # the gap trunk as it is and with NiN's mlpconv, at the same widths
-                              "gap": ["gap-s", "gap-m", "gap-l", "gap-nin-s", "gap-nin-m"]},
+               # at each width: the dense head's width; the gap family's NiN element (one or two
+               # mlpconv layers a stage) or ResNet's (residual stages)
+               "candidates": {"dense": ["dense-s", "dense-s-h128", "dense-s-h512", "dense-m", "dense-l"],
+                              "gap": ["gap-s", "gap-nin2-s", "gap-res-s", "gap-m", "gap-res-m", "gap-l"]},
                "lr": 0.24},
     # each lever of the recipe switched off in turn, at the search's budget (experiments/studies/levers.py)
     # the levers belong to the shared trunk and recipe: measured once, on the gap family
@@ -49,11 +50,14 @@ _FULL = {
     # lr_walk: at most this many rates beyond the grid: half the smallest while it wins or none
     # trained (plain gap-m and dense-m sat near chance at 0.12 and trained at 0.06), twice the largest
     # while it wins (the BN cells won at 0.24)
-    # final_seeds: the full split's seeds for the final's cell and the cell that differs from it only in
-    # dropout, so that dropout's effect on the network handed in is judged over training runs
+    # On the full split, as the finals were trained (the effects on the networks handed in): final_seeds for
+    # the final's cell (its repeats measure a training run's noise in that regime; the first is the final),
+    # twin_seeds for its twins (the cells that differ from it only in batch norm, only in dropout), and
+    # full_seeds for the fourth cell
     # tune_seed: the rate is chosen at this seed, and every scored run is trained afresh at `seeds`, so
     # no scored run won the comparison that chose it (a winner reads high)
-    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "final_seeds": [0, 1, 2], "tune_seed": 100,
+    "ablation": {"rungs": [4000], "seeds": [0, 1, 2], "full_seeds": [0], "final_seeds": [0, 1, 2],
+                 "twin_seeds": [0, 1], "tune_seed": 100,
                  "lr_grid": [0.12, 0.24], "lr_walk": 2,
                  "dropout": {"dense": 0.5, "gap": 0.2},
                  # per-cell changes, e.g. {"gap-plain": {"lr_grid": [0.01, 0.03]}}: only that cell reruns
@@ -90,12 +94,12 @@ PROFILES = {
     "quick": _with(
         _FULL,
         search={"epochs": 2, "train_limit": 10000,
-                "candidates": {"dense": ["dense-s", "dense-m"], "gap": ["gap-s", "gap-m", "gap-nin-s"]}},
+                "candidates": {"dense": ["dense-s", "dense-s-h512", "dense-m"], "gap": ["gap-s", "gap-res-s", "gap-m"]}},
         levers={"run": False},  # 7 more trainings: not within quick's 10 minutes
         # a small ablation: one seed per cell on 4,000 images, only the final on the full split, and no
         # rate tuning: each cell trains at the rate the full profile's tuning chose for it at 4,000
         # images (0.24 with batch norm; 0.06 without, where 0.12 sat near chance)
-        ablation={"seeds": [0], "full_seeds": [], "final_seeds": [0], "lr_grid": [0.24], "lr_walk": 0,
+        ablation={"seeds": [0], "full_seeds": [], "final_seeds": [0], "twin_seeds": [], "lr_grid": [0.24], "lr_walk": 0,
                   "overrides": {f"{family}-{cell}": {"lr_grid": [0.06]}
                                 for family in ("dense", "gap") for cell in ("plain", "dropout")}},
         final={"epochs": 8, "max_minutes": 3},
@@ -109,7 +113,7 @@ PROFILES = {
         search={"epochs": 8, "train_limit": None},
         levers={"families": ["dense", "gap"]},
         ablation={"rungs": [4000, 15000], "seeds": [0, 1, 2, 3, 4], "full_seeds": [0, 1, 2, 3, 4],
-                  "final_seeds": [0, 1, 2, 3, 4],
+                  "final_seeds": [0, 1, 2, 3, 4], "twin_seeds": [0, 1, 2, 3, 4],
                   "lr_grid": [0.12, 0.24, 0.48]},
         final={"max_minutes": 30},
         interpret={"n_correct": 8, "n_incorrect": 8},
@@ -122,9 +126,10 @@ PROFILES = {
         # half the s widths (a quarter of their FLOPs): a smoke build checks the pipeline, not the
         # widths, and at the s widths training was most of its time (docs/measurements.md, "Speed")
         models={"dense-xs": {"family": "dense", "widths": [16, 64, 64], "hidden": 128, **RECIPE_LEVERS},
-                "gap-xs": {"family": "gap", "widths": [16, 64, 64], **RECIPE_LEVERS}},
+                "gap-xs": {"family": "gap", "widths": [16, 64, 64], "mlpconv": 1, **RECIPE_LEVERS},
+                "gap-res-xs": {"family": "gap", "widths": [16, 64, 64], "residual": True, **RECIPE_LEVERS}},
         search={"epochs": 1, "train_limit": 200,
-                "candidates": {"dense": ["dense-xs"], "gap": ["gap-xs"]}},
+                "candidates": {"dense": ["dense-xs"], "gap": ["gap-xs", "gap-res-xs"]}},
         ablation={"rungs": [200]},
         final={"epochs": 1},
         interpret={"n_correct": 2, "n_incorrect": 2, "random_baselines": 1, "n_measure": 20,

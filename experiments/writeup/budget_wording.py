@@ -1,6 +1,6 @@
 """What a --budget plan bought and what it did not, in sentences: the finals' regime with the
 accuracy recorded builds reached there, the next regime's price, and what the other order (seed
-verdicts before the finals' accuracy) would have bought. Words only: the plan (budget/plan.json)
+verdicts in the finals' regime before the finals' accuracy) would have bought. Words only: the plan (budget/plan.json)
 holds every number."""
 from __future__ import annotations
 
@@ -34,6 +34,6 @@ def alternatives(plan: dict) -> list[str]:
                    f"needed about {nxt['more_minutes']:g} more minutes here.")
     other = plan.get("other_order")
     if other:
-        out.append(f"Buying the seed verdicts first, (ii) and (iii), would have trained {regime_words(other['regime'])}"
+        out.append(f"Buying the verdicts in the finals' regime first, (ii)-(iv), would have trained {regime_words(other['regime'])}"
                    f"{expected_words(other.get('expected_acc'))} with steps {steps_words(other['bought'])}.")
     return out

@@ -111,30 +111,61 @@ def _rule_sentence(v: dict) -> str:
 
 
 
+def element_words(model: dict) -> str:
+    """Where a gap network's NiN or ResNet element sits, from its config."""
+    parts = []
+    if model.get("residual"):
+        parts.append("each stage's second 3x3 convolution is a residual branch, ReLU(h + BN(conv(h))) (ResNet's "
+                     "skip connection)")
+    k = int(model.get("mlpconv") or 0)
+    if k:
+        parts.append(f"{'a 1x1 convolution' if k == 1 else f'{k} 1x1 convolutions'}, each with its ReLU, after each "
+                     "stage's 3x3 convolutions (NiN's mlpconv, a small MLP applied at every location)")
+    return "; ".join(parts)
+
+
+def final_runs(ablation: dict) -> list:
+    """The validation accuracies of the final's cell on the full split: the final and its repeats."""
+    full = ablation["rungs"][-1]
+    return next((c["val_acc"] for c in full["cells"] if c["cell"] == ablation["best"]["cell"]), [])
+
+
+def search_margin_sentence(v: dict) -> str:
+    """How far the search's choice led its runner-up, against a training run's noise in the finals' regime."""
+    if v["word"] == "no runner-up":
+        return ""
+    lead = (f"{v['chosen']} led the runner-up, {v['runner_up']}, by {pts(v['margin'])} points on one search run "
+            "each")
+    if v["word"] == "noise not measured":
+        return lead + "; how far two runs of one network differ was not measured here, so the lead is the rule's choice."
+    noise = (f"two training runs of the final differ by up to {pts(v['band'])} points (95%, from the sd of its "
+             f"{v['n_runs']} runs, {pts(v['sd'])} points)")
+    if v["word"] == "a tie":
+        return f"{lead}; {noise}, so this is a tie, which the rule broke by the higher score."
+    return (f"{lead}; {noise}, so the lead is larger than a training run's noise (the search's shorter runs may "
+            "vary more).")
+
+
 def lineage_sentence(family: str, search: dict, model: dict) -> str:
-    """What makes the gap family NiN-like, from the final's config and the search's candidates: NiN's
-    mlpconv where the final has it, else the global-average-pooling head alone, and how the mlpconv
-    candidates fared under the search's rule."""
+    """What puts the gap family in NiN's or ResNet's vein, from the final's config (the element and where it
+    sits, and the global-average-pooling head), and which other elements the search tried under one recipe."""
     if family != "gap":
         return ""
-    if model.get("mlpconv"):
-        return ("Its NiN elements: a 1x1 convolution after each stage's pair of 3x3 convolutions (NiN's mlpconv, a "
-                "small MLP applied at every location) and NiN's global-average-pooling head; it has no residual "
-                "connections.")
-    head = ("Its NiN element is the head: global average pooling straight into the classifier, as NiN replaced "
-            "dense layers; it has no residual connections.")
-    nin = [c for c in search["candidates"] if c["model"].get("mlpconv")]
-    if not nin:
-        return head + " This search tried no candidate with NiN's 1x1 mlpconv layers."
-    chosen = next(c for c in search["candidates"] if c["name"] == search["chosen"])
+    element = element_words(model)
+    head = (f"Its nonlinearities inside the convolutional part: {element}. It ends in NiN's global-average-pooling "
+            "head, straight into the classifier." if element else
+            "Its only NiN element is the head: global average pooling straight into the classifier.")
 
     def score(c):
         if c.get("diverged"):
             return f"diverged at lr {c['lr']:g}"
         return f"{pct(c['val_acc'], 1)}" if is_number(c.get("val_acc")) else "not trained (projected past the budget)"
-    tried = "; ".join(f"{c['name']} {score(c)}, {c['flops'] / 1e6:.0f} MFLOPs" for c in nin)
-    return (head + f" NiN's 1x1 mlpconv layers were tried under the same recipe ({tried}; the chosen {chosen['name']} "
-            f"{score(chosen)}, {chosen['flops'] / 1e6:.0f} MFLOPs), and the search's rule did not pick them.")
+    others = [c for c in search["candidates"] if c["name"] != search["chosen"]]
+    if not others:
+        return head
+    tried = "; ".join(f"{c['name']} ({element_words(c['model']) or 'no mlpconv or residual stage'}) {score(c)}"
+                      for c in others)
+    return head + f" The search also tried, under the same recipe: {tried}."
 
 
 def validation_choices(families: list[dict]) -> list[str]:

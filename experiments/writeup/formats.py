@@ -2,6 +2,7 @@
 and the template (as Jinja filters). A None or NaN prints as MISSING, never as "None" or "nan"."""
 from __future__ import annotations
 
+from experiments.core.names import CELLS
 from experiments.stats import is_number
 
 MISSING = "not recorded"
@@ -59,3 +60,24 @@ def tta(mode) -> str:
 
 # the template's filters: {{ acc | pct(1) }}; pct's default there is one decimal
 FILTERS = {"pct": lambda x, d=1: pct(x, d), "pts": pts, "pp": pp, "dec": dec, "num": num, "sci": sci, "mega": mega, "tta": tta}
+
+
+def runs_text(v: dict) -> str:
+    """The training runs an effect rests on: "3 seeds" (paired) or "2 runs with it against 3 without"."""
+    if v.get("unit") == "run":
+        return f"{plural(v['n_on'], 'run')} with it against {v['n_off']} without"
+    return plural(v["n"], "seed")
+
+
+def rung_plan(rung: dict) -> str:
+    """How many runs each cell has on a rung: "3 seeds", "bn and bn-dropout 3 seeds, the others 1",
+    "bn only, 1 seed"."""
+    counts = {c["cell"]: len(c.get("seeds", rung["seeds"])) for c in rung["cells"]}
+    plural = lambda n: f"{n} seed{'s' if n != 1 else ''}"  # noqa: E731
+    if len(counts) < len(CELLS):
+        return f"{' and '.join(counts)} only, {plural(max(counts.values()))}"
+    if len(set(counts.values())) == 1:
+        return plural(next(iter(counts.values())))
+    most = max(counts.values())
+    return (f"{' and '.join(c for c, n in counts.items() if n == most)} {plural(most)}, "
+            f"the others {min(counts.values())}")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from experiments.core.names import CELLS
 from experiments.stats import NO_VERDICT, NOT_MEASURED, UNCLEAR
 from experiments.training.loss_points import loss_curve
-from experiments.writeup.choices import family_runs_sentence, family_runs_verdict
+from experiments.writeup.choices import element_words, family_runs_sentence, family_runs_verdict
 from experiments.writeup.faithfulness_wording import reconciled
-from experiments.writeup.formats import dec, pct, plural, pts
+from experiments.writeup.formats import dec, pct, plural, pts, runs_text
 from experiments.writeup.verdicts import order_verdict
 from experiments.writeup.wording import effect_phrase
 
@@ -76,8 +76,8 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_wher
     if row["word"] == NO_VERDICT:
         return (f"{name}{differs}: {pts(row['mean'])} points {where}, one training run per variant: no verdict "
                 "(seed noise not measured).")
-    numbers = (f"{pts(row['mean'])} points (95% interval {pts(row['low'])} to {pts(row['high'])}, {row['n']} seeds "
-               f"{where})" if row["low"] is not None else f"{pts(row['mean'])} points ({row['n']} seeds {where})")
+    numbers = (f"{pts(row['mean'])} points (95% interval {pts(row['low'])} to {pts(row['high'])}, {runs_text(row)} "
+               f"{where})" if row["low"] is not None else f"{pts(row['mean'])} points ({runs_text(row)} {where})")
     phrase = effect_phrase(row) or row["word"]
     if row["word"] in ("helps", "hurts"):
         return f"{name}{differs} {phrase}: {numbers}."
@@ -85,39 +85,54 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_wher
 
 
 def effect_answers(label: str, key: str, av: dict, final: dict | None = None) -> str:
-    """An effect where a verdict over seeds exists (the largest such training-set size), and, where
-    that is not where all four cells trained last, there too."""
+    """An effect on the network handed in first: its switch changed alone in the final's cell, trained as
+    the final was (the full split); then, as a supplement, on the smaller training sets: where a verdict
+    over seeds exists (the largest such set), and where all four cells trained last, if elsewhere."""
     rate = av["rates"]["effects"].get(key)
+    in_final = next((r for r in av["full"]["rows"] if r["key"] == IN_FINAL[key]), None)
 
     def row(rung):
         return next((r for r in rung["rows"] if r["key"] == key), None)
     judged = [r for r in av["rungs"] if row(r) and row(r)["word"] != NO_VERDICT]
     complete = complete_rung(av["rungs"])
     shown = ([judged[-1]] if judged else []) + ([complete] if not judged or judged[-1] is not complete else [])
+    if in_final is not None:
+        rates = {"own tuned rate": ", each at its own tuned learning rate",
+                 "pair": ", each at its own fixed learning rate"}.get(rate, "")
+        first = effect_answer(f"{label} in the final's variant ({in_final['cells'][0]} against "
+                              f"{in_final['cells'][1]}{rates}, trained as the final was)", in_final, "same rate",
+                              av["full"]["n_train"], final=final)
+        shown = [r for r in shown if r is not av["full"]]
+        return " ".join([first] + [effect_answer(f"On {r['n_train']:,} images (all four variants), {label.lower()}",
+                                                 row(r), rate, r["n_train"], say_where=False) for r in shown])
     return " ".join(effect_answer(label if i == 0 else f"On {r['n_train']:,} images, {label.lower()}", row(r), rate,
                                   r["n_train"], say_where=i == 0, final=final) for i, r in enumerate(shown))
+
+
+IN_FINAL = {"bn_effect": "bn_in_final", "dropout_effect": "dropout_in_final"}
 
 
 def family_items(f: dict, held: dict) -> list[dict]:
     name, v = f["name"], f["verdicts"]
     ref = f"p2-{name}"
     av = v["ablation"]
+    trained = sum(1 for c in f["search"]["candidates"] if c.get("val_acc") is not None and not c.get("diverged"))
+    element = element_words(f["arch"]["model"])
+    element = f"In NiN's or ResNet's vein: {element}. " if element else ""
+    m = v["search_margin"]
+    margin = {"a tie": f"; its lead over {m['runner_up']} is within a training run's noise, a tie",
+              "a lead": f"; its lead over {m['runner_up']} exceeds a training run's noise"}.get(m["word"], "")
     arch = (f"{name}-final: widths {'/'.join(map(str, f['arch']['model']['widths']))}, {f['arch']['params']:,} "
             f"parameters, {f['arch']['flops'] / 1e6:.1f} MFLOPs per image, batch norm "
             f"{'on' if f['arch']['model']['batchnorm'] else 'off'}, dropout {f['arch']['model']['dropout']}. "
-            f"The search chose {f['search']['chosen']} by its rule ({v['search']['word']}); of its four "
-            f"batch-norm × dropout variants the final is "
+            f"{element}The search chose {f['search']['chosen']} from {plural(trained, 'trained candidate')} by its "
+            f"rule ({v['search']['word']}{margin}); of its four batch-norm × dropout variants the final is "
             f"{v['best_cell']['best']} ({best_cell_phrase(v['best_cell'])}).")
-    dropout = effect_answers("Dropout", "dropout_effect", av, f["final"])
-    final_row = next((r for r in av["full"]["rows"] if r["key"] == "dropout_in_final"), None)
-    if final_row is not None and final_row["word"] != NO_VERDICT:
-        dropout += " " + effect_answer(f"In the final's variant on all {av['full']['n_train']:,} images, dropout",
-                                       final_row, "same rate", av["full"]["n_train"], say_where=False)
     test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
     return [
         {"item": f"P2 (a, b) {name}", "ref": ref, "text": arch},
         {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answers("Batch norm", "bn_effect", av, f["final"])},
-        {"item": f"P2 (d) {name}", "ref": ref, "text": dropout},
+        {"item": f"P2 (d) {name}", "ref": ref, "text": effect_answers("Dropout", "dropout_effect", av, f["final"])},
         {"item": f"P2 (e) {name}", "ref": f"{ref}-loss", "text": loss_answer(f["final"])},
         {"item": f"P2 (f) {name}", "ref": f"{ref}-acc",
          "text": f"{pct(f['final']['val_acc'], 2)} validation accuracy (95% Wilson interval "

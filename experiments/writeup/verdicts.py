@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from experiments.stats import is_number, mcnemar_p, trained
 
 # Problem 2's training rules (the ablation's rate tuning and the report use the same ones)
@@ -74,6 +76,28 @@ def search_verdict(search: dict) -> dict:
         out.update(expected=min(timed, key=lambda c: minutes[c["name"]])["name"] if timed else None, binding=True)
         word = "none fits: fastest chosen"
     return {**out, "word": word if out["expected"] == out["chosen"] else "does not follow the rule"}
+
+
+def search_margin_verdict(search: dict, final_runs: list) -> dict:
+    """The search's winner against its runner-up (one short run each), judged against the noise the
+    final's repeat runs measured: the difference of two single runs has sd sqrt(2) x the runs' sd, so a
+    lead under 1.96 x sqrt(2) x sd is "a tie" (the rule broke it by the higher score), a larger one "a
+    lead"; "noise not measured" under two final runs, "no runner-up" under two trained candidates."""
+    trained = sorted((c for c in search["candidates"] if is_number(c.get("val_acc")) and not c.get("diverged")),
+                     key=lambda c: c["val_acc"], reverse=True)
+    runs = [a for a in final_runs if is_number(a)]
+    out = {"chosen": search["chosen"], "runner_up": None, "margin": None, "sd": None, "n_runs": len(runs),
+           "band": None}
+    chosen = next((c for c in trained if c["name"] == search["chosen"]), None)
+    others = [c for c in trained if c is not chosen]
+    if chosen is None or not others:
+        return {**out, "word": "no runner-up"}
+    out.update(runner_up=others[0]["name"], margin=chosen["val_acc"] - others[0]["val_acc"])
+    if len(runs) < 2:
+        return {**out, "word": "noise not measured"}
+    sd = float(np.std(runs, ddof=1))
+    band = 1.96 * math.sqrt(2) * sd
+    return {**out, "sd": sd, "band": band, "word": "a tie" if abs(out["margin"]) <= band else "a lead"}
 
 
 def order_verdict(pair: dict | None, alpha: float = 0.05) -> dict:

@@ -1,23 +1,24 @@
-"""The report's interpretation sentences for Problem 2 (the sentences about the shown figures of
-Problems 3-4 are in experiments/writeup/figure_wording.py), built from `experiments.writeup.verdicts`: each claim names the
-number it rests on, and a missing number is said to be missing ("not recorded"), never printed
-as "nan" or "None". `family_verdicts(family)` is what the report adds to each family's context.
-"""
+"""The report's interpretation sentences for Problem 2 (those of Problems 3-4: figure_wording.py), from
+`experiments.writeup.verdicts`: each claim names the number it rests on, and a missing number is said to be
+missing, never printed as "nan" or "None". `family_verdicts(family)` is what the report adds to each family."""
 from __future__ import annotations
 
 from experiments.core.names import CELLS
 from experiments.stats import (LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASURED, TRAINED_FACTOR, adjust_table,
-                               effect_verdict, finite_mean, is_number, moments_verdict)
-from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, lineage_sentence, rate_sentence,
-                                         rate_verdict, search_sentence)
+                               effect_verdict, finite_mean, is_number, moments_verdict, unpaired_verdict)
+from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, final_runs, lineage_sentence,
+                                         rate_sentence, rate_verdict, search_margin_sentence, search_sentence)
 from experiments.writeup.figure_wording import gabor_sentence
-from experiments.writeup.formats import pct, plural, pts
+from experiments.writeup.formats import pct, plural, pts, rung_plan, runs_text
 from experiments.writeup.map_verdicts import gabor_verdict
-from experiments.writeup.verdicts import INTERACTION_WORDS, near_chance_cells, search_verdict, underfit_cells
+from experiments.writeup.verdicts import INTERACTION_WORDS as INTERACTION, near_chance_cells, search_margin_verdict
+from experiments.writeup.verdicts import search_verdict, underfit_cells
 
 EFFECTS = (("bn_effect", "batch norm"), ("dropout_effect", "dropout"),
            ("interaction", "interaction (BN changes dropout’s effect by)"),
+           ("bn_in_final", "batch norm in the final's cell"),
            ("dropout_in_final", "dropout in the final's cell"))
+IN_FINAL_NAMES = {"bn_in_final": "Batch norm", "dropout_in_final": "Dropout"}
 TIMES = {2: "twice", 3: "three times"}
 
 
@@ -49,8 +50,11 @@ def effect_sentence(key: str, v: dict) -> str:
     noise = "seed noise"
     if v["word"] == NO_VERDICT:
         return one_run_sentence(key, v)
-    if key == "dropout_in_final":
-        name = f"Dropout in the final's cell ({v['cells'][0]} against {v['cells'][1]}, {v['n']} seeds)"
+    if key in IN_FINAL_NAMES:
+        how = ("pooled t over the runs, the final's repeats measuring a run's noise" if v.get("unit") == "run"
+               else "paired t over seeds")
+        name = (f"{IN_FINAL_NAMES[key]} in the final's cell ({v['cells'][0]} against {v['cells'][1]} on the full split, "
+                f"{runs_text(v)}; {how})")
         return _seed_sentence(name, v, numbers)
     if key == "interaction":
         if v["clear"]:
@@ -107,9 +111,11 @@ def rung_verdicts(rung: dict, spreads: dict[str, dict]) -> list[dict]:
         if key not in rung["effects"]:
             continue
         e = rung["effects"][key]
-        words = INTERACTION_WORDS if key == "interaction" else ()
+        words = INTERACTION if key == "interaction" else ()
         if e.get("unit") == "image":
             v = moments_verdict(e["mean"], e["sd"], e["n"], 0, *words, unit="image")
+        elif e.get("unit") == "run":
+            v = unpaired_verdict(e["mean"], e["sd"], e["n_on"], e["n_off"], *words)
         else:
             v = effect_verdict(e["per_seed"], *words)
         cells = e.get("cells") or list(spreads)
@@ -143,8 +149,8 @@ def judged_table(rungs: list[dict]) -> None:
 
 
 def ablation_verdicts(ablation: dict) -> dict:
-    """Per rung: the effects with verdicts; the paragraph is about the full split (the last rung,
-    the network handed in), then how each effect changed along the ladder and what the fit gap says."""
+    """Per rung: the effects with verdicts; the paragraph first on the network handed in (its twins on the
+    full split), then the 2x2 where all four cells trained; the ladder and the fit gap beside it."""
     spreads = largest_seed_spreads(ablation)
     rungs = [{"n_train": r["n_train"], "seeds": r["seeds"], "rows": rung_verdicts(r, spreads), "plan": rung_plan(r),
               "cells": [{**c, "fit_gap_mean": finite_mean(c.get("fit_gap"))} for c in r["cells"]]}
@@ -155,8 +161,11 @@ def ablation_verdicts(ablation: dict) -> dict:
     # profile trains only the final's cells there
     complete = [r for r in rungs if len(r["cells"]) == len(CELLS)][-1]
     rates = rate_verdict(ablation["cells"], any(ablation.get("tuning", {}).values()))
-    text = regime_sentence(full, complete) + " " + basis_sentence(complete["rows"][0]) + " " + rate_sentence(rates) + " "
-    text += " ".join(row["sentence"] for row in complete["rows"] + (full["rows"] if complete is not full else []))
+    in_final = [row for row in full["rows"] if row["key"] in IN_FINAL_NAMES]
+    head = (f"On the network handed in (the full split, {full['n_train']:,} images, as the final was trained): "
+            + " ".join(row["sentence"] for row in in_final) + " " if in_final else "")
+    text = head + regime_sentence(full, complete) + " " + basis_sentence(complete["rows"][0]) + " " + \
+        rate_sentence(rates) + " " + " ".join(row["sentence"] for row in complete["rows"] if row not in in_final)
     # what the ladder and the fit gap add is read beside the per-rung table (the report's appendix)
     more = " ".join([ladder_sentence(rungs), fit_gap_sentence(complete), underfit_sentence(complete)]
                     + [near_chance_sentence(r, ablation.get("chance")) for r in rungs])
@@ -170,28 +179,13 @@ def ablation_verdicts(ablation: dict) -> dict:
             "rates": rates}
 
 
-def rung_plan(rung: dict) -> str:
-    """How many runs each cell has on a rung: "3 seeds", "bn and bn-dropout 3 seeds, the others 1",
-    "bn only, 1 seed"."""
-    counts = {c["cell"]: len(c.get("seeds", rung["seeds"])) for c in rung["cells"]}
-    plural = lambda n: f"{n} seed{'s' if n != 1 else ''}"  # noqa: E731
-    if len(counts) < len(CELLS):
-        return f"{' and '.join(counts)} only, {plural(max(counts.values()))}"
-    if len(set(counts.values())) == 1:
-        return plural(next(iter(counts.values())))
-    most = max(counts.values())
-    return (f"{' and '.join(c for c, n in counts.items() if n == most)} {plural(most)}, "
-            f"the others {min(counts.values())}")
-
-
 def regime_sentence(full: dict, complete: dict) -> str:
-    """Which rung the effects are read on, against the full split (the network handed in)."""
+    """Where the 2x2 effects (all four cells) are read, against the full split (the network handed in)."""
     if complete is full:
-        return "On the full training split, as the network handed in was trained:"
+        return "All four cells also trained on the full split, so the 2x2 effects are read there too:"
     trained = " and ".join(c["cell"] for c in full["cells"])
-    return (f"Only {trained} trained on the full split ({full['n_train']:,} images; this profile spends its time on "
-            f"the final model), so the 2x2 effects are read at {complete['n_train']:,} images, fewer than "
-            f"the network handed in was trained on:")
+    return (f"Only {trained} trained on the full split ({full['n_train']:,} images), so the 2x2 effects, all four "
+            f"cells, are read at {complete['n_train']:,} images, fewer than the network handed in was trained on:")
 
 
 def _with_lr(rung: dict, ablation: dict) -> list[dict]:
@@ -284,8 +278,10 @@ def family_verdicts(family: dict) -> dict:
     search = search_verdict(family["search"])
     gabor = gabor_verdict(family["gabor"])
     best = best_cell_verdict(family["ablation"])
+    margin = search_margin_verdict(family["search"], final_runs(family["ablation"]))
     return {"ablation": ablation_verdicts(family["ablation"]),
             "search": {**search, "sentence": search_sentence(search)},
+            "search_margin": {**margin, "sentence": search_margin_sentence(margin)},
             "best_cell": {**best, "sentence": best_cell_sentence(best)},
             "gabor": {**gabor, "sentence": gabor_sentence(family["gabor"], gabor)},
             "lineage": lineage_sentence(family["name"], family["search"], family["arch"]["model"])}

@@ -11,8 +11,10 @@ from experiments.training.profiles import load_profile
 
 STAGE_NAMES = tuple(s.name for s in STAGES)
 # forward MFLOPs per image of the built-in candidates (experiments/training/models.py describe())
-FLOPS = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
-FLOPS.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})  # the gap trunk with NiN's 1x1 mlpconv
+FLOPS = {"dense-s": 66.7e6, "dense-m": 238.7e6, "dense-l": 514.6e6, "dense-s-h128": 66.4e6, "dense-s-h512": 67.3e6,
+         # the gap family with NiN's 1x1 mlpconv (one or two a stage) or residual stages
+         "gap-s": 68.5e6, "gap-m": 245.7e6, "gap-l": 532.3e6, "gap-nin2-s": 70.9e6, "gap-res-s": 66.1e6,
+         "gap-res-m": 236.3e6}
 N, N_VAL = 45_000, 5_000
 # seconds per forward FLOP: an AVX-512 bf16 CPU, an AVX2 one, a slow laptop, a GPU
 SPEEDS = [4.2e-12, 1.4e-11, 4e-11, 2e-13]
@@ -97,12 +99,12 @@ def test_past_the_plateau_verdicts_over_seeds_come_before_wider_networks():
     assert any(p["regime"]["size"] != "s" for p in plans), "a large budget on a GPU buys wider networks"
 
 
-def test_45_minutes_on_a_bf16_cpu_buys_the_plateau_and_seed_verdicts():
-    """At the speed the README's first command trains here (about 230 GFLOP/s), 45 minutes buy 8 epochs
-    of the s widths (91.7-92.2% in recorded builds) and each cell at 3 seeds; the other order names what
-    seeds first would have left the finals at."""
-    plan = _plan(45, 1 / 230e9)
-    assert (plan["regime"]["size"], plan["regime"]["epochs"]) == PLATEAU and 2 in plan["bought"]
+def test_45_minutes_on_a_bf16_cpu_buys_the_plateau_and_runs_in_the_finals_regime():
+    """At the speed the README's first command trains here (about 355 GFLOP/s, AMX bf16), 45 minutes buy
+    8 epochs of the s widths (91.7-92.2% in recorded builds), each twin of the final once and the final's
+    variant a second time; the other order names what verdicts first would have left the finals at."""
+    plan = _plan(45, 1 / 355e9)
+    assert (plan["regime"]["size"], plan["regime"]["epochs"]) == PLATEAU and {2, 3} <= set(plan["bought"])
     assert plan["expected_acc"][0] >= 90
     other = plan["other_order"]
     assert other is None or rank((other["regime"]["size"], other["regime"]["epochs"])) < rank(PLATEAU)
@@ -147,11 +149,46 @@ def test_what_a_plan_leaves_out_is_priced_and_a_plan_at_that_price_buys_it():
 
 def test_a_step_whose_stages_started_stays_and_one_that_started_without_it_is_not_bought():
     plan = _plan(240, 4.2e-12)
-    assert 2 in plan["bought"]
+    assert {2, 6} <= set(plan["bought"])
     keep = steps_to_keep(plan, {"ablation-gap-plain"})
-    assert 2 in keep, "the cells' seeds are fixed once a cell has started"
+    assert 6 in keep and 2 not in keep, "the cells' seeds are fixed once a cell has started, the full split's not"
+    keep = steps_to_keep(plan, {"ablation-gap-full"})
+    assert 2 in keep, "the twins are fixed once the full split has started"
     rich = _plan(10_000, 4.2e-12, regime=("s", 2), exclude=frozenset({5}))
-    assert 5 not in rich["bought"] and set(rich["bought"]) == set(range(1, 7)) - {5}
+    assert 5 not in rich["bought"] and set(rich["bought"]) == set(range(1, len(EVIDENCE) + 1)) - {5}
+
+
+def test_the_twins_and_the_finals_repeats_come_before_every_small_set_step():
+    """The order of evidence: each step judging batch norm and dropout on the networks handed in (the
+    twins, the final's repeats: full-split runs) before the small set's seeds, tuning, levers."""
+    names = [name for name, _, _ in EVIDENCE]
+    finals_regime = [k for k, (_, _, changes) in enumerate(EVIDENCE, 1)
+                     if set(changes.get("ablation", {})) & {"twin_seeds", "final_seeds"}]
+    small_set = [k for k, (_, _, changes) in enumerate(EVIDENCE, 1)
+                 if set(changes.get("ablation", {})) & {"seeds", "lr_grid"} or "levers" in changes]
+    assert finals_regime == [2, 3, 4, 5] and min(small_set) > max(finals_regime), names
+    for spf in SPEEDS:
+        for budget, plan in _plans(spf):
+            bought = set(plan["bought"]) if plan is not None else set()
+            regime = plan and (plan["regime"]["size"], plan["regime"]["epochs"])
+            for k in set(finals_regime) - bought if bought & set(small_set) else ():
+                instead = _plan(budget, spf, regime=regime, keep=frozenset(bought - set(small_set) | {k}))
+                assert instead["minimum_minutes"] > budget, f"{budget} min bought a small-set step before step {k}"
+
+
+def test_a_step_adds_at_most_two_runs_a_family():
+    """A run at a time where a step is coarse: each step of the finals' regime adds one or two full-split
+    runs a family, so a plan comes within a run or two of its budget."""
+    profile = load_profile("full")
+    from experiments.build.budget import merged, smallest_report
+    from experiments.studies.ablation import planned_full_runs
+    planned = smallest_report(profile, "s", 8, N)
+    before = len(planned_full_runs("gap", planned["ablation"], 8, N))
+    for k in (2, 3, 4, 5):
+        planned = merged(planned, EVIDENCE[k - 1][2])
+        after = len(planned_full_runs("gap", planned["ablation"], 8, N))
+        assert 1 <= after - before <= 2, EVIDENCE[k - 1][0]
+        before = after
 
 
 def test_a_stage_done_costs_what_it_took():
@@ -195,7 +232,7 @@ def test_a_kind_of_stage_is_rescaled_by_its_own_measurements_and_the_lever_study
 
 def test_the_search_is_priced_as_it_runs_every_candidate_probed_and_those_within_the_limit_trained():
     """The search probes every candidate (a whole probe for one it then trains, two steps for one that
-    projects past the limit) and trains a variant a few per cent above the regime's widths (gap-nin-s):
+    projects past the limit) and trains a variant a few per cent above the regime's widths (gap-nin2-s):
     priced without them it ran 31% over its count, and that ratio rescaled every stage not yet run."""
     from experiments.build.budget import PROBE_STEPS_PAID, priced
     from experiments.build.estimate import TRAIN_PASSES, run_passes
@@ -204,11 +241,11 @@ def test_the_search_is_priced_as_it_runs_every_candidate_probed_and_those_within
     planned, seconds = priced(Study(load_profile("full"), FLOPS, N, N_VAL, ("search-gap",)), "s", 2, frozenset({1}),
                               Speed(spf))
     search = planned["search"]
-    assert sorted(search["candidates"]["gap"]) == ["gap-m", "gap-nin-m", "gap-nin-s", "gap-s"]
+    assert sorted(search["candidates"]["gap"]) == ["gap-m", "gap-nin2-s", "gap-res-m", "gap-res-s", "gap-s"]
     step = TRAIN_PASSES * planned["train"]["batch_size"]
     trained = run_passes(planned["train"], N_VAL, search["train_limit"], search["epochs"]) + step * (PROBE_STEPS + 1)
-    expected = spf * ((FLOPS["gap-s"] + FLOPS["gap-nin-s"]) * trained
-                      + (FLOPS["gap-m"] + FLOPS["gap-nin-m"]) * step * PROBE_STEPS_PAID)
+    expected = spf * ((FLOPS["gap-s"] + FLOPS["gap-nin2-s"] + FLOPS["gap-res-s"]) * trained
+                      + (FLOPS["gap-m"] + FLOPS["gap-res-m"]) * step * PROBE_STEPS_PAID)
     assert seconds["search-gap"] == pytest.approx(expected)
 
 
@@ -249,16 +286,34 @@ def test_the_speed_is_probed_at_the_training_batch_once_and_again_where_it_was_p
     assert planning.measured_speed(ctx, 500) == 5e-13 and probes == [2000, 500], "another batch is probed anew"
 
 
+def test_scoring_is_priced_at_its_own_measured_speed_kept_beside_the_training_probe(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from experiments.build import estimate, planning
+    from experiments.build.estimate import run_passes
+    from experiments.engine.io import read_json
+    ctx = SimpleNamespace(at=lambda rel: tmp_path / rel, device="cpu")
+    probes = []
+    monkeypatch.setattr(planning, "seconds_per_flop", lambda device, batch: 2e-12)
+    monkeypatch.setattr(estimate, "eval_seconds_per_flop", lambda device, batch: probes.append(batch) or 1e-12)
+    assert planning.measured_eval_ratio(ctx, 2000, 1000) == 0.5 and probes == [1000]
+    assert planning.measured_eval_ratio(ctx, 2000, 1000) == 0.5 and probes == [1000], "probed once a folder"
+    assert read_json(tmp_path / "budget" / "speed.json")["seconds_per_flop"] == 2e-12, "the training probe kept"
+    train = load_profile("full")["train"]
+    scored = run_passes(train, N_VAL, 4000, 8, 1.0) - run_passes(train, N_VAL, 4000, 8, 0.0)
+    assert run_passes(train, N_VAL, 4000, 8, 0.5) == pytest.approx(run_passes(train, N_VAL, 4000, 8, 1.0) - scored / 2)
+
+
 def test_each_change_of_the_plan_on_the_way_is_recorded_with_the_stage_it_followed(tmp_path, monkeypatch):
     """The report sets the measured minutes against the plan before the first stage and says what each
     replan dropped or bought: a replanned plan alone prices each stage done at what it took."""
     from experiments.build import planning
     from experiments.build.context import BuildContext
-    plan = {**_plan(90, 1.4e-11), "changes": []}
+    plan = {**_plan(120, 1.4e-11), "changes": []}
     plan["first"] = {"stage_seconds": plan["stage_seconds"], "total_minutes": plan["total_minutes"],
                      "bought": plan["bought"]}
     later = [k for k in plan["bought"] if k > 2]
-    assert later, "90 minutes at this speed buys a step after (ii)"
+    assert later, "120 minutes at this speed buys a step after (ii)"
     saved = []
     monkeypatch.setattr(planning, "save_plan", lambda ctx, p: saved.append(p))
     monkeypatch.setattr(planning, "replan", lambda ctx, p, settled: {

@@ -3,7 +3,7 @@ split's rung -> summary."""
 import pytest
 
 from experiments.build.overrides import user_models
-from experiments.core.names import CELLS, dropout_sibling
+from experiments.core.names import CELLS, twins
 from experiments.engine.errors import UserError
 from experiments.studies.ablation import run_cell
 from experiments.studies.ablation_summary import summarize
@@ -53,14 +53,15 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full", cell_params, "cpu")
     best = json.loads((tmp_path / "final" / "arch.json").read_text())["cell"]
     assert full["best"] == best and full["cells"][best]["val_acc"][0] == final["val_acc"], "the final is reused"
-    # the final's cell and its dropout sibling get final_seeds on the full split, the others full_seeds
+    # the final's cell gets final_seeds on the full split, its twins twin_seeds, the fourth cell full_seeds
     seeds = {c: r["seeds"] for c, r in full["cells"].items()}
-    assert seeds[best] == seeds[dropout_sibling(best)] == ablation["final_seeds"]
-    assert all(seeds[c] == ablation["full_seeds"] for c in CELLS if c not in (best, dropout_sibling(best)))
+    pair = set(twins(best).values())
+    assert seeds[best] == ablation["final_seeds"] and all(seeds[c] == ablation["twin_seeds"] for c in pair)
+    assert all(seeds[c] == ablation["full_seeds"] for c in CELLS if c not in pair | {best})
     assert not (tmp_path / "full" / f"gap-{best}-n{len(prepared.train_y)}-s0-lr{final['train']['lr']:g}").exists()
 
     configs = [json.loads(p.read_text()) for p in tmp_path.rglob("config.json") if "search" not in p.parts]
-    n_full = 2 * len(ablation["final_seeds"]) + 2 * len(ablation["full_seeds"])  # the final among them
+    n_full = len(ablation["final_seeds"]) + 2 * len(ablation["twin_seeds"]) + len(ablation["full_seeds"])
     assert len(configs) == extra_rates + 4 * 2 + n_full, "tuning's extra rates, 2 seeds a cell, the full split's runs"
     final_cfg = json.loads((tmp_path / "final" / "config.json").read_text())
     allowed = {"lr", "seed"}
@@ -76,7 +77,9 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     assert [r["n_train"] for r in summary["rungs"]] == [60, len(prepared.train_y)]
     assert [r["effects"]["bn_effect"]["unit"] for r in summary["rungs"]] == ["seed", "image"]
     assert summary["rungs"][1]["effects"]["bn_effect"]["n"] == len(prepared.val_y)
-    assert summary["rungs"][1]["effects"]["dropout_in_final"]["unit"] == "seed", "the final's dropout question"
+    in_final = summary["rungs"][1]["effects"]
+    assert in_final["dropout_in_final"]["unit"] == in_final["bn_in_final"]["unit"] == "seed", \
+        "each twin shares two seeds with the final's cell: paired per seed"
     for name in ("ladder.png", "curves.png", "summary.json"):
         assert (tmp_path / "summary" / name).exists()
     assert (tmp_path / "final" / "loss.png").exists() and (tmp_path / "final" / "arch.json").exists()
@@ -84,7 +87,7 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
 
     # a profile that trains only the final on the full split (quick): nothing new trains, the 2x2 is
     # read on the small rung, and the curves are the small rung's
-    only_final = {**cell_params, "ablation": {**ablation, "full_seeds": [], "final_seeds": [0]}}
+    only_final = {**cell_params, "ablation": {**ablation, "full_seeds": [], "final_seeds": [0], "twin_seeds": []}}
     full = run_full_rung("gap", cell_dirs, tmp_path / "final", prepared, tmp_path / "full1", only_final, "cpu")
     assert list(full["cells"]) == [best] and full["cells"][best]["val_acc"] == [final["val_acc"]]
     assert not any(p.name == "config.json" for p in (tmp_path / "full1").rglob("*"))
@@ -92,7 +95,7 @@ def test_the_ladder_runs_every_cell_in_the_finals_regime_and_reuses_the_final(pr
     assert summary["rungs"][1]["effects"] == {} and [c["cell"] for c in summary["rungs"][1]["cells"]] == [best]
     assert summary["curves_n_train"] == 60 and (tmp_path / "summary1" / "ladder.png").exists()
     # the final model is final_seeds' first run, also where no other cell trains on the full split
-    alone = {**cell_params, "ablation": {**ablation, "full_seeds": [], "final_seeds": [7]}}
+    alone = {**cell_params, "ablation": {**ablation, "full_seeds": [], "final_seeds": [7], "twin_seeds": []}}
     assert run_final("gap", cell_dirs, prepared, tmp_path / "final7", alone, "cpu")["train"]["seed"] == 7
 
 

@@ -66,7 +66,8 @@ def test_damaged_checkpoint_is_one_clear_error(tmp_path):
         load_checkpoint(tmp_path / "checkpoint.pt")
 
 
-@pytest.mark.parametrize("family, name", [("dense", "dense-s"), ("gap", "gap-s"), ("gap", "gap-nin-s")])
+@pytest.mark.parametrize("family, name", [("dense", "dense-s"), ("dense", "dense-s-h512"), ("gap", "gap-s"),
+                                          ("gap", "gap-nin2-s"), ("gap", "gap-res-s")])
 def test_models_follow_the_interpretability_contract(family, name):
     model = build_model(candidate(name, True, 0.5))
     assert model.family == family and model.classifier is model.head[-1]
@@ -77,14 +78,33 @@ def test_models_follow_the_interpretability_contract(family, name):
         assert isinstance(model.head[0], torch.nn.AdaptiveAvgPool2d)
 
 
-def test_the_nin_candidate_is_the_gap_trunk_with_an_identity_started_1x1_mlpconv_after_each_stage():
-    plain, nin = build_model(candidate("gap-s")), build_model(candidate("gap-nin-s"))
-    convs = [m for m in nin.features if isinstance(m, torch.nn.Conv2d)]
-    ones = [c for c in convs if c.kernel_size == (1, 1)]
-    assert len(ones) == len(candidate("gap-s")["widths"]) and len(convs) == len(
-        [m for m in plain.features if isinstance(m, torch.nn.Conv2d)]) + len(ones)
-    assert all(torch.equal(c.weight[:, :, 0, 0], torch.eye(c.out_channels)) for c in ones), "starts as the identity"
-    assert "mlpconv" not in build_model(candidate("gap-s")).config, "absent means off: older runs keep their identity"
+def test_every_built_in_gap_candidate_is_in_nins_or_resnets_vein():
+    """Problem 2 (b): nonlinearities within the convolutional portion (NiN's mlpconv or ResNet's residual
+    stages) and global average pooling, for every gap candidate the search can choose."""
+    from experiments.training.models import CANDIDATES
+    gap = {n: c for n, c in CANDIDATES.items() if c["family"] == "gap"}
+    assert gap and all(c.get("mlpconv") or c.get("residual") for c in gap.values())
+
+
+def test_the_nin_candidate_has_identity_started_1x1_mlpconv_layers_after_each_stage():
+    one, two = build_model(candidate("gap-s")), build_model(candidate("gap-nin2-s"))
+    for model, per_stage in ((one, 1), (two, 2)):
+        convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+        ones = [c for c in convs if c.kernel_size == (1, 1)]
+        assert len(ones) == per_stage * len(candidate("gap-s")["widths"])
+        assert all(torch.equal(c.weight[:, :, 0, 0], torch.eye(c.out_channels)) for c in ones), "starts as the identity"
+    assert "residual" not in one.config, "absent means off: older runs keep their identity"
+
+
+def test_a_residual_stage_adds_its_branch_to_its_input_before_the_relu():
+    from experiments.training.models import Residual
+    model = build_model(candidate("gap-res-s", batchnorm=False)).eval()
+    blocks = [m for m in model.features if isinstance(m, Residual)]
+    assert len(blocks) == len(candidate("gap-res-s")["widths"])
+    h = torch.randn(2, blocks[0].branch[0].in_channels, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(blocks[0](h), torch.relu(h + blocks[0].branch(h)))
+    assert isinstance(blocks[0].relu, torch.nn.ReLU) and not blocks[0].relu.inplace
 
 
 def test_describe_counts_every_parameter_and_conv_flops():

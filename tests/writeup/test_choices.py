@@ -1,4 +1,6 @@
 """What the report says the validation images chose: only the choices this build made."""
+import pytest
+
 from experiments.writeup.choices import validation_choices
 
 
@@ -60,3 +62,21 @@ def test_noisy_runs_make_the_families_indistinguishable_where_one_pair_of_networ
     gap = _trained_family("gap", [0.62, 0.58, 0.6], [0.90], 532_000)
     v = family_runs_verdict([dense, gap])
     assert v["word"] == "indistinguishable" and v["n_train"] == 4000, "the largest set with two runs of both"
+
+
+def test_a_search_lead_inside_the_finals_run_noise_is_a_tie_broken_by_the_rule():
+    """Issue 42: a difference inside the noise the final's repeats measured is a tie, and the text says
+    how the rule broke it; a larger one is a lead; without repeats the noise is said to be unmeasured."""
+    from experiments.writeup.choices import search_margin_sentence
+    from experiments.writeup.verdicts import search_margin_verdict
+    search = {"chosen": "gap-s", "candidates": [{"name": "gap-s", "val_acc": 0.712}, {"name": "gap-res-s",
+                                                "val_acc": 0.708}, {"name": "gap-m", "val_acc": None}]}
+    tie = search_margin_verdict(search, [0.920, 0.923, 0.917])
+    assert tie["word"] == "a tie" and tie["runner_up"] == "gap-res-s" and tie["margin"] == pytest.approx(0.004)
+    assert "a tie, which the rule broke by the higher score" in search_margin_sentence(tie)
+    lead = search_margin_verdict(search, [0.9200, 0.9201, 0.9199])
+    assert lead["word"] == "a lead" and "larger than a training run's noise" in search_margin_sentence(lead)
+    assert search_margin_verdict(search, [0.92])["word"] == "noise not measured"
+    alone = {"chosen": "gap-s", "candidates": search["candidates"][:1]}
+    assert search_margin_verdict(alone, [0.92, 0.93])["word"] == "no runner-up"
+    assert search_margin_sentence(search_margin_verdict(alone, [])) == ""

@@ -57,22 +57,34 @@ def test_with_three_seeds_in_the_finals_cell_and_its_dropout_sibling_dropout_is_
     assert pair["per_seed"] == pytest.approx([0.03, 0.025, 0.03])
 
 
-def test_the_full_splits_seed_plan_gives_the_final_pair_its_seeds_and_the_final_comes_first():
-    plan = full_split_seeds({"full_seeds": [0], "final_seeds": [0, 1, 2]}, "bn-dropout")
-    assert plan == {"plain": [0], "bn": [0, 1, 2], "dropout": [0], "bn-dropout": [0, 1, 2]}
-    with pytest.raises(Exception, match="must start with"):
-        full_split_seeds({"full_seeds": [0], "final_seeds": [1, 2]}, "bn")
+def test_the_full_splits_seed_plan_gives_the_final_its_repeats_and_each_twin_its_seeds():
+    plan = full_split_seeds({"full_seeds": [0], "final_seeds": [0, 1, 2], "twin_seeds": [0, 1]}, "bn-dropout")
+    # bn-dropout's twins: dropout (batch norm alone changed) and bn (dropout alone changed); plain is the fourth
+    assert plan == {"plain": [0], "bn": [0, 1], "dropout": [0, 1], "bn-dropout": [0, 1, 2]}
+    assert full_split_seeds({"full_seeds": [], "final_seeds": [0], "twin_seeds": [0]}, "plain") == \
+        {"plain": [0], "bn": [0], "dropout": [0], "bn-dropout": []}
 
 
 def test_a_profile_can_train_only_the_final_on_the_full_split():
-    # one final seed: the dropout sibling is one of the others, and none of them trains there
-    assert full_split_seeds({"full_seeds": [], "final_seeds": [0]}, "bn") == \
+    assert full_split_seeds({"full_seeds": [], "final_seeds": [0], "twin_seeds": []}, "bn") == \
         {"plain": [], "bn": [0], "dropout": [], "bn-dropout": []}
-    # several: the sibling shares them, so dropout in the final's cell is still judged over runs
-    assert full_split_seeds({"full_seeds": [], "final_seeds": [0, 1]}, "bn") == \
-        {"plain": [], "bn": [0, 1], "dropout": [], "bn-dropout": [0, 1]}
     with pytest.raises(Exception, match="final_seeds is empty"):
-        full_split_seeds({"full_seeds": [0], "final_seeds": []}, "bn")
+        full_split_seeds({"full_seeds": [0], "final_seeds": [], "twin_seeds": []}, "bn")
+
+
+def test_a_twin_with_fewer_runs_than_the_final_is_judged_against_the_finals_repeats():
+    """One run of a twin against three of the final's: no shared seeds to pair, so the twin's run is set
+    against the final's mean with the noise the final's repeats measured (pooled t, unit "run")."""
+    records = _records({"bn": [0, 1, 2], "plain": [5]}, {"bn": [0.92, 0.921, 0.919], "plain": [0.85]})
+    effect = rung_effects(records, np.array([0, 1, 0, 0]), final_cell="bn")["bn_in_final"]
+    assert effect["unit"] == "run" and effect["cells"] == ["bn", "plain"]
+    assert effect["n_on"] == 3 and effect["n_off"] == 1 and effect["mean"] == pytest.approx(0.07)
+    from experiments.stats import unpaired_verdict
+    v = unpaired_verdict(effect["mean"], effect["sd"], effect["n_on"], effect["n_off"])
+    assert v["word"] == "helps" and v["low"] > 0, "7 points against a spread of 0.1 between the final's runs"
+    close = _records({"bn": [0, 1, 2], "plain": [5]}, {"bn": [0.92, 0.93, 0.91], "plain": [0.915]})
+    e = rung_effects(close, np.array([0, 1, 0, 0]), final_cell="bn")["bn_in_final"]
+    assert unpaired_verdict(e["mean"], e["sd"], e["n_on"], e["n_off"])["word"] == "no clear effect"
 
 
 def test_with_only_the_final_on_the_full_split_the_2x2_is_read_on_the_largest_complete_rung():
@@ -86,7 +98,7 @@ def test_with_only_the_final_on_the_full_split_the_2x2_is_read_on_the_largest_co
         {"n_train": 45000, "seeds": [0], "effects": {},
          "cells": [{"cell": "bn", "seeds": [0], "val_acc": [0.9], "fit_gap": [0.02], "seed_range": None}]}]}
     v = ablation_verdicts(ladder)
-    assert v["text"].startswith("Only bn trained on the full split (45,000 images")
+    assert "Only bn trained on the full split (45,000 images)" in v["text"]
     assert "read at 4,000 images" in v["text"] and "Intervals are paired t over 3 seeds" in v["text"]
     assert "clearly helps" in v["text"] and "Along the ladder" not in v["text"]
     assert [r["plan"] for r in v["rungs"]] == ["3 seeds", "bn only, 1 seed"]

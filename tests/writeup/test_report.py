@@ -335,8 +335,7 @@ def test_a_budget_builds_report_says_what_the_budget_bought_and_what_it_left_out
     from experiments.build.stages import STAGES
     from experiments.engine.io import write_json
     from experiments.training.profiles import load_profile
-    flops = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
-    flops.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})
+    from tests.build.test_budget import FLOPS as flops
     plan = plan_study(Study(load_profile("full"), flops, 45000, 5000, tuple(s.name for s in STAGES)),
                       Speed(1.4e-11, default_fixed=20.0), 90 * 60)
     first = {**plan["stage_seconds"], "search-gap": plan["stage_seconds"]["search-gap"] + 600.0}
@@ -380,8 +379,7 @@ def test_a_lever_study_the_budget_left_out_says_so_with_its_price(results_copy, 
     from experiments.build.stages import STAGES
     from experiments.engine.io import write_json
     from experiments.training.profiles import load_profile
-    flops = {f"{f}-{s}": m * 1e6 for f in ("dense", "gap") for s, m in (("s", 66.7), ("m", 237.0), ("l", 513.0))}
-    flops.update({"gap-nin-s": 68.5e6, "gap-nin-m": 245.7e6})
+    from tests.build.test_budget import FLOPS as flops
     plan = plan_study(Study(load_profile("full"), flops, 45000, 5000, tuple(s.name for s in STAGES)),
                       Speed(1.4e-11, default_fixed=20.0), 90 * 60)
     [lever_step] = [s for s in plan["steps"] if s["step"] == "v"]

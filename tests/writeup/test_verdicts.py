@@ -331,7 +331,8 @@ def test_the_effects_paragraph_speaks_of_the_full_split_and_judges_a_training_ch
     # one run per cell: the interval over images measures scoring precision, so no verdict about the choice
     assert [r["word"] for r in v["full"]["rows"]] == ["no verdict: one run per cell"] * 2 + ["not measured"]
     text = v["text"]
-    assert text.startswith("On the full training split, as the network handed in was trained: One training run per "
+    assert text.startswith("All four cells also trained on the full split, so the 2x2 effects are read there too: "
+                           "One training run per "
                            "cell for the 2x2 effects, so they carry no verdict; their intervals, over validation "
                            "images, measure scoring precision, not training noise.")
     assert "Batch norm +0.1 points (-0.5 to +0.7 over 5,000 images)" in text
@@ -502,24 +503,28 @@ def test_cells_at_different_fixed_rates_make_the_batch_norm_effect_the_pairs_and
     assert "its switch's alone" in rate_sentence(same)
 
 
-def _candidate(name, acc, flops, mlpconv=False, **extra):
-    model = {"family": "gap", "widths": [32, 128, 128], **({"mlpconv": True} if mlpconv else {})}
+def _candidate(name, acc, flops, mlpconv=0, **extra):
+    model = {"family": "gap", "widths": [32, 128, 128], **({"mlpconv": mlpconv} if mlpconv else {}),
+             **({"residual": True} if extra.pop("residual", False) else {})}
     return {"name": name, "val_acc": acc, "flops": flops, "model": model, **extra}
 
 
-def test_the_gap_familys_lineage_names_the_nin_element_it_has_and_how_the_mlpconv_candidates_fared():
-    """Issue 29: which element makes the gap family NiN-like, said from the final's config and the search."""
+def test_the_gap_familys_lineage_names_the_element_it_has_where_it_sits_and_the_others_tried():
+    """Issue 42: the gap family is in NiN's or ResNet's vein by construction; (a)/(b) names the element
+    and where it sits, from the final's config, and how the other elements fared in the search."""
     from experiments.writeup.choices import lineage_sentence
-    search = {"chosen": "gap-s", "candidates": [_candidate("gap-s", 0.712, 66.1e6),
-                                                _candidate("gap-nin-s", 0.698, 68.5e6, mlpconv=True),
-                                                _candidate("gap-nin-m", None, 245.7e6, mlpconv=True)]}
+    search = {"chosen": "gap-s", "candidates": [_candidate("gap-s", 0.712, 68.5e6, mlpconv=1),
+                                                _candidate("gap-res-s", 0.708, 66.1e6, residual=True),
+                                                _candidate("gap-nin2-s", None, 70.9e6, mlpconv=2)]}
     text = lineage_sentence("gap", search, search["candidates"][0]["model"])
-    assert "Its NiN element is the head" in text and "no residual connections" in text
-    assert "gap-nin-s 69.8%, 68 MFLOPs" in text and "gap-nin-m not trained" in text and "chosen gap-s 71.2%" in text
-    chosen_nin = lineage_sentence("gap", {**search, "chosen": "gap-nin-s"}, search["candidates"][1]["model"])
-    assert "NiN's mlpconv" in chosen_nin and "did not pick" not in chosen_nin
-    untried = lineage_sentence("gap", {"chosen": "gap-s", "candidates": search["candidates"][:1]}, {})
-    assert "tried no candidate with NiN's 1x1 mlpconv" in untried
+    assert "a 1x1 convolution, each with its ReLU, after each stage's 3x3 convolutions (NiN's mlpconv" in text
+    assert "global-average-pooling head" in text
+    assert "gap-res-s (each stage's second 3x3 convolution is a residual branch" in text and "70.8%" in text
+    assert "gap-nin2-s (2 1x1 convolutions" in text and "not trained" in text
+    residual = lineage_sentence("gap", {**search, "chosen": "gap-res-s"}, search["candidates"][1]["model"])
+    assert residual.startswith("Its nonlinearities inside the convolutional part: each stage's second 3x3")
+    plain = lineage_sentence("gap", {"chosen": "mine", "candidates": [_candidate("mine", 0.7, 1e6)]}, {})
+    assert plain.startswith("Its only NiN element is the head")
     assert lineage_sentence("dense", search, {}) == ""
 
 
