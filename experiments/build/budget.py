@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from experiments.build.estimate import TRAIN_PASSES, run_passes, runs_of
-from experiments.build.evidence import EVIDENCE, STEP_KINDS
+from experiments.build.evidence import EVIDENCE, FINALS_REGIME, STEP_KINDS
 from experiments.core.names import FAMILIES, stage_id
 from experiments.engine.errors import UserError
 from experiments.studies.search import PROBE_STEPS
@@ -199,8 +199,10 @@ def rank(regime: tuple[str, int]) -> tuple[int, int]:
 def buy(order, start, fits, keep=frozenset(), exclude=frozenset()):
     """(regime, steps) bought walking `order` from `start` with the smallest report (and `keep`):
     a step is bought where the study with it `fits(regime, steps)`, else skipped; a regime only
-    while nothing before it in the order was skipped, so a larger budget never buys smaller finals."""
-    regime, bought, unbroken = start, {1} | set(keep), True
+    while nothing before it in the order was skipped, so a larger budget never buys smaller finals;
+    a step after the finals' regime only while none of FINALS_REGIME was skipped."""
+    regime, bought, unbroken, finals_whole = start, {1} | set(keep), True, True
+    first = {k for k, (name, _, _) in enumerate(EVIDENCE, 1) if name in FINALS_REGIME}
     for kind, item in order:
         if kind == "regime":
             if unbroken and fits(item, bought):
@@ -208,10 +210,11 @@ def buy(order, start, fits, keep=frozenset(), exclude=frozenset()):
             else:
                 unbroken = False
         elif item not in bought:
-            if item not in exclude and fits(regime, bought | {item}):
+            if item not in exclude and (item in first or finals_whole) and fits(regime, bought | {item}):
                 bought.add(item)
             else:
                 unbroken = False
+                finals_whole = finals_whole and item not in first
     return regime, bought
 
 
