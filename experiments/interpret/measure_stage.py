@@ -215,7 +215,8 @@ def plot_mean_maps(kind: str, predicted: dict, families: dict):
     """One row: per family, correctly then incorrectly classified images. Each panel is the mean of
     the non-blank maps for the predicted class, scaled to its own maximum, with the central square
     outlined and the mean of the maps' mass centres marked (+)."""
-    fig, axes = plt.subplots(1, 4, figsize=(7.2, 2.3), squeeze=False)
+    fig, axes = plt.subplots(1, 4, figsize=(7.6, 2.3), squeeze=False)
+    shown = None
     panels = [(f, g) for f in FAMILIES for g in ("correct", "misclassified")]
     for ax, (family, group) in zip(axes[0], panels):
         m, maps = families[family]["methods"][kind], predicted[family][kind]
@@ -226,7 +227,7 @@ def plot_mean_maps(kind: str, predicted: dict, families: dict):
         ax.set_xticks([]), ax.set_yticks([])
         if keep.any():
             mean = maps[keep].mean(0)
-            ax.imshow((mean / mean.max().clamp_min(1e-12)).numpy(), cmap="jet", vmin=0, vmax=1)
+            shown = ax.imshow((mean / mean.max().clamp_min(1e-12)).numpy(), cmap="jet", vmin=0, vmax=1)
             size, k = mean.shape[-1], round(CENTRE_SIDE * mean.shape[-1])
             lo = (size - k) // 2
             ax.add_patch(Rectangle((lo - 0.5, lo - 0.5), k, k, fill=False, edgecolor="white", linewidth=1.2))
@@ -239,6 +240,8 @@ def plot_mean_maps(kind: str, predicted: dict, families: dict):
     fig.suptitle(", ".join(f"{name} ({f})" for name, f in methods.items()) if len(methods) > 1 else next(iter(methods)),
                  fontsize=8)
     fig.tight_layout()
+    if shown is not None:  # one scale for the four panels: each mean map over its own maximum
+        fig.colorbar(shown, ax=axes[0].tolist(), fraction=0.02, pad=0.02, label="share of the map's maximum")
     return fig
 
 

@@ -194,22 +194,26 @@ def _unit(rung: dict) -> str:
 
 
 def plot_curves(records: dict[str, dict], path: Path, family: str) -> None:
-    """Loss and validation accuracy per epoch for each cell: mean over seeds, band = min..max."""
+    """Loss and validation accuracy (%) per epoch for each cell: mean over seeds, band = min..max."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    scale = {"train_loss": 1, "val_loss": 1, "val_acc": 100}
     for cell, r in records.items():
         if not r["history"]:  # every seed diverged: nothing to draw
             continue
         for ax, key in zip(axes, ("train_loss", "val_loss", "val_acc")):
-            curves = np.array([[h[key] for h in hist] for hist in r["history"]])
+            curves = scale[key] * np.array([[h[key] for h in hist] for hist in r["history"]])
             epochs = np.arange(1, curves.shape[1] + 1)
             ax.plot(epochs, curves.mean(0), marker="o", label=cell)
             ax.fill_between(epochs, curves.min(0), curves.max(0), alpha=0.2)
-    for ax, title in zip(axes, ("training loss", "validation loss", "validation accuracy")):
+    labels = ("cross-entropy", "cross-entropy", "accuracy (%)")
+    for ax, title, label in zip(axes, ("training loss", "validation loss", "validation accuracy"), labels):
         ax.set_title(f"{family}: {title}", fontsize=9)
         ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
     axes[2].legend(fontsize=7)
+    fig.tight_layout()
     save_figure(fig, path)

@@ -37,7 +37,7 @@ def plot_loss(metrics: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     curve = loss_curve(metrics["history"])
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.plot(*zip(*curve["train"]), lw=1.2, marker=".", ms=3, label="training loss (augmented batches)")
     ax.plot(*zip(*curve["val"]), marker="o", ms=3, label="validation loss")
     ax.set_xlabel("epoch")
@@ -46,7 +46,9 @@ def plot_loss(metrics: dict, path: Path) -> None:
     acc_ax.plot(*zip(*curve["val_acc"]), color="tab:green", ls="--", marker="s", ms=4, label="validation accuracy")
     acc_ax.set_ylabel("validation accuracy (%)")
     lines = ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
-    ax.legend(lines, [l.get_label() for l in lines], fontsize=8, loc="center right")
+    # below the axes, so that no curve runs under it
+    fig.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="lower center", ncol=3, frameon=False)
+    fig.subplots_adjust(bottom=0.27)
     ax.set_title(f"{metrics['run']}: loss over training ({len(curve['train'])} training, "
                  f"{len(curve['val'])} validation points)", fontsize=10)
     save_figure(fig, path)
