@@ -12,12 +12,14 @@ from typing import Callable
 
 
 def sequential(fn: Callable, calls: list[tuple]) -> list:
-    """One after another, saying how many are done when there are several (a long stage's progress)."""
+    """One after another, saying how many are done when there are several (a long stage's progress),
+    in the words the function carries as `unit_words` ("candidates timed"), else its name."""
     out = []
+    what = getattr(fn, "unit_words", fn.__name__)
     for args in calls:
         out.append(fn(*args))
         if len(calls) > 1:
-            print(f"  {len(out)}/{len(calls)} {fn.__name__} units done", flush=True)
+            print(f"  {len(out)} of {len(calls)} done ({what})", flush=True)
     return out
 
 

@@ -120,6 +120,9 @@ def train_or_none(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, de
         return None
 
 
+train_or_none.unit_words = "learning rates tried"  # the progress line's words
+
+
 def sample_sd(values) -> float:
     """The sample standard deviation (n - 1); 0 for a single value."""
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0

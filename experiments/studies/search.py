@@ -103,6 +103,9 @@ def train_candidate(name: str, model_cfg: dict, cfg: dict, data, run_dir: Path, 
         return {"run": name, "diverged": True, "divergence": str(err)}
 
 
+train_candidate.unit_words = "candidates trained"  # the progress line's words
+
+
 def choose(rows: list[dict], max_minutes: float) -> str:
     """The most accurate candidate that fits the final budget (the fastest one if none fits);
     candidates the probe left untrained, or that diverged, have no accuracy and no say."""
@@ -155,3 +158,6 @@ def probe_minutes(model_cfg: dict, cfg: dict, data, device: str, past: float = f
         if sum(timed) / PROBE_STEPS > past:  # the later steps can only add to the mean
             break
     return float(np.mean(timed))
+
+
+probe_minutes.unit_words = "candidates timed"  # the progress line's words

@@ -184,6 +184,9 @@ def train_with_retries(name: str, model_cfg: dict, cfg: dict, data, run_dir: Pat
             "diverged_lrs": diverged, "history": [], "seconds": 0.0}
 
 
+train_with_retries.unit_words = "runs trained"  # the progress line's words
+
+
 def _finish(name, model, config, history, data, dev, run_dir: Path, ckpt: Path, load: dict) -> dict:
     """Score the trained model (TTA on validation, whose identity view is the plain score; plain on
     up to EVAL_TRAIN_LIMIT of its training images); write model.pt and metrics.json; drop the
