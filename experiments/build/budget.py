@@ -251,7 +251,7 @@ def plan_study(study: Study, speed: Speed, budget_s: float, regime: tuple[str, i
 
     def more(r, steps):
         return round((total(r, steps, fresh) - total(chosen, bought, fresh)) / 60, 1)
-    steps = [{"step": name, "what": what, "bought": k in bought,
+    steps = [{"step": name, "what": what, "bought": k in bought, "kinds": list(STEP_KINDS.get(name, ())),
               "more_minutes": None if k in bought else more(chosen, bought | {k})}
              for k, (name, what, _) in enumerate(EVIDENCE, 1)]
     bigger = next((r for r in regimes if rank(r) > rank(chosen)), None)

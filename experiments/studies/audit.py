@@ -78,9 +78,11 @@ def identify(per_class: list[int], pixel_mean: list[float]) -> dict:
     mean_gap = float(np.max(np.abs(np.asarray(pixel_mean) - CIFAR10_TRAIN_MEAN)))
     counts_match = list(per_class) == [CIFAR10_TRAIN_PER_CLASS] * 10
     is_cifar10 = counts_match and mean_gap <= MEAN_TOLERANCE
-    evidence = (f"{sum(per_class):,} images, {min(per_class):,} to {max(per_class):,} per class "
-                f"(CIFAR-10: {CIFAR10_TRAIN_PER_CLASS:,} each); per-channel mean within {mean_gap:.4f} of "
-                f"CIFAR-10's (tolerance {MEAN_TOLERANCE})")
+    spread = (f"{min(per_class):,} per class" if min(per_class) == max(per_class)
+              else f"{min(per_class):,} to {max(per_class):,} per class")
+    within = "equal to" if mean_gap < 5e-5 else f"within {mean_gap:.4f} of"
+    evidence = (f"{sum(per_class):,} images, {spread} (CIFAR-10: {CIFAR10_TRAIN_PER_CLASS:,} each); per-channel "
+                f"mean {within} CIFAR-10's (to {MEAN_TOLERANCE})")
     return {"is_cifar10": is_cifar10, "evidence": evidence, "origin": CIFAR10_ORIGIN if is_cifar10 else None}
 
 

@@ -72,7 +72,8 @@ def best_cell_sentence(v: dict) -> str:
     if v["word"] == "no runner-up":
         return f"the only ablation cell trained on {v['n_train']:,} images ({v['best']})"
     head = (f"the ablation cell with the highest mean validation accuracy on {v['n_train']:,} training images "
-            f"({v['best']}, {pct(v['best_mean'])} against {pct(v['runner_mean'])} for {v['runner_up']}, the runner-up")
+            f"({v['best']}, {pct(v['best_mean'], 1)} against {pct(v['runner_mean'], 1)} for {v['runner_up']}, the "
+            "runner-up")
     if v["word"] == "one run each":
         return (head + ": one run each, so training noise is not measured and the choice is the rule's "
                 "(highest accuracy), not a finding)")
@@ -93,8 +94,9 @@ def search_sentence(v: dict) -> str:
 def _rule_sentence(v: dict) -> str:
     limit = f"{v['max_minutes']:g} minutes" if v["max_minutes"] is not None else "no time limit"
     if v["word"] == "most accurate that fits":
-        untrained = (f" {', '.join(v['untrained'])} projected past the budget on a few timed steps and was not trained."
-                     if v.get("untrained") else "")
+        names = v.get("untrained") or []
+        untrained = (f" {' and '.join(names)} projected past the budget on a few timed steps and "
+                     f"{'were' if len(names) > 1 else 'was'} not trained." if names else "")
         binding = (untrained or " The budget was binding: a more accurate candidate's projected final training does "
                    "not fit.") if v["binding"] else " The most accurate candidate also fits, so the budget did not decide."
         return (f"{v['n_fit']} of {v['n_candidates']} candidates fit {limit}; the most accurate of them is "
@@ -163,8 +165,12 @@ def lineage_sentence(family: str, search: dict, model: dict) -> str:
     others = [c for c in search["candidates"] if c["name"] != search["chosen"]]
     if not others:
         return head
-    tried = "; ".join(f"{c['name']} ({element_words(c['model']) or 'no mlpconv or residual stage'}) {score(c)}"
-                      for c in others)
+    def short(model):
+        k = int(model.get("mlpconv") or 0)
+        parts = (["residual stages"] if model.get("residual") else []) + \
+            ([f"{'one' if k == 1 else k} 1x1 mlpconv layer{'s' if k > 1 else ''} a stage"] if k else [])
+        return " and ".join(parts) or "no mlpconv or residual stage"
+    tried = "; ".join(f"{c['name']} ({short(c['model'])}) {score(c)}" for c in others)
     return head + f" The search also tried, under the same recipe: {tried}."
 
 
@@ -230,7 +236,7 @@ def family_runs_sentence(v: dict) -> str:
                 f"epoch{'s' if v['epochs'] != 1 else ''}, {v['steps']} optimizer steps a run), {a} minus {b} is "
                 f"{pts(v['mean'])} points (95% interval {pts(v['low'])} to {pts(v['high'])})")
         head = (f"{v['better']} is the better family here: {over}." if v["word"] == "ordered" else
-                f"The families are indistinguishable here: {over}.")
+                f"Which family is better is not resolved here (the interval includes 0): {over}.")
     params = v["params"]
     if all(is_number(p) for p in params.values()):
         hidden = {name: f" and a {units}-unit hidden layer" for name, units in v["hidden"].items()}

@@ -23,11 +23,11 @@ def faithfulness_sentence(m: dict, deletion: dict, insertion: dict, overall: dic
             f"neighbour correlation {dec(m['random_smoothness'])}, the maps' {dec(m['smoothness'])}), "
             f"{one(deletion, 'deletion')}; {one(insertion, 'insertion')}.")
     tail = {"faithful": "The pixels the maps rank first are ones the prediction depends on.",
-            "mixed": f"Only the {' and '.join(overall['beats'])} test beats random maps of the same grain: mixed "
+            "mixed": f"Only the {' and '.join(overall['beats'])} test beats random maps as smooth as them: mixed "
                      "evidence that the maps show what the prediction depends on.",
             UNCLEAR: "An interval includes 0: whether the maps show what the prediction depends on, better than "
-                     "random maps of their grain, is unclear.",
-            "not more faithful than random": f"Neither test beats random maps of the same grain by the margin of "
+                     "random maps as smooth as them, is unclear.",
+            "not more faithful than random": f"Neither test beats random maps as smooth as them by the margin of "
                                              f"{deletion['margin']}: the maps are not clearly more faithful than random "
                                              "regions of their size.",
             NOT_MEASURED: "Faithfulness was not measured."}[overall["word"]]
@@ -47,7 +47,7 @@ def reconciled(faithful_word: str, sanity_word: str | None) -> str:
                 "not what this network learned.")
     if sanity_word == "passes" and faithful_word == "not more faithful than random":
         return ("The maps depend on what the network learned (the sanity check passes) yet rank pixels no better "
-                "than random regions of their grain: they change with the weights without pointing at what the "
+                "than random regions as smooth: they change with the weights without pointing at what the "
                 "prediction depends on.")
     return ""
 

@@ -130,8 +130,11 @@ def sanity_sentence(maps: str, v: dict) -> str:
     """One network's check in words, with the numbers it rests on (the table beside it has the rest)."""
     word = v["word"]
     if word == "inconclusive" and v["n_blank"] <= v["blank_limit"] * v["n"]:
-        return (f"The re-initialised networks' {maps} maps are constant (they rank no pixel) on "
-                f"{', '.join(map(str, v['reinit_blank']))} of the {v['n']} images, more than a quarter: the sanity "
+        over = [c for c in v["reinit_blank"] if c > v["blank_limit"] * v["n"]]
+        which = ("each re-initialisation's over a quarter" if len(over) == len(v["reinit_blank"]) else
+                 f"the re-initialisation with {' and '.join(map(str, over))}, over a quarter")
+        return (f"With the weights re-initialised, {maps} maps are constant (they rank no pixel) on "
+                f"{', '.join(map(str, v['reinit_blank']))} of the {v['n']} images ({which}): the sanity "
                 "check compares the maps with nothing there, so it is inconclusive.")
     if word == "inconclusive":
         return (f"{v['n_blank']} of {v['n']} of {maps} maps are blank (no location raises the class score), more "

@@ -59,7 +59,13 @@ def tta(mode) -> str:
 
 
 # the template's filters: {{ acc | pct(1) }}; pct's default there is one decimal
-FILTERS = {"pct": lambda x, d=1: pct(x, d), "pts": pts, "pp": pp, "dec": dec, "num": num, "sci": sci, "mega": mega, "tta": tta}
+def pvalue(p) -> str:
+    """A p-value, the same in a sentence and in a table ("0.0045")."""
+    return f"{p:.2g}" if is_number(p) else MISSING
+
+
+FILTERS = {"pct": lambda x, d=1: pct(x, d), "pts": pts, "pp": pp, "dec": dec, "num": num, "sci": sci, "mega": mega,
+           "tta": tta, "pvalue": pvalue}
 
 
 def runs_text(v: dict) -> str:

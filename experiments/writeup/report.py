@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from experiments.core import paths
-from experiments.core.names import CELLS, FAMILIES, stage_group
+from experiments.core.names import CELLS, FAMILIES, MAP_KINDS, stage_group
 from experiments.engine.cache import code_digests, read_records
 from experiments.engine.errors import UserError
 from experiments.engine.io import atomic_write, read_json
@@ -91,6 +91,15 @@ def family_context(res: Results, family: str) -> dict:
     return {**context, "verdicts": family_verdicts(context)}
 
 
+def untrusted_maps_said(measures: dict, families: list[dict], classes: list[str]) -> dict:
+    """The shown maps' sentences again for a method that did not pass its sanity check on a network."""
+    for f in families:
+        for kind in MAP_KINDS:
+            if measures["findings"][kind]["families"][f["name"]]["sanity"]["word"] != "passes":
+                f["shown_text"][kind] = shown_maps_sentences(f[kind], classes, trusted=False)
+    return measures
+
+
 def measures_context(res: Results) -> dict:
     """Problems 4-5 over many images: interpret/measures.json, its findings
     (experiments.writeup.map_findings.measures_findings) and the mean-map figures."""
@@ -157,6 +166,11 @@ def training_seconds(res: Results, families: list[dict]) -> dict[str, float]:
     return out
 
 
+def lever_step(steps: list[dict]) -> dict | None:
+    """The plan's step that buys the lever study (by the kinds of stage it changes, not by its numeral)."""
+    return next((s for s in steps if "levers" in s.get("kinds", ())), None)
+
+
 def budget_context(res: Results) -> dict | None:
     """What a --budget build planned and bought (budget/plan.json), beside the minutes each part of
     the study measured (the stage records); None for a build without a budget."""
@@ -177,7 +191,7 @@ def budget_context(res: Results) -> dict | None:
         group["measured"] += measured.get(stage, 0.0) / 60
     return {"minutes": plan["budget_minutes"], "regime": plan["regime"], "rule": plan["regime_rule"],
             "changed": planned_changes(plan),
-            "steps": plan["steps"], "planned": first and first["total_minutes"], "changes": plan.get("changes"),
+            "steps": plan["steps"], "lever_step": lever_step(plan["steps"]), "planned": first and first["total_minutes"], "changes": plan.get("changes"),
             "groups": [{"name": name, **g} for name, g in groups.items() if max(g["planned"] or 0, g["measured"]) >= 0.05],
             "measured": sum(measured.get(s, 0.0) for s in plan["stage_seconds"]) / 60,
             "gflops": 1 / plan["seconds_per_gflop"], "alternatives": alternatives(plan) if "other_order" in plan else [],
@@ -206,7 +220,7 @@ def build_context(results: Path, settings: dict) -> dict:
         "n_shown": {group: sum(item["group"] == group for item in selection["items"])
                     for group in ("correct", "incorrect")},
         "lowest_correct_confidence": lowest_confidence(selection, "correct"),
-        "measures": measures_context(res),
+        "measures": untrusted_maps_said(measures_context(res), families, selection.get("classes", [])),
         "audit": audit,
         "duplicates_png": res.figure(paths.AUDIT / "duplicates.png"),
         "reflection": reflection_facts(audit, families),

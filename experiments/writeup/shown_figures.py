@@ -51,8 +51,10 @@ def grain_sentence(method: str, grain: int | None, size: int = 32) -> str:
             "can say which part of the image holds the evidence, not which pixels.")
 
 
-def shown_maps_sentences(record: dict, classes: list[str]) -> str:
-    """The images shown for one network and method (cam.json or saliency.json), image by image."""
+def shown_maps_sentences(record: dict, classes: list[str], trusted: bool = True) -> str:
+    """The images shown for one network and method (cam.json or saliency.json), image by image;
+    `trusted`: the method passed its randomisation sanity check on this network (else no sentence says
+    the maps show where the network looked)."""
     m = record.get("metrics", {})
     shown = m.get("shown")
     if not shown:
@@ -61,7 +63,7 @@ def shown_maps_sentences(record: dict, classes: list[str]) -> str:
     parts = [grain_sentence(record["method"], m.get("grain")),
              _correct_sentence([it for it in shown if it["group"] == "correct" and it["peak"]], name,
                                m.get("centre_area")),
-             _wrong_sentence([it for it in shown if it["label"] != it["pred"]], classes, name)]
+             _wrong_sentence([it for it in shown if it["label"] != it["pred"]], classes, name, trusted)]
     return " ".join(p for p in parts if p)
 
 
@@ -81,7 +83,7 @@ def _correct_sentence(items: list[dict], name, area) -> str:
     return f"On the {plural(len(items), 'correctly classified image')} the map peaks {' and '.join(where)}{mass}."
 
 
-def _wrong_sentence(items: list[dict], classes: list[str], name) -> str:
+def _wrong_sentence(items: list[dict], classes: list[str], name, trusted: bool = True) -> str:
     measured = [it for it in items if it["pred_true_rho"] is not None]
     if not measured:
         return ""
@@ -98,7 +100,10 @@ def _wrong_sentence(items: list[dict], classes: list[str], name) -> str:
     said = "; ".join(f"{w} for {len(g)} ({'; '.join(g)})" for g, w in groups if g)
     text = (f"Of the {plural(len(measured), 'image')} this network gets wrong, the maps of the predicted and of the "
             f"true class point {said}.")
-    if same:
+    if same and not trusted:
+        text += (" Where they coincide the map is much the same whichever class it explains; as this method did "
+                 "not pass its sanity check on this network, that is no evidence of where the network looked.")
+    elif same:
         text += (" Where they coincide the map shows where the network looked, not why it chose the wrong class.")
     elif differ and not partly:
         text += " For each wrong answer the network found its evidence elsewhere than where the true class's lies."

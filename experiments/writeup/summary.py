@@ -10,7 +10,7 @@ from experiments.training.loss_points import loss_curve
 from experiments.writeup.choices import element_words, family_runs_sentence, family_runs_verdict
 from experiments.writeup.faithfulness_wording import reconciled
 from experiments.writeup.formats import dec, pct, plural, pts, runs_text
-from experiments.writeup.verdicts import order_verdict
+from experiments.writeup.verdicts import near_chance_cells, order_verdict
 from experiments.writeup.wording import effect_phrase
 
 RATE_WORDS = {"pair": " together with its learning rate (the compared variants train at different fixed rates)",
@@ -84,7 +84,16 @@ def effect_answer(name: str, row: dict | None, rate: str, n_train: int, say_wher
     return f"{name}{differs}: {phrase}; {numbers}."
 
 
-def effect_answers(label: str, key: str, av: dict, final: dict | None = None) -> str:
+def untrained_twin(cells: list[str], av: dict, chance) -> str:
+    """A sentence where one of the compared variants stayed near chance on the full split (it did not train
+    at its learning rate, so the effect is of training at all, not of the switch alone)."""
+    low = near_chance_cells([c for c in av["full"]["cells"] if c["cell"] in cells], chance)
+    return "".join(f" {c['cell']} stayed near chance ({pct(c['mean'], 1)}) at its learning rate "
+                   f"{av['rates']['lr'].get(c['cell'])}: the recipe did not train it there, so this difference is "
+                   "whether the network trained at all." for c in low)
+
+
+def effect_answers(label: str, key: str, av: dict, final: dict | None = None, chance=None) -> str:
     """An effect on the network handed in first: its switch changed alone in the final's cell, trained as
     the final was (the full split); then, as a supplement, on the smaller training sets: where a verdict
     over seeds exists (the largest such set), and where all four cells trained last, if elsewhere."""
@@ -101,7 +110,7 @@ def effect_answers(label: str, key: str, av: dict, final: dict | None = None) ->
                  "pair": ", each at its own fixed learning rate"}.get(rate, "")
         first = effect_answer(f"{label} in the final's variant ({in_final['cells'][0]} against "
                               f"{in_final['cells'][1]}{rates}, trained as the final was)", in_final, "same rate",
-                              av["full"]["n_train"], final=final)
+                              av["full"]["n_train"], final=final) + untrained_twin(in_final["cells"], av, chance)
         shown = [r for r in shown if r is not av["full"]]
         return " ".join([first] + [effect_answer(f"On {r['n_train']:,} images (all four variants), {label.lower()}",
                                                  row(r), rate, r["n_train"], say_where=False) for r in shown])
@@ -131,8 +140,10 @@ def family_items(f: dict, held: dict) -> list[dict]:
     test = (f"; held-out test {pct(held['test']['accuracy'], 2)}" if held.get("test") else "")
     return [
         {"item": f"P2 (a, b) {name}", "ref": ref, "text": arch},
-        {"item": f"P2 (c) {name}", "ref": ref, "text": effect_answers("Batch norm", "bn_effect", av, f["final"])},
-        {"item": f"P2 (d) {name}", "ref": ref, "text": effect_answers("Dropout", "dropout_effect", av, f["final"])},
+        {"item": f"P2 (c) {name}", "ref": ref,
+         "text": effect_answers("Batch norm", "bn_effect", av, f["final"], f["ablation"].get("chance"))},
+        {"item": f"P2 (d) {name}", "ref": ref,
+         "text": effect_answers("Dropout", "dropout_effect", av, f["final"], f["ablation"].get("chance"))},
         {"item": f"P2 (e) {name}", "ref": f"{ref}-loss", "text": loss_answer(f["final"])},
         {"item": f"P2 (f) {name}", "ref": f"{ref}-acc",
          "text": f"{pct(f['final']['val_acc'], 2)} validation accuracy (95% Wilson interval "
@@ -182,10 +193,11 @@ def order_item(pair: dict | None, families: list[dict]) -> dict:
     if v["word"] != "not measured":
         (a, x), (b, y) = v["only"].items()
         images = f"the {v['n']:,} validation images" if v.get("n") else "the validation images"
-        counts = f"of {images} only one gets right, {a}-final gets {x:,}, {b}-final {y:,}"
+        counts = (f"of {images}, {x:,} are right only for {a}-final and {y:,} only for {b}-final; the rest both get "
+                  "right or both get wrong")
         text += (f" Scored on the same images ({counts}), the two networks handed in differ beyond chance "
                  f"(McNemar p = {v['p']:.2g}): a fact about these two networks." if v["word"] == "ordered" else
-                 f" Scored on the same images ({counts}), the two networks handed in are indistinguishable "
+                 f" Scored on the same images ({counts}), the two networks handed in are not told apart "
                  f"(McNemar p = {v['p']:.2f}).")
     return {"item": "P2 families", "ref": "p2-heldout", "text": text}
 
@@ -219,10 +231,10 @@ def gabor_item(families: list[dict]) -> dict:
 SANITY_BRIEF = {"passes": "they change when the weights are re-initialised (the sanity check passes)",
                 "fails": "a re-initialised network draws much the same maps (the sanity check fails)"}
 FAITHFUL_BRIEF = {"faithful": "the pixels they rank first are ones the prediction depends on (deletion and insertion "
-                              "both beat random maps of their grain)",
-                  "mixed": "only one of deletion and insertion beats random maps of their grain",
-                  UNCLEAR: "whether they beat random maps of their grain is unclear",
-                  "not more faithful than random": "they rank pixels no better than random maps of their grain",
+                              "both beat random maps as smooth as them)",
+                  "mixed": "only one of deletion and insertion beats random maps as smooth as them",
+                  UNCLEAR: "whether they beat random maps as smooth as them is unclear",
+                  "not more faithful than random": "they rank pixels no better than random maps as smooth as them",
                   NOT_MEASURED: "their faithfulness was not measured"}
 BASELINE_BRIEF = {"faithful": "; they also beat the network's own mean map (their ranking is specific to the image)",
                   "mixed": "; against the network's own mean map, only one of the two tests beats it",
@@ -255,7 +267,7 @@ SANITY_PLAIN = {"passes": "depend on what the network learned (they change when 
                 UNCLEAR: "may or may not depend on what the network learned (the re-initialisation check is unclear)",
                 "inconclusive": "could not be checked against re-initialised weights (too many blank maps)"}
 FAITHFUL_PLAIN = {"faithful": "the pixels they rank first matter to the prediction more than those that random maps "
-                              "of the same grain rank first",
+                              "as smooth as them rank first",
                   "mixed": "only one of the two pixel-removal tests shows them better than random maps",
                   UNCLEAR: "whether they pick out pixels that matter better than random maps is unclear",
                   "not more faithful than random": "they pick out pixels that matter no better than random maps",

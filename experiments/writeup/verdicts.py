@@ -115,23 +115,25 @@ def order_verdict(pair: dict | None, alpha: float = 0.05) -> dict:
 
 def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None = None) -> dict:
     """Could near-duplicates between validation and training explain our scores? At worst every
-    near-duplicated validation image was answered right only by memory; then each accuracy on the
-    rest falls by `max_drop`. Against the families' ranking, judged over training runs (`order`,
-    experiments.writeup.choices.family_runs_verdict): where the families are indistinguishable there
-    is none to reverse; otherwise the largest drop is compared with the gap between the finals, and
-    the gap is called a ranking only where the runs measured it."""
+    near-duplicated validation image was answered right only by memory: a score would then fall by at
+    most `rate`, the share of validation images duplicated ("largest_drop", the bound); rescored on
+    the rest, each accuracy would be `worst_acc` ("max_drop" below its score). Against the families'
+    ranking, judged over training runs (`order`, experiments.writeup.choices.family_runs_verdict):
+    where that is not resolved there is none to reverse; otherwise the bound is compared with the gap
+    between the finals, and the gap is called a ranking only where the runs measured it."""
     order = order or {"word": "one run each"}
     worst = {name: max(0.0, acc - rate) / (1 - rate) if rate < 1 else 0.0 for name, acc in accs.items()}
     drops = {name: accs[name] - worst[name] for name in accs}
-    largest, gap = max(drops.values()), max(accs.values()) - min(accs.values())
-    lift = f"duplicates could lift a score by at most {100 * largest:.2f} points"
+    largest, gap = rate, max(accs.values()) - min(accs.values())
+    lift = (f"duplicates could lift a score by at most {100 * largest:.2f} points (if every duplicated "
+            "validation image were right only by memory)")
     if rate == 0:
         word, sentence = "none", "No validation image has a near-duplicate in the training set, so duplicates inflate neither score."
     elif order["word"] == "indistinguishable":
         word = "no ranking"
-        sentence = (f"So {lift}; but the families are indistinguishable over {order['n']} training runs each (95% "
-                    f"interval {100 * order['low']:+.1f} to {100 * order['high']:+.1f} points), so there is no ranking "
-                    "of the families for duplicates to reverse.")
+        sentence = (f"So {lift}; but which family is better is not resolved over {order['n']} training runs each "
+                    f"(95% interval {100 * order['low']:+.1f} to {100 * order['high']:+.1f} points), so there is no "
+                    "ranking of the families for duplicates to reverse.")
     elif largest < gap:
         word = "cannot reorder"
         measured = (f"beyond seed noise over {order['n']} training runs each" if order["word"] == "ordered"
@@ -139,8 +141,7 @@ def duplicates_verdict(rate: float, accs: dict[str, float], order: dict | None =
         sentence = f"So {lift}, less than the families' {100 * gap:.2f}-point gap ({measured}): they cannot reverse it."
     else:
         word = "could reorder"
-        sentence = (f"So duplicates could lift a score by up to {100 * largest:.2f} points, no less than the "
-                    f"{100 * gap:.2f}-point gap between the two families: on this evidence alone, which family scores "
-                    f"higher could be an effect of duplicates.")
+        sentence = (f"So {lift}, no less than the {100 * gap:.2f}-point gap between the two families: on this "
+                    "evidence alone, which family scores higher could be an effect of duplicates.")
     return {"word": word, "sentence": sentence, "worst_acc": worst, "max_drop": drops, "largest_drop": largest,
             "family_gap": gap, "order": order}

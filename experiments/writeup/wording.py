@@ -9,7 +9,7 @@ from experiments.stats import (LEVEL, MULTIPLE, NO_CHANGE, NO_VERDICT, NOT_MEASU
 from experiments.writeup.choices import (best_cell_sentence, best_cell_verdict, final_runs, lineage_sentence,
                                          rate_sentence, rate_verdict, search_margin_sentence, search_sentence)
 from experiments.writeup.figure_wording import gabor_sentence
-from experiments.writeup.formats import pct, plural, pts, rung_plan, runs_text
+from experiments.writeup.formats import pct, plural, pts, pvalue, rung_plan, runs_text
 from experiments.writeup.map_verdicts import gabor_verdict
 from experiments.writeup.verdicts import INTERACTION_WORDS as INTERACTION, near_chance_cells, search_margin_verdict
 from experiments.writeup.verdicts import search_verdict, underfit_cells
@@ -45,7 +45,7 @@ def basis_sentence(v: dict) -> str:
 def effect_sentence(key: str, v: dict) -> str:
     """One effect's verdict with its mean and interval (points)."""
     missing = f"; {plural(v['n_missing'], 'seed')} not recorded" if v.get("n_missing") else ""
-    adjusted = f"; Benjamini-Hochberg adjusted p {v['p_adjusted']:.2g}" if is_number(v.get("p_adjusted")) else ""
+    adjusted = f"; Benjamini-Hochberg adjusted p {pvalue(v['p_adjusted'])}" if is_number(v.get("p_adjusted")) else ""
     numbers = f"{pts(v['mean'])} points, 95% interval {interval_text(v)}{missing}{adjusted}"
     noise = "seed noise"
     if v["word"] == NO_VERDICT:
@@ -182,10 +182,10 @@ def ablation_verdicts(ablation: dict) -> dict:
 def regime_sentence(full: dict, complete: dict) -> str:
     """Where the 2x2 effects (all four cells) are read, against the full split (the network handed in)."""
     if complete is full:
-        return "All four cells also trained on the full split, so the 2x2 effects are read there too:"
+        return "All four cells also trained on the full split, so the 2x2 effects are read there too."
     trained = " and ".join(c["cell"] for c in full["cells"])
     return (f"Only {trained} trained on the full split ({full['n_train']:,} images), so the 2x2 effects, all four "
-            f"cells, are read at {complete['n_train']:,} images, fewer than the network handed in was trained on:")
+            f"cells, are read at {complete['n_train']:,} images, fewer than the network handed in was trained on.")
 
 
 def _with_lr(rung: dict, ablation: dict) -> list[dict]:

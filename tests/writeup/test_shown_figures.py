@@ -53,3 +53,11 @@ def test_maps_that_coincide_for_two_classes_are_said_to_show_where_not_why():
 
 def test_nothing_recorded_means_no_sentence():
     assert shown_maps_sentences({"method": "CAM", "metrics": {}}, CLASSES) == ""
+
+
+def test_a_method_that_did_not_pass_its_sanity_check_is_never_said_to_show_where_the_network_looked():
+    """Issue 43: "the map shows where the network looked" said of guided backprop just after it failed."""
+    record = shown(("incorrect", 2, 3, "centre", 0.3, 0.9))
+    assert "shows where the network looked" in shown_maps_sentences(record, CLASSES)
+    text = shown_maps_sentences(record, CLASSES, trusted=False)
+    assert "shows where the network looked" not in text and "no evidence of where the network looked" in text

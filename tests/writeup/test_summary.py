@@ -65,3 +65,14 @@ def test_the_answers_page_says_what_the_maps_show_in_plain_sentences():
     assert "gap-final's CAM maps barely change when its weights are re-initialised" in text
     assert "41% of a map lies in the central square (25% of the image), more than a map with no preference" in text
     assert "against its own mean map" not in text and "; sanity check" not in text
+
+
+def test_a_twin_that_stayed_near_chance_is_said_not_to_have_trained():
+    """Issue 42: gap's twin without batch norm sat at 10% at its fixed rate 0.06 on the full split; the
+    +80 points are whether the network trained at all, and the answer says so."""
+    from experiments.writeup.summary import untrained_twin
+    av = {"full": {"cells": [{"cell": "bn-dropout", "mean": 0.915}, {"cell": "dropout", "mean": 0.1}]},
+          "rates": {"lr": {"bn-dropout": 0.24, "dropout": 0.06}}}
+    text = untrained_twin(["bn-dropout", "dropout"], av, 0.1)
+    assert "dropout stayed near chance (10.0%) at its learning rate 0.06" in text and "trained at all" in text
+    assert untrained_twin(["bn-dropout", "dropout"], av, None) == "", "no chance level recorded: no claim"
