@@ -18,6 +18,7 @@ def _ctx(tmp_path, profile="full", sets=()):
 @pytest.fixture
 def one_second_per_gflop(monkeypatch):
     monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, batch: 1e-9)
+    monkeypatch.setattr(estimate, "eval_seconds_per_flop", lambda device, batch: 1e-9)
 
 
 def test_the_probe_measures_a_positive_speed():
@@ -82,6 +83,7 @@ def test_quicks_training_fits_its_budget_at_the_speed_measured_on_the_target_cpu
     full = _ctx(tmp_path)  # full's train section: a gap-m final's passes
     passes = estimate.run_passes(full.profile["train"], estimate.split_sizes(full)[1], 45000, 8)
     monkeypatch.setattr(estimate, "seconds_per_flop", lambda device, batch: 8.4 * 60 / (passes * gap_m))
+    monkeypatch.setattr(estimate, "eval_seconds_per_flop", lambda device, batch: 8.4 * 60 / (passes * gap_m))
     assert estimate.model_flops(ctx, "gap") < gap_m, "at that speed quick's 3-minute final takes the s widths"
     minutes = sum(ctx.estimate(s.name) or 0 for s in STAGES) / 60
     assert minutes <= 9, f"quick trains {minutes:.1f} minutes at the target CPU's speed"
